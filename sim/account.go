@@ -1,0 +1,130 @@
+package sim
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/sim/match"
+)
+
+// account is one API key's paper account. mu guards everything below it;
+// the match.Account is not safe for concurrent use on its own.
+type account struct {
+	id, number string
+	keyID      string
+	secretHash [32]byte
+	created    time.Time
+	rate       rateWindow
+	feed       *feed[match.Event]
+
+	mu         sync.Mutex
+	eng        *match.Account
+	config     alpaca.AccountConfigurations
+	watchlists []*watchlist
+	lastNow    time.Time
+	evbuf      []match.Event
+	ids        *rand.Rand
+	startCash  match.Money
+	lastEquity match.Money
+	equityLog  []equitySample // day-end equity, at most maxEquityLog
+}
+
+const maxEquityLog = 400 // more than a year of trading days
+
+func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *account {
+	// Each account's randomness (order ids, partial fills) derives from the
+	// server seed and the key, so a run is repeatable whatever order the
+	// accounts are created in.
+	seed := s.cfg.Seed ^ fnv64(keyID)
+	money := match.Money(cash*100 + 0.5)
+	cfg := match.DefaultConfig()
+	cfg.Cash = money
+	cfg.Multiplier = 2
+	cfg.ShortingEnabled = true
+	cfg.Seed = seed
+	cfg.Location = newYork
+	_, alwaysOpen := s.cfg.Session.(AlwaysOpen)
+	cfg.AlwaysOpen = alwaysOpen
+	cfg.Asset = func(symbol string) (match.Asset, bool) {
+		m, ok := s.market.Lookup(symbol)
+		if !ok {
+			return match.Asset{}, false
+		}
+		return match.Asset{Tradable: !m.Test, Fractionable: m.Fractionable, Shortable: m.Shortable, EasyToBorrow: m.EasyToBorrow}, true
+	}
+	eng, err := match.NewAccount(cfg)
+	if err != nil {
+		// The config is built here from validated values; failing is a bug.
+		panic("sim: account config rejected: " + err.Error())
+	}
+	ids := rand.New(rand.NewPCG(seed, 0x5eed))
+	a := &account{
+		keyID:      keyID,
+		secretHash: secretHash,
+		created:    s.now().UTC(),
+		feed:       newFeed[match.Event](s.cfg.FeedCapacity),
+		eng:        eng,
+		ids:        ids,
+		startCash:  money,
+		lastEquity: money,
+		config: alpaca.AccountConfigurations{
+			DTBPCheck: "entry", TradeConfirmEmail: "all", FractionalTrading: true,
+			MaxMarginMultiplier: "2", PDTCheck: "entry", MaxOptionsTradingLevel: 0,
+		},
+	}
+	a.id = a.newID()
+	a.number = "PA" + a.id[:8]
+	if !alwaysOpen && s.cfg.Session.Open(s.now()) {
+		a.evbuf = eng.OnOpen(s.now(), a.evbuf[:0])
+	}
+	s.log.Info("account created", "account", a.id)
+	return a
+}
+
+// newID returns a random v4 UUID from the account's seeded source. The
+// caller holds a.mu (or is constructing the account).
+func (a *account) newID() string {
+	var u match.UUID
+	x, y := a.ids.Uint64(), a.ids.Uint64()
+	for i := 0; i < 8; i++ {
+		u[i], u[8+i] = byte(x>>(56-8*i)), byte(y>>(56-8*i))
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u.String()
+}
+
+// clock returns a time strictly after the account's previous one. Alpaca
+// pages order lists by submission time, so two orders of one account must
+// never share a timestamp or a client paging by time could skip one. The
+// caller holds a.mu.
+func (a *account) clock(now time.Time) time.Time {
+	now = now.UTC()
+	if !now.After(a.lastNow) {
+		now = a.lastNow.Add(time.Nanosecond)
+	}
+	a.lastNow = now
+	return now
+}
+
+// publish hands the events of one operation to the trade-update feed, in
+// order, and recycles the buffer. The caller holds a.mu, which is what
+// keeps the feed's order equal to the order things happened.
+func (a *account) publish(s *Server, ev []match.Event) {
+	for i := range ev {
+		a.feed.publish(ev[i], ev[i].Time.Time(), s.cfg.FeedCapacity)
+	}
+	clear(ev)
+	a.evbuf = ev[:0]
+}
+
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}

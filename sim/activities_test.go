@@ -1,0 +1,106 @@
+package sim_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/sim"
+)
+
+// The initial deposit is the oldest activity: it takes its place in time
+// order, and page_size and page_token work across it as across fills.
+func TestActivitiesPagingWithDeposit(t *testing.T) {
+	s, err := sim.New(sim.Config{AutoProvision: true, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Close()
+	h := s.Handler()
+	do := func(method, path, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("APCA-API-KEY-ID", "PKACTIVITIES")
+		r.Header.Set("APCA-API-SECRET-KEY", "secret")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	type activity struct {
+		ID           string `json:"id"`
+		ActivityType string `json:"activity_type"`
+	}
+	list := func(query string) []activity {
+		t.Helper()
+		w := do("GET", "/v2/account/activities?"+query, "")
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", query, w.Code, w.Body)
+		}
+		var out []activity
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for i := 0; i < 3; i++ {
+		if w := do("POST", "/v2/orders", `{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day"}`); w.Code != http.StatusOK {
+			t.Fatalf("order: %d %s", w.Code, w.Body)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(list("activity_types=FILL")) < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	for _, dir := range []string{"asc", "desc"} {
+		all := list("direction=" + dir)
+		if len(all) < 4 {
+			t.Fatalf("%s: %d activities, want 3+ fills and the deposit", dir, len(all))
+		}
+		dep := 0
+		if dir == "desc" {
+			dep = len(all) - 1
+		}
+		if all[dep].ActivityType != "CSD" {
+			t.Errorf("%s: activity %d is %s, want the CSD deposit", dir, dep, all[dep].ActivityType)
+		}
+		for _, size := range []int{1, 2, 3} {
+			var got []string
+			token := ""
+			for page := 0; page < 20; page++ {
+				q := "direction=" + dir + "&page_size=" + strconv.Itoa(size)
+				if token != "" {
+					q += "&page_token=" + token
+				}
+				p := list(q)
+				if len(p) > size {
+					t.Fatalf("%s size %d: page of %d", dir, size, len(p))
+				}
+				for _, a := range p {
+					got = append(got, a.ID)
+				}
+				if len(p) < size {
+					break
+				}
+				token = p[len(p)-1].ID
+			}
+			var want []string
+			for _, a := range all {
+				want = append(want, a.ID)
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("%s size %d: pages\n%v\nwant\n%v", dir, size, got, want)
+			}
+		}
+	}
+	if fills := list("activity_types=FILL&direction=asc"); len(fills) == 0 || fills[0].ActivityType != "FILL" {
+		t.Errorf("FILL filter: %+v", fills)
+	}
+	if deps := list("activity_types=CSD"); len(deps) != 1 {
+		t.Errorf("CSD filter: %+v", deps)
+	}
+}

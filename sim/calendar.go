@@ -1,0 +1,220 @@
+package sim
+
+import (
+	"time"
+)
+
+// Session decides when the simulated market is open. The simulator has two:
+// AlwaysOpen, so that a demo trades at any hour, and NYSE, which follows the
+// exchange's regular hours, holidays and early closes in New York time.
+type Session interface {
+	// Open reports whether regular trading is in session at t.
+	Open(t time.Time) bool
+	// Day returns the trading day that contains t, or false when t's date
+	// is not a trading day.
+	Day(t time.Time) (TradingDay, bool)
+	// NextOpen returns the first session open strictly after t.
+	NextOpen(t time.Time) time.Time
+	// NextClose returns the first session close strictly after t.
+	NextClose(t time.Time) time.Time
+	// Days lists the trading days whose dates fall in [from, to].
+	Days(from, to time.Time) []TradingDay
+}
+
+// TradingDay is one day of the market calendar.
+type TradingDay struct {
+	Date  time.Time // midnight, exchange time zone
+	Open  time.Time // regular session open
+	Close time.Time // regular session close (13:00 on early-close days)
+}
+
+var newYork = mustLoadNewYork()
+
+func mustLoadNewYork() *time.Location {
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		// A machine without tzdata still gets correct dates in winter;
+		// importing time/tzdata in cmd keeps this branch theoretical.
+		return time.FixedZone("EST", -5*3600)
+	}
+	return loc
+}
+
+// AlwaysOpen is a session that never closes: every calendar day is a
+// trading day from 00:00 to 24:00 New York time.
+type AlwaysOpen struct{}
+
+// Open always reports true.
+func (AlwaysOpen) Open(time.Time) bool { return true }
+
+// Day returns the calendar day of t as a full-day session.
+func (AlwaysOpen) Day(t time.Time) (TradingDay, bool) {
+	d := dateIn(t, newYork)
+	return TradingDay{Date: d, Open: d, Close: d.AddDate(0, 0, 1)}, true
+}
+
+// NextOpen returns the next midnight in New York.
+func (a AlwaysOpen) NextOpen(t time.Time) time.Time {
+	d, _ := a.Day(t)
+	return d.Close
+}
+
+// NextClose returns the next midnight in New York.
+func (a AlwaysOpen) NextClose(t time.Time) time.Time { return a.NextOpen(t) }
+
+// Days returns every calendar day in [from, to].
+func (a AlwaysOpen) Days(from, to time.Time) []TradingDay {
+	var out []TradingDay
+	for d := dateIn(from, newYork); !d.After(to); d = d.AddDate(0, 0, 1) {
+		day, _ := a.Day(d)
+		out = append(out, day)
+	}
+	return out
+}
+
+// NYSE follows the New York Stock Exchange's regular session: 09:30-16:00
+// New York time on weekdays, closed on exchange holidays, 13:00 close on
+// the usual early-close days.
+type NYSE struct{}
+
+// Open reports whether t is inside a regular session.
+func (n NYSE) Open(t time.Time) bool {
+	d, ok := n.Day(t)
+	return ok && !t.Before(d.Open) && t.Before(d.Close)
+}
+
+// Day returns the trading day of t's New York date.
+func (NYSE) Day(t time.Time) (TradingDay, bool) {
+	d := dateIn(t, newYork)
+	if !nyseTradingDate(d) {
+		return TradingDay{}, false
+	}
+	closeHour := 16
+	if nyseEarlyClose(d) {
+		closeHour = 13
+	}
+	return TradingDay{
+		Date:  d,
+		Open:  d.Add(9*time.Hour + 30*time.Minute),
+		Close: d.Add(time.Duration(closeHour) * time.Hour),
+	}, true
+}
+
+// NextOpen returns the first session open after t.
+func (n NYSE) NextOpen(t time.Time) time.Time {
+	for d := dateIn(t, newYork); ; d = d.AddDate(0, 0, 1) {
+		if day, ok := n.Day(d); ok && day.Open.After(t) {
+			return day.Open
+		}
+	}
+}
+
+// NextClose returns the first session close after t.
+func (n NYSE) NextClose(t time.Time) time.Time {
+	for d := dateIn(t, newYork); ; d = d.AddDate(0, 0, 1) {
+		if day, ok := n.Day(d); ok && day.Close.After(t) {
+			return day.Close
+		}
+	}
+}
+
+// Days lists the trading days in [from, to].
+func (n NYSE) Days(from, to time.Time) []TradingDay {
+	var out []TradingDay
+	for d := dateIn(from, newYork); !d.After(to); d = d.AddDate(0, 0, 1) {
+		if day, ok := n.Day(d); ok {
+			out = append(out, day)
+		}
+	}
+	return out
+}
+
+func dateIn(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+func nyseTradingDate(d time.Time) bool {
+	if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		return false
+	}
+	return !nyseHoliday(d)
+}
+
+// nyseHoliday applies the exchange's rules: fixed-date holidays falling on
+// a Sunday move to Monday and on a Saturday to Friday, except New Year's
+// Day, whose Saturday case is not made up on the previous December 31.
+func nyseHoliday(d time.Time) bool {
+	y, m, day := d.Date()
+	wd := d.Weekday()
+	observed := func(hm time.Month, hd int) bool {
+		h := time.Date(y, hm, hd, 0, 0, 0, 0, d.Location())
+		switch h.Weekday() {
+		case time.Saturday:
+			h = h.AddDate(0, 0, -1)
+		case time.Sunday:
+			h = h.AddDate(0, 0, 1)
+		}
+		return h.Month() == m && h.Day() == day
+	}
+	nthWeekday := func(hm time.Month, n int, w time.Weekday) bool {
+		if m != hm || wd != w {
+			return false
+		}
+		return (day-1)/7+1 == n
+	}
+	lastWeekday := func(hm time.Month, w time.Weekday) bool {
+		return m == hm && wd == w && day+7 > daysIn(m, y)
+	}
+	switch {
+	case m == time.January && day == 1 && wd != time.Saturday && wd != time.Sunday,
+		m == time.January && day == 2 && wd == time.Monday:
+		return true
+	case nthWeekday(time.January, 3, time.Monday), // Martin Luther King Jr. Day
+		nthWeekday(time.February, 3, time.Monday),   // Washington's Birthday
+		lastWeekday(time.May, time.Monday),          // Memorial Day
+		nthWeekday(time.September, 1, time.Monday),  // Labor Day
+		nthWeekday(time.November, 4, time.Thursday): // Thanksgiving
+		return true
+	case y >= 2022 && observed(time.June, 19),
+		observed(time.July, 4),
+		observed(time.December, 25):
+		return true
+	}
+	gf := easter(y).AddDate(0, 0, -2)
+	return m == gf.Month() && day == gf.Day()
+}
+
+func nyseEarlyClose(d time.Time) bool {
+	_, m, day := d.Date()
+	wd := d.Weekday()
+	switch {
+	case m == time.July && day == 3 && wd != time.Friday: // Friday July 3 is the observed holiday
+		return true
+	case m == time.December && day == 24:
+		return true
+	case m == time.November && wd == time.Friday && day >= 23 && day <= 29: // day after Thanksgiving
+		return true
+	}
+	return false
+}
+
+func daysIn(m time.Month, y int) int {
+	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// easter returns Easter Sunday of year y (Gregorian computus).
+func easter(y int) time.Time {
+	a := y % 19
+	b, c := y/100, y%100
+	d, e := b/4, b%4
+	f := (b + 8) / 25
+	g := (b - f + 1) / 3
+	h := (19*a + b - d - g + 15) % 30
+	i, k := c/4, c%4
+	l := (32 + 2*e + 2*i - h - k) % 7
+	mm := (a + 11*h + 22*l) / 451
+	month := (h + l - 7*mm + 114) / 31
+	day := (h+l-7*mm+114)%31 + 1
+	return time.Date(y, time.Month(month), day, 0, 0, 0, 0, time.UTC)
+}
