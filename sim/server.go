@@ -23,7 +23,7 @@ import (
 // Defaults.
 const (
 	DefaultCash         = 100_000
-	DefaultFeedCapacity = 16384
+	DefaultFeedCapacity = 4096
 	DefaultTickInterval = 100 * time.Millisecond
 )
 
@@ -50,7 +50,7 @@ type Config struct {
 	// tests shorten it.
 	RateWindow time.Duration
 	// FeedCapacity is how many trade updates per account are kept for
-	// SSE replay. Defaults to 16384.
+	// SSE replay. Defaults to 4096; each retained event holds a copy of its order (about 500 bytes).
 	FeedCapacity int
 	// TickInterval is how often the synthetic market moves. Defaults to
 	// 100ms.
