@@ -1,0 +1,333 @@
+package alpaca
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// sseMaxLine bounds one SSE line. A trade update with bracket legs is a few
+// KiB; anything near this is a broken server, not a big order.
+const sseMaxLine = 4 << 20
+
+// TradeUpdateStream receives the account's trade updates (order events and
+// fills) from GET <base>/v2/events/trades, Alpaca's server-sent-events
+// feed. It is the preferred trade-update transport because the server can
+// replay: after a dropped connection the stream resumes with since_id set
+// to the last event id it delivered and drops anything at or before that
+// id, so a reconnect loses nothing and repeats nothing.
+//
+// Delivery is through the channel returned by Updates, which Run closes
+// when it returns. A channel, rather than a handler func, lets the owning
+// tenant goroutine select on updates alongside its other inputs, and makes
+// the buffer and its policy visible: when the channel is full the reader
+// stops reading (the server sees TCP backpressure) instead of dropping,
+// because a trade update can be a fill and a lost fill is a wrong position.
+// OnBufferFull and Stats().BufferFull report each time that happens. This
+// is the opposite of MarketDataStream, which drops.
+//
+// Create it with NewTradeUpdateStream and call Run exactly once.
+type TradeUpdateStream struct {
+	endpoint *url.URL
+	opts     StreamOptions
+	log      *slog.Logger
+	client   *http.Client
+	ownedHC  bool
+	out      chan TradeUpdate
+	resync   chan struct{}
+	running  atomic.Bool
+	stats    streamCounters
+	fullLog  streamLogLimiter
+
+	mu     sync.Mutex
+	lastID string
+	lastAt time.Time
+}
+
+// NewTradeUpdateStream returns a stream for <baseURL>/v2/events/trades,
+// where baseURL is the trading API host (https://paper-api.alpaca.markets
+// or a simulator's http://host:port). Credentials are required; see
+// StreamOptions for the rest.
+func NewTradeUpdateStream(baseURL string, opts ...StreamOption) (*TradeUpdateStream, error) {
+	o, err := buildStreamOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !o.Since.IsZero() && o.SinceID != "":
+		return nil, errors.New("alpaca: since and since_id are exclusive")
+	case !o.Until.IsZero() && o.Since.IsZero():
+		return nil, errors.New("alpaca: until needs since")
+	case o.UntilID != "" && o.SinceID == "":
+		return nil, errors.New("alpaca: until_id needs since_id")
+	}
+	u, err := parseStreamBase(baseURL, false)
+	if err != nil {
+		return nil, err
+	}
+	u = u.JoinPath("v2", "events", "trades")
+	hc, owned := streamHTTPClient(&o)
+	return &TradeUpdateStream{
+		endpoint: u,
+		opts:     o,
+		log:      streamLogger(&o, "trade_events").With("url", u.String()),
+		client:   hc,
+		ownedHC:  owned,
+		out:      make(chan TradeUpdate, o.BufferSize),
+		resync:   make(chan struct{}, 1),
+		fullLog:  streamLogLimiter{interval: time.Second},
+		lastID:   o.SinceID,
+	}, nil
+}
+
+// Updates returns the channel of trade updates, in event order, without
+// duplicates. It is closed when Run returns.
+//
+// To resume after a restart, persist TradeUpdate.EventID of each update
+// once it is processed, and pass the last one to WithResumeAfter. Do not
+// persist LastEventID: it runs ahead of what has been processed by up to
+// the buffer size.
+func (s *TradeUpdateStream) Updates() <-chan TradeUpdate { return s.out }
+
+// ResyncNeeded signals that events may have been missed and the caller
+// should reconcile by REST (list open and recent orders). For SSE that
+// happens only when a connection starts without a resume point: when the
+// stream was created without WithResumeAfter/WithTimeRange and no event
+// has arrived yet, the server sends live events only. The channel has
+// capacity one, so signals that arrive before the caller looks coalesce.
+func (s *TradeUpdateStream) ResyncNeeded() <-chan struct{} { return s.resync }
+
+// LastEventID returns the id of the last update put on the Updates
+// channel (or the WithResumeAfter id before any arrive).
+func (s *TradeUpdateStream) LastEventID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastID
+}
+
+// Stats returns the stream's counters.
+func (s *TradeUpdateStream) Stats() StreamStats { return s.stats.snapshot() }
+
+// Run connects and keeps the stream connected until ctx is done, then
+// returns ctx.Err(). It returns earlier with an error that reconnecting
+// cannot fix (rejected credentials, bad parameters: anything wrapping
+// ErrStreamUnauthorized or a non-retryable HTTP status) and with nil when
+// a stream bounded by WithTimeRange's until or an UntilID reaches its
+// end. All goroutines Run starts have exited when it returns, and the
+// Updates channel is closed.
+func (s *TradeUpdateStream) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return ErrStreamRunCalledTwice
+	}
+	defer close(s.out)
+	if s.ownedHC {
+		defer s.client.CloseIdleConnections()
+	}
+	return runStream(ctx, &s.opts, s.log, &s.stats, s.connect)
+}
+
+func (s *TradeUpdateStream) bounded() bool {
+	return !s.opts.Until.IsZero() || s.opts.UntilID != ""
+}
+
+// query builds the request parameters. After the first event it resumes
+// from the last one: by since_id normally, by since when the caller
+// bounded the stream by time (the API wants until paired with since); the
+// id filter in deliver removes the overlap that since allows.
+func (s *TradeUpdateStream) query() (q url.Values, resumed bool) {
+	q = url.Values{}
+	s.mu.Lock()
+	lastID, lastAt := s.lastID, s.lastAt
+	s.mu.Unlock()
+	o := &s.opts
+	switch {
+	case !o.Until.IsZero():
+		since := o.Since
+		if !lastAt.IsZero() && lastAt.After(since) {
+			since = lastAt
+		}
+		q.Set("since", since.Format(time.RFC3339Nano))
+		q.Set("until", o.Until.Format(time.RFC3339Nano))
+	case lastID != "":
+		q.Set("since_id", lastID)
+		if o.UntilID != "" {
+			q.Set("until_id", o.UntilID)
+		}
+	case !o.Since.IsZero():
+		q.Set("since", o.Since.Format(time.RFC3339Nano))
+	default:
+		return q, false
+	}
+	return q, true
+}
+
+func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err error) {
+	q, resumed := s.query()
+	u := *s.endpoint
+	u.RawQuery = q.Encode()
+
+	connCtx, cancel := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel(nil)
+
+	// The watchdog starts before the request so that a server that
+	// accepts the connection but never answers is caught as well; the
+	// handshake timeout would also catch it, but this keeps one notion of
+	// "silent".
+	live := newStreamLiveness()
+	live.touch()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		live.watch(connCtx, s.opts.LivenessTimeout, func() { cancel(ErrStreamStalled) })
+	}()
+
+	req, err := http.NewRequestWithContext(connCtx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return false, streamFatal(err)
+	}
+	req.Header.Set("APCA-API-KEY-ID", s.opts.KeyID)
+	req.Header.Set("APCA-API-SECRET-KEY", s.opts.SecretKey)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+
+	s.log.Debug("connecting", "query", u.RawQuery)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if cause := context.Cause(connCtx); cause != nil && ctx.Err() == nil {
+			return false, cause
+		}
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return false, streamClassifyStatus(&streamHTTPError{
+			op:     "GET /v2/events/trades",
+			status: resp.StatusCode,
+			body:   string(bytes.TrimSpace(body)),
+		})
+	}
+	live.touch()
+	s.stats.connects.Add(1)
+	s.log.Info("connected", "resumed", resumed, "query", u.RawQuery)
+	if s.opts.OnConnect != nil {
+		s.opts.OnConnect()
+	}
+	if !resumed {
+		streamSignal(s.resync)
+	}
+
+	err = s.read(connCtx, resp.Body, live)
+	if cause := context.Cause(connCtx); cause != nil && ctx.Err() == nil {
+		// Reading failed because the watchdog cut the connection; report
+		// why, not the "context canceled" it surfaced as.
+		err = cause
+	}
+	return true, err
+}
+
+// read parses the event stream. Per the SSE format an event is a run of
+// lines ended by a blank line; only data lines matter here, and comment
+// lines (":heartbeat") only prove the connection is alive.
+func (s *TradeUpdateStream) read(ctx context.Context, body io.Reader, live *streamLiveness) error {
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64<<10), sseMaxLine)
+	var data []byte
+	for sc.Scan() {
+		live.touch()
+		line := sc.Bytes()
+		if len(line) == 0 {
+			if len(data) > 0 {
+				if err := s.dispatch(ctx, data, live); err != nil {
+					return err
+				}
+				data = data[:0]
+			}
+			continue
+		}
+		if line[0] == ':' {
+			continue
+		}
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		if string(field) != "data" {
+			continue // event, id and retry carry nothing we use
+		}
+		value = bytes.TrimPrefix(value, []byte(" "))
+		if len(data) > 0 {
+			data = append(data, '\n')
+		}
+		data = append(data, value...)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if s.bounded() {
+		return errStreamEnded
+	}
+	return io.ErrUnexpectedEOF
+}
+
+func (s *TradeUpdateStream) dispatch(ctx context.Context, data []byte, live *streamLiveness) error {
+	var tu TradeUpdate
+	if err := json.Unmarshal(data, &tu); err != nil {
+		s.stats.malformed.Add(1)
+		s.log.Warn("skipping undecodable trade event", "err", err, "bytes", len(data))
+		return nil
+	}
+	if tu.EventID != "" {
+		if last := s.LastEventID(); last != "" && !streamEventIDAfter(tu.EventID, last) {
+			s.stats.duplicates.Add(1)
+			return nil
+		}
+	}
+	if err := deliverTradeUpdate(ctx, s.out, tu, live, &s.stats, s.opts.OnBufferFull, &s.fullLog, s.log); err != nil {
+		return err
+	}
+	if tu.EventID != "" {
+		s.mu.Lock()
+		s.lastID, s.lastAt = tu.EventID, tu.At
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// deliverTradeUpdate puts tu on out, waiting as long as it takes: trade
+// updates are never dropped. While it waits the reader is parked, so
+// liveness checks are paused.
+func deliverTradeUpdate(ctx context.Context, out chan<- TradeUpdate, tu TradeUpdate, live *streamLiveness,
+	stats *streamCounters, onFull func(uint64), lim *streamLogLimiter, log *slog.Logger) error {
+	select {
+	case out <- tu:
+		stats.received.Add(1)
+		return nil
+	default:
+	}
+	n := stats.bufferFull.Add(1)
+	if onFull != nil {
+		onFull(n)
+	}
+	if lim.allow() {
+		log.Warn("trade update buffer full; reader waiting for the consumer", "times", n, "capacity", cap(out))
+	}
+	live.pause()
+	defer live.resume()
+	select {
+	case out <- tu:
+		stats.received.Add(1)
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for trade update consumer: %w", context.Cause(ctx))
+	}
+}

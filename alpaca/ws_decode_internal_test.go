@@ -1,0 +1,108 @@
+package alpaca
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Internal because the frame decoder is private; the end-to-end decode
+// paths are covered black-box in ws_marketdata_test.go.
+
+func TestWSDecodeParseSimpleStrings(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		ok   bool
+	}{
+		{`[]`, []string{}, true},
+		{`["@"]`, []string{"@"}, true},
+		{`[ "@" , "F","T" ]`, []string{"@", "F", "T"}, true},
+		{`["a\"b"]`, nil, false},
+		{`[1]`, nil, false},
+		{`["a"`, nil, false},
+	} {
+		got, ok := mdParseStrings([]byte(tc.in))
+		if ok != tc.ok || (ok && !slices.Equal(got, tc.want)) {
+			t.Errorf("mdParseStrings(%s): got %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestWSDecodeEscapedConditionsFallBack(t *testing.T) {
+	var d mdDecoder
+	msgs, err := d.decode([]byte(`[{"T":"t","S":"X","c":["a\"b","\u0040"],"t":"2026-01-05T15:00:00Z"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := msgs[0].C.conds; !slices.Equal(got, []string{`a"b`, "@"}) {
+		t.Errorf("conditions: got %q", got)
+	}
+}
+
+func TestWSDecodeReuseDoesNotLeakFields(t *testing.T) {
+	var d mdDecoder
+	if _, err := d.decode([]byte(`[{"T":"q","S":"A","bp":1.5,"c":["R"]},{"T":"b","S":"B","c":2.5}]`)); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := d.decode([]byte(`[{"T":"q","S":"C"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := msgs[0]; m.BP != 0 || m.C.conds != nil {
+		t.Errorf("fields from the previous frame leaked: %+v", m)
+	}
+	b, _ := msgpack.Marshal([]map[string]any{{"T": "q", "S": "D"}})
+	if msgs, err = d.decode(b); err != nil || msgs[0].S != "D" || msgs[0].BP != 0 {
+		t.Errorf("msgpack after json: got %+v, %v", msgs, err)
+	}
+}
+
+func quoteBatch(n int, tm any) []map[string]any {
+	out := make([]map[string]any, n)
+	for i := range out {
+		out[i] = map[string]any{
+			"T": "q", "S": fmt.Sprintf("SYM%d", i%20),
+			"bx": "V", "bp": 100.25 + float64(i)/100, "bs": 3,
+			"ax": "V", "ap": 100.35 + float64(i)/100, "as": 2,
+			"c": []string{"R"}, "z": "C", "t": tm,
+		}
+	}
+	return out
+}
+
+func benchmarkDecode(b *testing.B, frame []byte) {
+	var d mdDecoder
+	var sink MarketData
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		msgs, err := d.decode(frame)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range msgs {
+			sink, _ = msgs[i].toMarketData()
+		}
+	}
+	_ = sink
+}
+
+func BenchmarkWSDecode100QuotesJSON(b *testing.B) {
+	frame, _ := json.Marshal(quoteBatch(100, "2026-01-05T15:00:01.123456789Z"))
+	benchmarkDecode(b, frame)
+}
+
+func BenchmarkWSDecode100QuotesMsgpack(b *testing.B) {
+	frame, _ := msgpack.Marshal(quoteBatch(100, time.Date(2026, 1, 5, 15, 0, 1, 123456789, time.UTC)))
+	benchmarkDecode(b, frame)
+}
+
+func BenchmarkWSDecode100QuotesMsgpackStringTime(b *testing.B) {
+	frame, _ := msgpack.Marshal(quoteBatch(100, "2026-01-05T15:00:01.123456789Z"))
+	benchmarkDecode(b, frame)
+}
