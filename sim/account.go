@@ -17,7 +17,7 @@ type account struct {
 	secretHash [32]byte
 	created    time.Time
 	rate       rateWindow
-	feed       *feed[match.Event]
+	feed       *feed[tuRecord]
 
 	mu         sync.Mutex
 	eng        *match.Account
@@ -64,7 +64,7 @@ func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *ac
 		keyID:      keyID,
 		secretHash: secretHash,
 		created:    s.now().UTC(),
-		feed:       newFeed[match.Event](s.cfg.FeedCapacity),
+		feed:       newFeed[tuRecord](s.cfg.FeedCapacity),
 		eng:        eng,
 		ids:        ids,
 		startCash:  money,
@@ -114,7 +114,7 @@ func (a *account) clock(now time.Time) time.Time {
 // keeps the feed's order equal to the order things happened.
 func (a *account) publish(s *Server, ev []match.Event) {
 	for i := range ev {
-		a.feed.publish(ev[i], ev[i].Time.Time(), s.cfg.FeedCapacity)
+		a.feed.publish(recordOf(&ev[i]), ev[i].Time.Time(), s.cfg.FeedCapacity)
 	}
 	clear(ev)
 	a.evbuf = ev[:0]

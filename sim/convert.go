@@ -82,23 +82,6 @@ func wireOrder(o *match.Order) alpaca.Order {
 	return out
 }
 
-func (s *Server) tradeUpdate(a *account, e *feedEntry[match.Event]) alpaca.TradeUpdate {
-	ev := &e.v
-	tu := alpaca.TradeUpdate{
-		At:        e.at.UTC(),
-		Event:     string(ev.Type),
-		EventID:   e.id,
-		Order:     wireOrder(&ev.Order),
-		Timestamp: tptr(ev.Time),
-	}
-	if ev.Type == match.EventFill || ev.Type == match.EventPartialFill {
-		tu.ExecutionID = ev.ExecutionID.String()
-		p, q, pq := ev.Price.Decimal(), ev.Qty.Decimal(), ev.PositionQty.Decimal()
-		tu.Price, tu.Qty, tu.PositionQty = &p, &q, &pq
-	}
-	return tu
-}
-
 // assetIDs caches market.AssetID, a hash, for the handful of symbols a
 // broker ever sees; every order reply carries one.
 var assetIDs sync.Map

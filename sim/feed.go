@@ -20,10 +20,28 @@ type feed[T any] struct {
 	subs   map[*feedSub[T]]struct{}
 }
 
+// feedEntry holds no pointers (T must not either), so a ring of thousands
+// of entries per account costs the garbage collector nothing to scan and
+// writing one needs no write barriers. Its ULID is derived on demand.
 type feedEntry[T any] struct {
-	id string // ULID: sorts by time, then by sequence
-	at time.Time
-	v  T
+	ms  int64  // ULID time part
+	seq uint64 // ULID sequence part
+	at  int64  // Unix nanoseconds
+	v   T
+}
+
+func (e *feedEntry[T]) id() string { return ulid(e.ms, e.seq) }
+
+// after reports whether e comes after the ULID (ms, hi, lo), as the
+// lexicographic order of the ULID strings has it.
+func (e *feedEntry[T]) after(u ulidKey) bool {
+	switch {
+	case e.ms != u.ms:
+		return e.ms > u.ms
+	case u.hi != 0:
+		return false // our sequence never reaches the top 16 bits
+	}
+	return e.seq > u.lo
 }
 
 type feedSub[T any] struct {
@@ -47,7 +65,7 @@ func (f *feed[T]) publish(v T, now time.Time, capacity int) {
 	}
 	f.lastMs = ms
 	f.seq++
-	e := feedEntry[T]{id: ulid(ms, f.seq), at: now, v: v}
+	e := feedEntry[T]{ms: ms, seq: f.seq, at: now.UnixNano(), v: v}
 	if f.n < capacity {
 		if len(f.ring) < capacity && f.n == len(f.ring) {
 			f.ring = append(f.ring, e)
@@ -114,4 +132,42 @@ func ulid(ms int64, seq uint64) string {
 		s >>= 5
 	}
 	return string(b[:])
+}
+
+// ulidKey is a parsed ULID: 48 bits of milliseconds, then 80 bits split as
+// the top 16 (hi) and the low 64 (lo).
+type ulidKey struct {
+	ms int64
+	hi uint16
+	lo uint64
+}
+
+// parseULID parses a 26-character Crockford base32 ULID, in either case.
+func parseULID(s string) (ulidKey, bool) {
+	if len(s) != 26 {
+		return ulidKey{}, false
+	}
+	var hi, lo uint64 // 128 bits
+	for i := 0; i < 26; i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		d := indexCrockford(c)
+		if d < 0 || i == 0 && d > 7 { // 26×5 = 130 bits: the first digit carries 3
+			return ulidKey{}, false
+		}
+		hi = hi<<5 | lo>>59
+		lo = lo<<5 | uint64(d)
+	}
+	return ulidKey{ms: int64(hi >> 16), hi: uint16(hi), lo: lo}, true
+}
+
+func indexCrockford(c byte) int {
+	for i := 0; i < len(crockford); i++ {
+		if crockford[i] == c {
+			return i
+		}
+	}
+	return -1
 }

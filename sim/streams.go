@@ -9,7 +9,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
-	"github.com/quantum-alpaca/quantum/sim/match"
 )
 
 const (
@@ -60,13 +59,23 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 		invalid(w, "until_id requires since_id")
 		return
 	}
-	var from func(*feedEntry[match.Event]) bool
-	var stop func(*feedEntry[match.Event]) bool
+	var from func(*feedEntry[tuRecord]) bool
+	var stop func(*feedEntry[tuRecord]) bool
 	switch {
 	case sinceID != "":
-		from = func(e *feedEntry[match.Event]) bool { return e.id > sinceID }
+		since, ok := parseULID(sinceID)
+		if !ok {
+			invalid(w, "invalid since_id: expected a ULID")
+			return
+		}
+		from = func(e *feedEntry[tuRecord]) bool { return e.after(since) }
 		if untilID != "" {
-			stop = func(e *feedEntry[match.Event]) bool { return e.id > untilID }
+			until, ok := parseULID(untilID)
+			if !ok {
+				invalid(w, "invalid until_id: expected a ULID")
+				return
+			}
+			stop = func(e *feedEntry[tuRecord]) bool { return e.after(until) }
 		}
 	case since != "":
 		t, err := time.Parse(time.RFC3339Nano, since)
@@ -74,14 +83,14 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 			invalid(w, "invalid since: expected an RFC 3339 time")
 			return
 		}
-		from = func(e *feedEntry[match.Event]) bool { return e.at.After(t) || e.at.Equal(t) }
+		from = func(e *feedEntry[tuRecord]) bool { return e.at >= t.UnixNano() }
 		if until != "" {
 			u, err := time.Parse(time.RFC3339Nano, until)
 			if err != nil {
 				invalid(w, "invalid until: expected an RFC 3339 time")
 				return
 			}
-			stop = func(e *feedEntry[match.Event]) bool { return e.at.After(u) }
+			stop = func(e *feedEntry[tuRecord]) bool { return e.at > u.UnixNano() }
 		}
 	}
 
@@ -95,7 +104,7 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 	h.Set("Connection", "keep-alive")
 	w.WriteHeader(http.StatusOK)
 	buf := make([]byte, 0, 2048)
-	send := func(e *feedEntry[match.Event]) bool {
+	send := func(e *feedEntry[tuRecord]) bool {
 		b, err := json.Marshal(s.tradeUpdate(a, e))
 		if err != nil {
 			return false
@@ -254,13 +263,13 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	var sub *feedSub[match.Event]
+	var sub *feedSub[tuRecord]
 	defer func() {
 		if sub != nil {
 			a.feed.unsubscribe(sub)
 		}
 	}()
-	var events <-chan feedEntry[match.Event]
+	var events <-chan feedEntry[tuRecord]
 	var gone <-chan struct{}
 	for {
 		select {
