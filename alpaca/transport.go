@@ -437,7 +437,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, trace *sentTra
 	case n > limit:
 		o.err, o.final = ErrResponseTooLarge, true
 	case cl.out != nil && o.status != http.StatusNoContent && n > 0:
-		if err := json.Unmarshal(buf.Bytes(), cl.out); err != nil {
+		if err := decodeReply(buf.Bytes(), cl.out); err != nil {
 			o.err, o.final = fmt.Errorf("decoding reply: %w", err), true
 		}
 	}

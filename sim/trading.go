@@ -166,11 +166,18 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, a *account) 
 		writeMatchErr(w, err)
 		return
 	}
-	out := make([]alpaca.Order, len(orders))
+	buf := orderBufPool.Get().(*[]byte)
+	b := append((*buf)[:0], '[')
 	for i := range orders {
-		out[i] = wireOrder(&orders[i])
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendOrder(b, &orders[i])
 	}
-	writeJSON(w, http.StatusOK, out)
+	b = append(b, "]\n"...)
+	writeRaw(w, http.StatusOK, b)
+	*buf = b
+	orderBufPool.Put(buf)
 }
 
 // queryTime parses an optional RFC 3339 time or date parameter.
