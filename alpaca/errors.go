@@ -81,6 +81,8 @@ type APIError struct {
 	Fields map[string]string
 	// Body is the start of the raw body (at most 4 KiB, secrets scrubbed).
 	Body []byte
+
+	kind uint8 // classify of the message before scrubbing
 }
 
 // Error implements error.
@@ -108,7 +110,7 @@ func (e *APIError) Error() string {
 
 // Is matches the package's sentinels by status, code and message.
 func (e *APIError) Is(target error) bool {
-	msg := strings.ToLower(e.Message)
+	kind := e.kind | classify(e.Message) // also for errors built by hand
 	switch target {
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
@@ -116,16 +118,16 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusForbidden
 	case ErrInsufficientBuyingPower:
 		return e.StatusCode == http.StatusForbidden && (e.Code == 0 || e.Code == CodeForbidden) &&
-			strings.Contains(msg, "buying power")
+			kind&kindBuyingPower != 0
 	case ErrInsufficientQty:
 		return e.StatusCode == http.StatusForbidden && (e.Code == 0 || e.Code == CodeForbidden) &&
-			strings.Contains(msg, "insufficient qty")
+			kind&kindInsufficientQty != 0
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
 	case ErrValidation:
 		return e.Code == CodeValidation || e.Code == CodeMalformed || e.StatusCode == http.StatusBadRequest
 	case ErrDuplicateClientOrderID:
-		return e.StatusCode == http.StatusUnprocessableEntity && strings.Contains(msg, "client_order_id must be unique")
+		return e.StatusCode == http.StatusUnprocessableEntity && kind&kindDuplicateID != 0
 	case ErrUnprocessable:
 		return e.Code == CodeUnprocessable || (e.StatusCode == http.StatusUnprocessableEntity && e.Code == 0)
 	case ErrRateLimited:
@@ -158,12 +160,14 @@ func (c *Client) newAPIError(status int, h http.Header, body []byte) *APIError {
 	if len(body) > maxErrorBodyBytes {
 		body = body[:maxErrorBodyBytes]
 	}
-	body = c.auth.scrub(body)
-	e.Body = body
+	// Classify from the body as sent, then scrub: a scrubbed message can no
+	// longer be matched (a short secret may occur inside ordinary words).
 	trimmed := bytes.TrimSpace(body)
+	parsed := false
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		var raw map[string]json.RawMessage
 		if json.Unmarshal(trimmed, &raw) == nil {
+			parsed = true
 			for k, v := range raw {
 				switch k {
 				case "code":
@@ -179,19 +183,44 @@ func (c *Client) newAPIError(status int, h http.Header, body []byte) *APIError {
 					}
 					var s string
 					if json.Unmarshal(v, &s) == nil {
-						e.Fields[k] = s
+						e.Fields[k] = string(c.auth.scrub([]byte(s)))
 					} else {
-						e.Fields[k] = string(v)
+						e.Fields[k] = string(c.auth.scrub(v))
 					}
 				}
 			}
-			e.Message = limitText(e.Message)
-			return e
 		}
 	}
-	// Proxies and load balancers answer in text or HTML.
-	e.Message = limitText(strings.TrimSpace(string(trimmed)))
+	if !parsed {
+		// Proxies and load balancers answer in text or HTML.
+		e.Message = strings.TrimSpace(string(trimmed))
+	}
+	e.kind = classify(e.Message)
+	e.Message = limitText(string(c.auth.scrub([]byte(e.Message))))
+	e.Body = c.auth.scrub(body)
 	return e
+}
+
+// Message classes that errors.Is distinguishes within one status.
+const (
+	kindBuyingPower = 1 << iota
+	kindInsufficientQty
+	kindDuplicateID
+)
+
+func classify(msg string) uint8 {
+	msg = strings.ToLower(msg)
+	var k uint8
+	if strings.Contains(msg, "buying power") {
+		k |= kindBuyingPower
+	}
+	if strings.Contains(msg, "insufficient qty") {
+		k |= kindInsufficientQty
+	}
+	if strings.Contains(msg, "client_order_id must be unique") {
+		k |= kindDuplicateID
+	}
+	return k
 }
 
 func parseCode(v json.RawMessage) int {

@@ -243,7 +243,9 @@ func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err er
 // lines (":heartbeat") only prove the connection is alive.
 func (s *TradeUpdateStream) read(ctx context.Context, body io.Reader, live *streamLiveness) error {
 	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 0, 64<<10), sseMaxLine)
+	// Start small: an idle tenant's stream should not pin 64 KiB; the
+	// scanner grows the buffer up to sseMaxLine when a line needs it.
+	sc.Buffer(make([]byte, 0, 4<<10), sseMaxLine)
 	var data []byte
 	for sc.Scan() {
 		live.touch()
