@@ -1,0 +1,369 @@
+// Package alpacabroker adapts the project's alpaca client to the engine's
+// Broker interface: one Broker per tenant, each with its own alpaca.Client
+// (own connection pool, rate limiter and credentials) and its own
+// trade-update stream.
+package alpacabroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+// Compile-time proof that Broker satisfies the engine's interfaces.
+var (
+	_ engine.Broker      = (*Broker)(nil)
+	_ engine.QuoteSource = (*Broker)(nil)
+)
+
+// DefaultStreamLookback is how far back a new trade-update stream
+// replays. The engine reconciles every unfinished order by REST at start;
+// replaying the last moments as well closes the gap between that and the
+// stream connecting. Replayed events are harmless: the engine turns
+// cumulative quantities into deltas and the journal drops repeated
+// execution ids.
+const DefaultStreamLookback = 30 * time.Second
+
+// DefaultStreamBuffer is the trade-update stream's channel capacity. The
+// SSE reader blocks when it is full (the broker then sees TCP
+// back-pressure), so a small buffer loses nothing, and it keeps an idle
+// tenant's memory small: channel buffers are allocated up front.
+const DefaultStreamBuffer = 8
+
+// Config says how to reach one account.
+type Config struct {
+	// BaseURL is the trading API (alpaca.PaperURL, or a simulator).
+	BaseURL   string
+	KeyID     string
+	SecretKey string
+	// RateLimit is requests per minute for this tenant; 0 disables the
+	// client-side limiter (for a local broker).
+	RateLimit int
+	// StreamLookback defaults to DefaultStreamLookback.
+	StreamLookback time.Duration
+	// Logger receives the client's and stream's few records; nil logs
+	// nothing.
+	Logger *slog.Logger
+	// Options are extra alpaca client options (tests: short timeouts).
+	Options []alpaca.Option
+}
+
+// Broker is an engine.Broker backed by an Alpaca account.
+type Broker struct {
+	cfg    Config
+	client *alpaca.Client
+}
+
+// New returns a Broker for cfg.
+func New(cfg Config) (*Broker, error) {
+	if cfg.BaseURL == "" || cfg.KeyID == "" || cfg.SecretKey == "" {
+		return nil, errors.New("alpacabroker: base URL, key id and secret required")
+	}
+	if cfg.StreamLookback <= 0 {
+		cfg.StreamLookback = DefaultStreamLookback
+	}
+	opts := []alpaca.Option{alpaca.WithCredentials(cfg.KeyID, cfg.SecretKey)}
+	if cfg.RateLimit > 0 {
+		// Leave a sliver of burst so a quiet tenant can answer a sweep at
+		// once, without ever exceeding the per-minute budget.
+		opts = append(opts, alpaca.WithRateLimit(cfg.RateLimit, max(1, min(10, cfg.RateLimit/20))))
+	} else {
+		opts = append(opts, alpaca.WithRateLimit(0, 0))
+	}
+	if cfg.Logger != nil {
+		opts = append(opts, alpaca.WithLogger(cfg.Logger))
+	}
+	opts = append(opts, cfg.Options...)
+	c, err := alpaca.New(cfg.BaseURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("alpacabroker: %w", err)
+	}
+	return &Broker{cfg: cfg, client: c}, nil
+}
+
+// Client returns the underlying alpaca client.
+func (b *Broker) Client() *alpaca.Client { return b.client }
+
+// SubmitOrder implements engine.Broker. The alpaca client already looks
+// up before it resends; this maps its outcomes to the engine's.
+func (b *Broker) SubmitOrder(ctx context.Context, in trading.Intent) (engine.BrokerOrder, error) {
+	req := alpaca.OrderRequest{
+		Symbol:        in.Symbol,
+		Side:          alpaca.Side(in.Side),
+		Type:          alpaca.OrderType(in.Type),
+		TimeInForce:   alpaca.TimeInForce(in.TimeInForce),
+		ClientOrderID: in.ClientOrderID,
+		ExtendedHours: in.ExtendedHours,
+		Qty:           dptr(in.Qty),
+		Notional:      dptr(in.Notional),
+		LimitPrice:    dptr(in.LimitPrice),
+		StopPrice:     dptr(in.StopPrice),
+		TrailPrice:    dptr(in.TrailPrice),
+		TrailPercent:  dptr(in.TrailPercent),
+	}
+	o, err := b.client.SubmitOrder(ctx, req)
+	if err == nil {
+		return fromOrder(o), nil
+	}
+	err = submitError(err)
+	var apiErr *alpaca.APIError
+	if errors.Is(err, engine.ErrRejected) && errors.As(err, &apiErr) && apiErr.StatusCode == 422 {
+		// A 422 may be the broker refusing a duplicate client_order_id,
+		// i.e. an earlier attempt landed. The client resolves the ones it
+		// recognises; this catches any it did not (an unexpected message),
+		// because calling an order we placed "rejected" would lose it.
+		if found, lerr := b.client.GetOrderByClientOrderID(ctx, in.ClientOrderID); lerr == nil &&
+			found.Symbol == in.Symbol && string(found.Side) == string(in.Side) {
+			return fromOrder(found), nil
+		}
+	}
+	return engine.BrokerOrder{}, err
+}
+
+// submitError classifies a SubmitOrder failure for the engine.
+func submitError(err error) error {
+	var apiErr *alpaca.APIError
+	switch {
+	case errors.Is(err, alpaca.ErrUnknownOutcome):
+		return fmt.Errorf("%w: %w", engine.ErrUnknownOutcome, err)
+	case errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
+		apiErr.StatusCode != 408 && apiErr.StatusCode != 429 && apiErr.StatusCode != 401:
+		// A definite refusal (buying power, validation, or the id already
+		// used by a different order): the broker holds nothing for it.
+		// 401 is not a refusal of the order but of us; it is left
+		// unknown so the order is retried once credentials work.
+		msg := apiErr.Message
+		if msg == "" {
+			msg = fmt.Sprintf("HTTP %d", apiErr.StatusCode)
+		}
+		return fmt.Errorf("%w: %w: %w", engine.ErrRejected, trading.Errorf(trading.EREJECTED, "%s", msg), apiErr)
+	}
+	return err
+}
+
+// LookupOrder implements engine.Broker.
+func (b *Broker) LookupOrder(ctx context.Context, clientOrderID string) (engine.BrokerOrder, error) {
+	o, err := b.client.GetOrderByClientOrderID(ctx, clientOrderID)
+	if err != nil {
+		if errors.Is(err, alpaca.ErrNotFound) {
+			return engine.BrokerOrder{}, fmt.Errorf("%w: %w", engine.ErrOrderNotFound, err)
+		}
+		return engine.BrokerOrder{}, err
+	}
+	return fromOrder(o), nil
+}
+
+// OpenOrders implements engine.Broker.
+func (b *Broker) OpenOrders(ctx context.Context) ([]engine.BrokerOrder, error) {
+	list, err := b.client.ListOrders(ctx, alpaca.ListOrdersRequest{Status: alpaca.OrdersOpen, Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.BrokerOrder, len(list))
+	for i := range list {
+		out[i] = fromOrder(&list[i])
+	}
+	return out, nil
+}
+
+// Positions implements engine.Broker.
+func (b *Broker) Positions(ctx context.Context) ([]engine.Position, error) {
+	ps, err := b.client.ListPositions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.Position, len(ps))
+	for i, p := range ps {
+		q := p.Qty
+		// Alpaca reports short positions with side "short" and, in some
+		// API versions, a positive qty.
+		if p.Side == "short" && q.IsPositive() {
+			q = q.Neg()
+		}
+		out[i] = engine.Position{Symbol: p.Symbol, Qty: q, AvgEntryPrice: p.AvgEntryPrice}
+	}
+	return out, nil
+}
+
+// Account implements engine.Broker.
+func (b *Broker) Account(ctx context.Context) (engine.Account, error) {
+	a, err := b.client.GetAccount(ctx)
+	if err != nil {
+		return engine.Account{}, err
+	}
+	return engine.Account{Equity: a.Equity, LastEquity: a.LastEquity, Cash: a.Cash}, nil
+}
+
+// LatestQuote implements engine.Broker.
+func (b *Broker) LatestQuote(ctx context.Context, symbol string) (engine.Quote, error) {
+	q, err := b.client.GetLatestQuote(ctx, symbol, alpaca.LatestRequest{})
+	if err != nil {
+		return engine.Quote{}, err
+	}
+	return fromQuote(symbol, *q), nil
+}
+
+// RecentBars implements engine.Broker: the latest n one-minute bars of
+// the last week (which spans weekends and holidays), oldest first.
+func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]engine.Bar, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	bars, err := b.client.GetBars(ctx, symbol, alpaca.BarsRequest{
+		TimeFrame: "1Min",
+		HistoricalRequest: alpaca.HistoricalRequest{
+			Start: time.Now().Add(-7 * 24 * time.Hour), End: time.Now(), Limit: n, Sort: alpaca.Desc,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.Bar, len(bars))
+	for i, br := range bars {
+		// Desc gives newest first; callers want time order.
+		out[len(bars)-1-i] = engine.Bar{
+			Symbol: symbol, Time: br.Timestamp, Volume: br.Volume,
+			Open: decimal.NewFromFloat(br.Open), High: decimal.NewFromFloat(br.High),
+			Low: decimal.NewFromFloat(br.Low), Close: decimal.NewFromFloat(br.Close),
+		}
+	}
+	return out, nil
+}
+
+// LatestQuotes implements engine.QuoteSource.
+func (b *Broker) LatestQuotes(ctx context.Context, symbols []string) (map[string]engine.Quote, error) {
+	qs, err := b.client.GetLatestQuotes(ctx, symbols, alpaca.LatestRequest{})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]engine.Quote, len(qs))
+	for s, q := range qs {
+		out[s] = fromQuote(s, q)
+	}
+	return out, nil
+}
+
+// StreamUpdates implements engine.Broker with the SSE trade-update
+// stream, which resumes by event id after a dropped connection.
+func (b *Broker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdate) error {
+	opts := []alpaca.StreamOption{
+		alpaca.WithStreamCredentials(b.cfg.KeyID, b.cfg.SecretKey),
+		alpaca.WithTimeRange(time.Now().Add(-b.cfg.StreamLookback), time.Time{}),
+		alpaca.WithBufferSize(DefaultStreamBuffer),
+	}
+	if b.cfg.Logger != nil {
+		opts = append(opts, alpaca.WithStreamLogger(b.cfg.Logger))
+	}
+	s, err := alpaca.NewTradeUpdateStream(b.cfg.BaseURL, opts...)
+	if err != nil {
+		return fmt.Errorf("alpacabroker: %w", err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runErr = s.Run(sctx)
+	}()
+	// Stop Run before waiting for it, on every path out.
+	defer func() { cancel(); wg.Wait() }()
+	updates, resync := s.Updates(), s.ResyncNeeded()
+	for {
+		var u engine.OrderUpdate
+		select {
+		case tu, ok := <-updates:
+			if !ok {
+				wg.Wait()
+				if runErr == nil {
+					runErr = errors.New("alpacabroker: trade update stream ended")
+				}
+				return runErr
+			}
+			u = fromUpdate(tu)
+		case <-resync:
+			u = engine.OrderUpdate{Resync: true}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case out <- u:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func fromUpdate(tu alpaca.TradeUpdate) engine.OrderUpdate {
+	u := engine.OrderUpdate{
+		Event:       tu.Event,
+		EventID:     tu.EventID,
+		Time:        tu.At,
+		Order:       fromOrder(&tu.Order),
+		ExecutionID: tu.ExecutionID,
+	}
+	if tu.Timestamp != nil {
+		u.Time = *tu.Timestamp
+	}
+	if tu.Qty != nil {
+		u.Qty = *tu.Qty
+	}
+	if tu.Price != nil {
+		u.Price = *tu.Price
+	}
+	return u
+}
+
+func fromOrder(o *alpaca.Order) engine.BrokerOrder {
+	bo := engine.BrokerOrder{
+		ID:            o.ID,
+		ClientOrderID: o.ClientOrderID,
+		Symbol:        o.Symbol,
+		Side:          trading.Side(o.Side),
+		Status:        trading.OrderStatus(o.Status),
+		FilledQty:     o.FilledQty,
+		UpdatedAt:     o.CreatedAt,
+	}
+	if !bo.Status.Valid() {
+		// A status this build does not know: treat it as working, so the
+		// sweep keeps asking until it becomes one we know.
+		bo.Status = trading.StatusNew
+	}
+	if o.Qty != nil {
+		bo.Qty = *o.Qty
+	}
+	if o.FilledAvgPrice != nil {
+		bo.FilledAvgPrice = *o.FilledAvgPrice
+	}
+	if o.UpdatedAt != nil {
+		bo.UpdatedAt = *o.UpdatedAt
+	}
+	return bo
+}
+
+func fromQuote(symbol string, q alpaca.Quote) engine.Quote {
+	// Market data arrives as float64 on the wire; converting once here
+	// keeps every calculation downstream in decimal.
+	return engine.Quote{
+		Symbol: symbol,
+		Bid:    decimal.NewFromFloat(q.BidPrice),
+		Ask:    decimal.NewFromFloat(q.AskPrice),
+		Time:   q.Timestamp,
+	}
+}
+
+func dptr(d decimal.Decimal) *decimal.Decimal {
+	if d.IsZero() {
+		return nil
+	}
+	return &d
+}

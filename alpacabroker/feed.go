@@ -1,0 +1,82 @@
+package alpacabroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/engine"
+)
+
+// Compile-time proof that Feed is an engine.QuoteFeed.
+var _ engine.QuoteFeed = (*Feed)(nil)
+
+// DefaultFeedBuffer is the capacity of a Feed's quote channel.
+const DefaultFeedBuffer = 1024
+
+// Feed is an engine.QuoteFeed over Alpaca's market-data websocket: one
+// connection serves every tenant's quotes.
+//
+// Overflow policy: when the hub falls behind, quotes are dropped (a newer
+// quote supersedes an older one) and counted in Dropped.
+type Feed struct {
+	s       *alpaca.MarketDataStream
+	out     chan engine.Quote
+	dropped atomic.Uint64
+}
+
+// NewFeed returns a Feed for the market-data stream at dataURL (for
+// Alpaca, https://stream.data.alpaca.markets; for the simulator, its
+// base URL) on feed (alpaca.StreamFeedIEX or alpaca.StreamFeedSIP).
+func NewFeed(dataURL string, feed alpaca.StreamFeed, keyID, secret string) (*Feed, error) {
+	s, err := alpaca.NewMarketDataStream(dataURL, feed, alpaca.WithStreamCredentials(keyID, secret))
+	if err != nil {
+		return nil, fmt.Errorf("alpacabroker: %w", err)
+	}
+	return &Feed{s: s, out: make(chan engine.Quote, DefaultFeedBuffer)}, nil
+}
+
+// Quotes implements engine.QuoteFeed.
+func (f *Feed) Quotes() <-chan engine.Quote { return f.out }
+
+// Dropped returns how many quotes were dropped because the reader was
+// behind (here and in the stream's own buffer).
+func (f *Feed) Dropped() uint64 { return f.dropped.Load() + f.s.Stats().BufferFull }
+
+// Subscribe implements engine.QuoteFeed.
+func (f *Feed) Subscribe(ctx context.Context, symbols []string) error {
+	return f.s.Subscribe(ctx, alpaca.Subscription{Quotes: symbols})
+}
+
+// Run implements engine.QuoteFeed.
+func (f *Feed) Run(ctx context.Context) error {
+	defer close(f.out)
+	sctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runErr = f.s.Run(sctx)
+	}()
+	defer func() { cancel(); wg.Wait() }()
+	for m := range f.s.Messages() {
+		if m.Kind != alpaca.MarketQuote {
+			continue
+		}
+		select {
+		case f.out <- fromQuote(m.Symbol, m.Quote):
+		default:
+			f.dropped.Add(1)
+		}
+	}
+	// Messages is closed: Run has returned.
+	wg.Wait()
+	if runErr == nil {
+		runErr = errors.New("alpacabroker: market data stream ended")
+	}
+	return runErr
+}

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+// Broker is what a tenant runner needs from one brokerage account. Each
+// tenant has its own Broker (own credentials, connection pool and rate
+// limiter), so one tenant's traffic can never slow or observe another's.
+//
+// Implementations must be safe for concurrent use: the runner calls the
+// REST methods while StreamUpdates runs on another goroutine.
+type Broker interface {
+	// SubmitOrder places in, whose ClientOrderID was journaled first.
+	// It must never place the order twice (look up before resend).
+	// Returns the broker's view of the order, or:
+	//   - an error matching ErrRejected when the broker certainly refused
+	//     it (trading.Error code EREJECTED, Message says why);
+	//   - an error matching ErrUnknownOutcome when it cannot tell whether
+	//     the broker holds the order;
+	//   - ctx.Err() when ctx ended before anything was sent;
+	//   - any other error: treated like an unknown outcome.
+	SubmitOrder(ctx context.Context, in trading.Intent) (BrokerOrder, error)
+
+	// LookupOrder returns the order with clientOrderID; an error matching
+	// ErrOrderNotFound means the broker does not hold it.
+	LookupOrder(ctx context.Context, clientOrderID string) (BrokerOrder, error)
+
+	// OpenOrders returns the account's open orders (at most a few
+	// hundred: the sweep looks the rest up one by one).
+	OpenOrders(ctx context.Context) ([]BrokerOrder, error)
+
+	// Positions returns the account's open positions.
+	Positions(ctx context.Context) ([]Position, error)
+
+	// Account returns the account's equity figures.
+	Account(ctx context.Context) (Account, error)
+
+	// LatestQuote returns a symbol's latest quote.
+	LatestQuote(ctx context.Context, symbol string) (Quote, error)
+
+	// RecentBars returns up to n of a symbol's most recent one-minute
+	// bars, oldest first, for strategies to warm up on.
+	RecentBars(ctx context.Context, symbol string, n int) ([]Bar, error)
+
+	// StreamUpdates sends the account's order updates to out until ctx
+	// ends, reconnecting as needed, then returns ctx.Err(); it returns
+	// early only for errors that retrying cannot fix (bad credentials).
+	// It blocks when out is full rather than drop: an update can be a
+	// fill. When updates may have been missed (a reconnect that could not
+	// resume) it sends an OrderUpdate with Resync set.
+	StreamUpdates(ctx context.Context, out chan<- OrderUpdate) error
+}
+
+// QuoteSource is where the market-data hub gets quotes. An alpacabroker
+// Broker is one.
+type QuoteSource interface {
+	LatestQuotes(ctx context.Context, symbols []string) (map[string]Quote, error)
+}
+
+// Errors a Broker returns, matched with errors.Is.
+var (
+	// ErrRejected: the broker refused the order; it does not hold it.
+	ErrRejected = errors.New("engine: order rejected by broker")
+	// ErrUnknownOutcome: the broker may or may not hold the order.
+	ErrUnknownOutcome = errors.New("engine: order outcome unknown")
+	// ErrOrderNotFound: the broker does not hold an order with that id.
+	ErrOrderNotFound = errors.New("engine: order not found at broker")
+)
+
+// BrokerOrder is an order as the broker reports it.
+type BrokerOrder struct {
+	ID             string
+	ClientOrderID  string
+	Symbol         string
+	Side           trading.Side
+	Status         trading.OrderStatus
+	Qty            decimal.Decimal
+	FilledQty      decimal.Decimal
+	FilledAvgPrice decimal.Decimal
+	UpdatedAt      time.Time
+}
+
+// OrderUpdate is one trade update from the broker's stream.
+type OrderUpdate struct {
+	// Resync, when set, says updates may have been missed; no other field
+	// is set. The runner then sweeps its open orders by REST.
+	Resync bool
+
+	// Event is the broker's event name: new, fill, partial_fill,
+	// canceled, expired, rejected, replaced, ...
+	Event   string
+	EventID string
+	Time    time.Time
+	// Order is the order as of this event; Order.FilledQty is cumulative.
+	Order BrokerOrder
+	// ExecutionID, Qty and Price describe a fill event's execution.
+	ExecutionID string
+	Qty         decimal.Decimal
+	Price       decimal.Decimal
+}
+
+// Position is an open position at the broker.
+type Position struct {
+	Symbol        string
+	Qty           decimal.Decimal // negative when short
+	AvgEntryPrice decimal.Decimal
+}
+
+// Account holds the equity figures the daily loss limit needs.
+type Account struct {
+	Equity decimal.Decimal
+	// LastEquity is the equity at the previous close: Equity-LastEquity
+	// is today's P&L, as Alpaca's own dashboard computes it.
+	LastEquity decimal.Decimal
+	Cash       decimal.Decimal
+}
+
+// Bar is an OHLCV bar; Time is its start.
+type Bar struct {
+	Symbol                 string
+	Time                   time.Time
+	Open, High, Low, Close decimal.Decimal
+	Volume                 uint64
+}
+
+// Quote is a top-of-book quote.
+type Quote struct {
+	Symbol   string
+	Bid, Ask decimal.Decimal
+	Time     time.Time
+}
+
+// Mid returns the midpoint, or whichever side is set when one is zero.
+func (q Quote) Mid() decimal.Decimal {
+	switch {
+	case q.Bid.IsPositive() && q.Ask.IsPositive():
+		return q.Bid.Add(q.Ask).Div(decimal.NewFromInt(2))
+	case q.Ask.IsPositive():
+		return q.Ask
+	}
+	return q.Bid
+}

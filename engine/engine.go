@@ -1,0 +1,395 @@
+// Package engine runs many tenants' strategies at once, each isolated from
+// the others: one supervised runner goroutine per tenant owns that
+// tenant's state (open orders, positions, strategy) and talks to its own
+// Broker; the only thing tenants share is read-only market data from the
+// Hub and the Journal, which keeps every tenant's records apart.
+//
+// Orders are placed exactly once (design section 3): every order a
+// strategy asks for passes the risk gate, gets a client_order_id derived
+// from the tenant and a journal sequence, is journaled durably, and only
+// then is sent. On start, and periodically, the runner reconciles every
+// unfinished order with the broker: found means adopt, not found means
+// send again under the same id.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+// Defaults for Engine's tunable fields.
+const (
+	// DefaultSweepInterval is how often each runner checks its open orders
+	// and positions by REST, to catch anything the stream missed.
+	DefaultSweepInterval = 2 * time.Second
+	// DefaultAccountInterval is how often each runner reloads positions
+	// and equity from the broker (also the daily-loss figure). Fills keep
+	// the positions current in between; this corrects any drift. It is
+	// slower than the sweep because an idle tenant should cost the broker
+	// (and its rate budget) next to nothing.
+	DefaultAccountInterval = 15 * time.Second
+	// DefaultSweepGrace is how long after its last update an acknowledged
+	// order is left to the stream before the sweep looks it up.
+	DefaultSweepGrace = time.Second
+	// DefaultRestartMin and DefaultRestartMax bound the exponential backoff
+	// between restarts of a failed runner; a run that lasted
+	// DefaultRestartReset resets it.
+	DefaultRestartMin   = 100 * time.Millisecond
+	DefaultRestartMax   = 30 * time.Second
+	DefaultRestartReset = time.Minute
+	// DefaultUpdateBuffer is the capacity of each runner's trade-update
+	// channel. When it is full the stream blocks (never drops: an update
+	// can be a fill), and the broker sees TCP back-pressure. It is small
+	// on purpose: a channel's buffer is allocated up front, and at ~300
+	// bytes an update, 1024 slots would cost every idle tenant 300 KiB.
+	DefaultUpdateBuffer = 16
+	// DefaultQuoteMaxAge is how old a quote may be and still price the
+	// risk checks before the runner asks the broker for a fresh one.
+	DefaultQuoteMaxAge = 5 * time.Second
+)
+
+// ErrUnknownTenant is returned for a tenant id the engine does not run.
+var ErrUnknownTenant = trading.Errorf(trading.ENOTFOUND, "Unknown tenant.")
+
+// TenantConfig describes one tenant.
+type TenantConfig struct {
+	ID     trading.TenantID
+	Broker Broker
+	// StrategyName is shown in status and journaled with each intent.
+	StrategyName string
+	// NewStrategy builds the tenant's strategy; it is called again on
+	// every restart, so a strategy that panicked starts afresh.
+	NewStrategy func() (Strategy, error)
+	Limits      Limits
+	// State is the initial trading state; empty means Active.
+	State TradingState
+}
+
+// Engine runs tenants. Create it with NewEngine, add tenants, adjust the
+// exported fields, then Open; Close stops it.
+type Engine struct {
+	Journal trading.Journal
+	// Hub, when set, feeds quotes to the strategies that subscribe.
+	Hub    *Hub
+	Logger *slog.Logger
+	Now    func() time.Time
+	// OnStateChange, when set, is called by SetState after a tenant's
+	// trading state changes, so that the caller can persist the kill
+	// switch across restarts. It must not call back into the Engine.
+	OnStateChange func(id trading.TenantID, s TradingState) error
+
+	SweepInterval time.Duration
+	SweepGrace    time.Duration
+	// AccountInterval is how often positions and equity are reloaded.
+	AccountInterval time.Duration
+	RestartMin      time.Duration
+	RestartMax      time.Duration
+	RestartReset    time.Duration
+	UpdateBuffer    int
+	QuoteMaxAge     time.Duration
+
+	tenants []*tenant
+	byID    map[trading.TenantID]*tenant
+
+	// soft ends the runners' loops (no new orders); hard also cancels
+	// their in-flight broker and journal calls. Close cancels soft first
+	// and hard only when its own deadline passes, so a graceful shutdown
+	// lets an order in flight finish and be journaled.
+	softCtx    context.Context
+	softCancel context.CancelFunc
+	hardCtx    context.Context
+	hardCancel context.CancelFunc
+	wg         sync.WaitGroup
+	opened     bool
+}
+
+// NewEngine returns an Engine with defaults set.
+func NewEngine(j trading.Journal) *Engine {
+	return &Engine{
+		Journal:         j,
+		Logger:          slog.Default().With("system", "engine"),
+		Now:             time.Now,
+		SweepInterval:   DefaultSweepInterval,
+		SweepGrace:      DefaultSweepGrace,
+		AccountInterval: DefaultAccountInterval,
+		RestartMin:      DefaultRestartMin,
+		RestartMax:      DefaultRestartMax,
+		RestartReset:    DefaultRestartReset,
+		UpdateBuffer:    DefaultUpdateBuffer,
+		QuoteMaxAge:     DefaultQuoteMaxAge,
+		byID:            make(map[trading.TenantID]*tenant),
+	}
+}
+
+// AddTenant registers a tenant; call it before Open.
+func (e *Engine) AddTenant(cfg TenantConfig) error {
+	if e.opened {
+		return errors.New("engine: AddTenant after Open")
+	}
+	if err := cfg.ID.Validate(); err != nil {
+		return err
+	}
+	if _, dup := e.byID[cfg.ID]; dup {
+		return trading.Errorf(trading.ECONFLICT, "Tenant %q added twice.", cfg.ID)
+	}
+	if cfg.Broker == nil || cfg.NewStrategy == nil {
+		return trading.Errorf(trading.EINVALID, "Tenant %q needs a broker and a strategy.", cfg.ID)
+	}
+	if cfg.State == "" {
+		cfg.State = Active
+	}
+	if !cfg.State.Valid() {
+		return trading.Errorf(trading.EINVALID, "Invalid trading state %q.", cfg.State)
+	}
+	t := &tenant{cfg: cfg}
+	t.state.Store(string(cfg.State))
+	t.status.Store(&TenantStatus{ID: cfg.ID, Strategy: cfg.StrategyName, State: cfg.State, Health: HealthStarting})
+	e.tenants = append(e.tenants, t)
+	e.byID[cfg.ID] = t
+	return nil
+}
+
+// Open starts the hub and one supervised runner per tenant. It returns at
+// once; runners reconcile with their brokers in the background.
+func (e *Engine) Open() error {
+	if e.opened {
+		return errors.New("engine: already open")
+	}
+	if e.Journal == nil {
+		return errors.New("engine: Journal required")
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Logger == nil {
+		e.Logger = slog.Default().With("system", "engine")
+	}
+	e.opened = true
+	e.hardCtx, e.hardCancel = context.WithCancel(context.Background())
+	e.softCtx, e.softCancel = context.WithCancel(e.hardCtx)
+	if e.Hub != nil {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			_ = e.Hub.Run(e.softCtx)
+		}()
+	}
+	for _, t := range e.tenants {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.supervise(t)
+		}()
+	}
+	return nil
+}
+
+// Close stops every runner: no new orders are started, orders in flight
+// finish and are journaled (or, if ctx ends first, are cancelled and
+// journaled as unknown, to be reconciled on the next start). It does not
+// close the Journal, which the caller owns.
+func (e *Engine) Close(ctx context.Context) error {
+	if !e.opened {
+		return nil
+	}
+	e.softCancel()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		e.hardCancel()
+		<-done
+	}
+	e.hardCancel()
+	return err
+}
+
+// SetState sets a tenant's trading state (the kill switch). It takes
+// effect before the tenant's next order.
+func (e *Engine) SetState(id trading.TenantID, s TradingState) error {
+	t := e.byID[id]
+	if t == nil {
+		return ErrUnknownTenant
+	}
+	if !s.Valid() {
+		return trading.Errorf(trading.EINVALID, "Invalid trading state %q: want ACTIVE, REDUCING or HALTED.", s)
+	}
+	t.stateMu.Lock()
+	defer t.stateMu.Unlock()
+	// The new state takes effect even if saving it fails: a kill switch
+	// must never wait on a disk. The error says it will not survive a
+	// restart.
+	t.state.Store(string(s))
+	e.Logger.Info("trading state changed", LogKeyTenant, id, "state", s)
+	if e.OnStateChange != nil {
+		if err := e.OnStateChange(id, s); err != nil {
+			return fmt.Errorf("trading state set but not saved: %w", err)
+		}
+	}
+	return nil
+}
+
+// Status returns a tenant's latest status.
+func (e *Engine) Status(id trading.TenantID) (TenantStatus, error) {
+	t := e.byID[id]
+	if t == nil {
+		return TenantStatus{}, ErrUnknownTenant
+	}
+	return t.snapshot(), nil
+}
+
+// Statuses returns every tenant's latest status, in the order added.
+func (e *Engine) Statuses() []TenantStatus {
+	out := make([]TenantStatus, 0, len(e.tenants))
+	for _, t := range e.tenants {
+		out = append(out, t.snapshot())
+	}
+	return out
+}
+
+// Runner health values in TenantStatus.Health.
+const (
+	HealthStarting = "starting" // reconciling with the broker
+	HealthRunning  = "running"
+	HealthFailed   = "failed" // crashed; restarting after a backoff
+	HealthStopped  = "stopped"
+)
+
+// TenantStatus is a point-in-time copy of a tenant's state, published by
+// its runner so that readers (the ops API) never touch runner state.
+type TenantStatus struct {
+	ID       trading.TenantID
+	Strategy string
+	State    TradingState
+	Health   string
+	// LastError is why the runner last failed; Restarts counts failures.
+	LastError string
+	Restarts  int
+	// OrdersPlaced counts the tenant's orders over its whole life.
+	OrdersPlaced int
+	OpenOrders   int
+	// Fills, RiskRejections, BrokerRejections and Unknown count this
+	// process's events (across runner restarts).
+	Fills            int
+	RiskRejections   int
+	BrokerRejections int
+	Unknown          int
+	LastRiskReason   string
+	Positions        map[string]decimal.Decimal
+	// DailyPnL is the account's equity minus the previous close, as of
+	// the last sweep.
+	DailyPnL    decimal.Decimal
+	Equity      decimal.Decimal
+	BreakerOpen bool
+	Limits      Limits
+	// QuotesDropped counts quotes the hub coalesced away because this
+	// tenant was busy.
+	QuotesDropped uint64
+	UpdatedAt     time.Time
+}
+
+type tenant struct {
+	cfg TenantConfig
+	// stats is touched only by the tenant's current runner; the
+	// supervisor runs one at a time, so it needs no lock.
+	stats tenantStats
+	// stateMu orders SetState calls, so the persisted and the live state
+	// cannot end up different.
+	stateMu sync.Mutex
+	state   atomic.Value // string(TradingState), set by SetState
+	status  atomic.Pointer[TenantStatus]
+}
+
+// tenantStats count what happened to a tenant's orders in this process.
+type tenantStats struct {
+	fills, riskRejects, brokerRejects, unknown int
+	lastRisk                                   string
+}
+
+func (t *tenant) tradingState() TradingState { return TradingState(t.state.Load().(string)) }
+
+func (t *tenant) snapshot() TenantStatus {
+	s := *t.status.Load()
+	s.State = t.tradingState()
+	return s
+}
+
+// supervise runs t's runner until the engine closes, restarting it with
+// exponential backoff whenever it fails or panics.
+func (e *Engine) supervise(t *tenant) {
+	log := e.Logger.With(LogKeyTenant, t.cfg.ID)
+	backoff := e.RestartMin
+	restarts := 0
+	for {
+		started := e.Now()
+		err := e.runOnce(t, log, restarts)
+		if e.softCtx.Err() != nil {
+			t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
+			return
+		}
+		restarts++
+		if e.Now().Sub(started) > e.RestartReset {
+			backoff = e.RestartMin
+		}
+		msg := "runner stopped"
+		if err != nil {
+			msg = err.Error()
+		}
+		log.Error("tenant runner failed; restarting", "err", msg, "backoff", backoff, "restarts", restarts)
+		t.publish(func(s *TenantStatus) {
+			s.Health, s.LastError, s.Restarts = HealthFailed, msg, restarts
+		})
+		timer := time.NewTimer(backoff)
+		select {
+		case <-timer.C:
+		case <-e.softCtx.Done():
+			timer.Stop()
+			t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
+			return
+		}
+		backoff = min(2*backoff, e.RestartMax)
+	}
+}
+
+// runOnce runs one incarnation of t's runner; a panic anywhere in it (the
+// strategy's, most likely) becomes an error, so it ends only this tenant's
+// runner, after the runner's deferred cleanup has stopped its stream.
+func (e *Engine) runOnce(t *tenant, log *slog.Logger, restarts int) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	r := newRunner(e, t, log, restarts)
+	return r.run()
+}
+
+func (t *tenant) publish(fn func(*TenantStatus)) {
+	s := *t.status.Load()
+	fn(&s)
+	t.status.Store(&s)
+}
+
+// sortedOpen returns the keys of open sorted by sequence, so that orders
+// are reconciled oldest first.
+func sortedOpen(open map[string]*trading.OrderState) []*trading.OrderState {
+	out := make([]*trading.OrderState, 0, len(open))
+	for _, st := range open {
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Intent.Seq < out[j].Intent.Seq })
+	return out
+}

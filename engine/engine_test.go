@@ -1,0 +1,202 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/internal/simtest"
+	"github.com/quantum-alpaca/quantum/sim"
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+func TestEngine_DCA(t *testing.T) {
+	t.Parallel()
+	srv := simtest.Start(t, sim.Config{Seed: 1})
+	dir := t.TempDir()
+	b, client := MustBroker(t, srv.URL)
+
+	t.Run("OK", func(t *testing.T) {
+		j := MustOpenJournal(t, dir)
+		e := newEngine(t, j)
+		if err := e.AddTenant(dcaTenant("t1", b, 30, 2*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Open(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "30 orders filled", func() bool { return journalDone(t, j, "t1", 30) })
+		if err := e.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		assertExactly(t, client, 30)
+
+		// Every order is journaled as filled, with its fill quantity
+		// accounted exactly once.
+		orders, err := j.Orders(context.Background(), trading.OrderFilter{TenantID: "t1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range orders {
+			if o.Status != trading.StatusFilled || !o.FilledQty.Equal(decimal.NewFromInt(1)) || o.BrokerOrderID == "" {
+				t.Fatalf("order %s: status %s filled %s broker id %q, want filled 1 with a broker id", o.Intent.ClientOrderID, o.Status, o.FilledQty, o.BrokerOrderID)
+			}
+		}
+		_ = j.Close()
+	})
+
+	t.Run("RestartPlacesNoMore", func(t *testing.T) {
+		// The count is the tenant's lifetime count, read from the journal.
+		j := MustOpenJournal(t, dir)
+		e := newEngine(t, j)
+		if err := e.AddTenant(dcaTenant("t1", b, 30, 2*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Open(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "runner running", func() bool {
+			s, _ := e.Status("t1")
+			return s.Health == engine.HealthRunning
+		})
+		time.Sleep(100 * time.Millisecond)
+		if err := e.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		assertExactly(t, client, 30)
+	})
+}
+
+// TestEngine_Recovery covers what a crash leaves behind: intents the
+// journal has but the broker may or may not have received.
+func TestEngine_Recovery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := simtest.Start(t, sim.Config{Seed: 2})
+	j := MustOpenJournal(t, t.TempDir())
+	b, client := MustBroker(t, srv.URL)
+	const tenant = trading.TenantID("rec")
+
+	intent := func() trading.Intent {
+		seq, err := j.NextSequence(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := trading.Intent{Tenant: tenant, Seq: seq, ClientOrderID: trading.ClientOrderID(tenant, seq), Symbol: "MSFT",
+			Side: trading.Buy, Type: trading.Market, TimeInForce: trading.Day, Qty: decimal.NewFromInt(2)}
+		if err := j.Append(ctx, trading.IntentEvent(in)); err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	// Crashed after journaling, before sending: must be sent once.
+	neverSent := intent()
+	// Crashed after sending, before journaling the reply: must be
+	// adopted, not sent again.
+	sent := intent()
+	q := decimal.NewFromInt(2)
+	if _, err := client.SubmitOrder(ctx, alpaca.OrderRequest{Symbol: "MSFT", Qty: &q, Side: alpaca.Buy, Type: alpaca.Market, TimeInForce: alpaca.Day, ClientOrderID: sent.ClientOrderID}); err != nil {
+		t.Fatal(err)
+	}
+
+	e := newEngine(t, j)
+	// count 2: the strategy must place nothing new, since both intents
+	// count as placed.
+	if err := e.AddTenant(dcaTenant(string(tenant), b, 2, 5*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "both orders settled", func() bool { return journalDone(t, j, string(tenant), 2) })
+	assertExactly(t, client, 2)
+	for _, in := range []trading.Intent{neverSent, sent} {
+		st, err := j.Order(ctx, tenant, in.ClientOrderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Status != trading.StatusFilled || !st.FilledQty.Equal(q) {
+			t.Errorf("%s: status %s filled %s, want filled %s", in.ClientOrderID, st.Status, st.FilledQty, q)
+		}
+	}
+}
+
+func TestEngine_Risk(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := simtest.Start(t, sim.Config{Seed: 3})
+	j := MustOpenJournal(t, t.TempDir())
+
+	t.Run("MaxOrderNotional", func(t *testing.T) {
+		b, client := MustBroker(t, srv.URL)
+		e := newEngine(t, j)
+		tc := dcaTenant("risky", b, 5, 5*time.Millisecond)
+		tc.Limits.MaxOrderNotional = decimal.NewFromInt(1) // any share of AAPL costs more
+		if err := e.AddTenant(tc); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Open(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "risk rejections", func() bool {
+			s, _ := e.Status("risky")
+			return s.RiskRejections >= 3
+		})
+		_ = e.Close(ctx)
+		orders, err := j.Orders(ctx, trading.OrderFilter{TenantID: "risky"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(orders) < 3 {
+			t.Fatalf("journal has %d orders, want the rejections journaled", len(orders))
+		}
+		for _, o := range orders {
+			if o.Status != trading.StatusRiskRejected || o.Reason == "" {
+				t.Fatalf("order %s: status %s reason %q, want risk_rejected with a reason", o.Intent.ClientOrderID, o.Status, o.Reason)
+			}
+		}
+		if got := brokerOrders(t, client); len(got) != 0 {
+			t.Fatalf("broker got %d orders, want 0", len(got))
+		}
+	})
+
+	t.Run("KillSwitch", func(t *testing.T) {
+		b, client := MustBroker(t, srv.URL)
+		e := newEngine(t, j)
+		if err := e.AddTenant(dcaTenant("halt", b, 0, 5*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Open(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "some orders", func() bool {
+			s, _ := e.Status("halt")
+			return s.OrdersPlaced >= 3
+		})
+		if err := e.SetState("halt", engine.Halted); err != nil {
+			t.Fatal(err)
+		}
+		// Let the order that may be in flight at the switch finish.
+		time.Sleep(50 * time.Millisecond)
+		s, _ := e.Status("halt")
+		before := s.OrdersPlaced
+		time.Sleep(200 * time.Millisecond)
+		s, _ = e.Status("halt")
+		if s.OrdersPlaced != before || s.State != engine.Halted || s.RiskRejections == 0 {
+			t.Fatalf("after HALTED: placed %d -> %d, state %s, risk rejections %d", before, s.OrdersPlaced, s.State, s.RiskRejections)
+		}
+		_ = e.Close(ctx)
+		assertExactly(t, client, before)
+		if err := e.SetState("halt", "BOGUS"); trading.ErrorCode(err) != trading.EINVALID {
+			t.Fatalf("SetState(BOGUS) = %v, want EINVALID", err)
+		}
+		if err := e.SetState("nobody", engine.Halted); !errors.Is(err, engine.ErrUnknownTenant) {
+			t.Fatalf("SetState(unknown tenant) = %v", err)
+		}
+	})
+}

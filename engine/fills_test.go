@@ -1,0 +1,130 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/strategy/dca"
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+// fakeBroker is a scripted engine.Broker: SubmitOrder calls OnSubmit,
+// which may push trade updates onto the stream before the REST reply
+// returns, as a fast broker does.
+type fakeBroker struct {
+	mu       sync.Mutex
+	out      chan<- engine.OrderUpdate
+	ready    chan struct{}
+	OnSubmit func(in trading.Intent, push func(engine.OrderUpdate)) (engine.BrokerOrder, error)
+}
+
+func newFakeBroker() *fakeBroker { return &fakeBroker{ready: make(chan struct{})} }
+
+func (f *fakeBroker) push(u engine.OrderUpdate) {
+	<-f.ready
+	f.mu.Lock()
+	out := f.out
+	f.mu.Unlock()
+	out <- u
+}
+
+func (f *fakeBroker) SubmitOrder(ctx context.Context, in trading.Intent) (engine.BrokerOrder, error) {
+	return f.OnSubmit(in, f.push)
+}
+func (f *fakeBroker) LookupOrder(context.Context, string) (engine.BrokerOrder, error) {
+	return engine.BrokerOrder{}, engine.ErrOrderNotFound
+}
+func (f *fakeBroker) OpenOrders(context.Context) ([]engine.BrokerOrder, error) { return nil, nil }
+func (f *fakeBroker) Positions(context.Context) ([]engine.Position, error)     { return nil, nil }
+func (f *fakeBroker) Account(context.Context) (engine.Account, error)          { return engine.Account{}, nil }
+func (f *fakeBroker) LatestQuote(_ context.Context, s string) (engine.Quote, error) {
+	return engine.Quote{Symbol: s, Bid: decimal.NewFromInt(99), Ask: decimal.NewFromInt(101)}, nil
+}
+func (f *fakeBroker) RecentBars(context.Context, string, int) ([]engine.Bar, error) { return nil, nil }
+func (f *fakeBroker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdate) error {
+	f.mu.Lock()
+	if f.out == nil {
+		f.out = out
+		close(f.ready)
+	}
+	f.mu.Unlock()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+var _ engine.Broker = (*fakeBroker)(nil)
+
+func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// TestEngine_Fills: fills that arrive before the REST reply, duplicated,
+// or with earlier partial fills missing are all journaled exactly once,
+// as per-fill quantities that add up to the broker's cumulative one.
+func TestEngine_Fills(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := MustOpenJournal(t, t.TempDir())
+	fb := newFakeBroker()
+	var n int
+	fb.OnSubmit = func(in trading.Intent, push func(engine.OrderUpdate)) (engine.BrokerOrder, error) {
+		n++
+		id := fmt.Sprintf("B%d", n)
+		ord := func(status trading.OrderStatus, cum, avg string) engine.BrokerOrder {
+			return engine.BrokerOrder{ID: id, ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side, Status: status, Qty: in.Qty, FilledQty: d(cum), FilledAvgPrice: d(avg)}
+		}
+		switch n {
+		case 1: // partial, the same partial again, then the rest
+			p1 := engine.OrderUpdate{Event: "partial_fill", EventID: "1", ExecutionID: id + "x1", Qty: d("1"), Price: d("100"), Order: ord(trading.StatusPartiallyFilled, "1", "100")}
+			push(p1)
+			push(p1)
+			push(engine.OrderUpdate{Event: "fill", EventID: "2", ExecutionID: id + "x2", Qty: d("2"), Price: d("103"), Order: ord(trading.StatusFilled, "3", "102")})
+		case 2: // the partial fill was missed: only the final one arrives
+			push(engine.OrderUpdate{Event: "fill", EventID: "3", ExecutionID: id + "x2", Qty: d("2"), Price: d("103"), Order: ord(trading.StatusFilled, "3", "102")})
+		}
+		return ord(trading.StatusFilled, "3", "102"), nil
+	}
+	e := newEngine(t, j)
+	tc := dcaTenant("fills", fb, 2, 5*time.Millisecond)
+	cfg := dca.Config{Symbol: "AAPL", Qty: d("3"), Interval: 5 * time.Millisecond, Count: 2}
+	tc.NewStrategy = func() (engine.Strategy, error) { return dca.New(cfg), nil }
+	if err := e.AddTenant(tc); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "two orders done", func() bool { return journalDone(t, j, "fills", 2) })
+	_ = e.Close(ctx)
+
+	orders, err := j.Orders(ctx, trading.OrderFilter{TenantID: "fills"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orders) != 2 {
+		t.Fatalf("got %d orders, want 2", len(orders))
+	}
+	for _, o := range orders {
+		if o.Status != trading.StatusFilled || !o.FilledQty.Equal(d("3")) || !o.FilledAvgPrice.Equal(d("102")) {
+			t.Errorf("%s: status %s filled %s @ %s, want filled 3 @ 102", o.Intent.ClientOrderID, o.Status, o.FilledQty, o.FilledAvgPrice)
+		}
+	}
+	evs, err := j.Events(ctx, "fills", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fills []string
+	for _, ev := range evs {
+		if ev.Kind == trading.EventFill {
+			fills = append(fills, ev.Qty.String()+"@"+ev.Price.String())
+		}
+	}
+	want := fmt.Sprint([]string{"1@100", "2@103", "3@102"})
+	if got := fmt.Sprint(fills); got != want {
+		t.Errorf("fills journaled: %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,143 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpacabroker"
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/sqlite"
+	"github.com/quantum-alpaca/quantum/strategy/dca"
+	"github.com/quantum-alpaca/quantum/trading"
+	"github.com/shopspring/decimal"
+)
+
+var keySeq atomic.Int64
+
+// newKeys returns a fresh key pair; the simulator auto-provisions an
+// account for it.
+func newKeys(t testing.TB) (string, string) {
+	n := keySeq.Add(1)
+	return fmt.Sprintf("PKENG%d%d", time.Now().UnixNano(), n), "secret-" + t.Name()
+}
+
+// MustOpenJournal opens a SQLite journal in dir and closes it at cleanup.
+func MustOpenJournal(tb testing.TB, dir string) *sqlite.Journal {
+	tb.Helper()
+	j := sqlite.NewJournal(filepath.Join(dir, "journal.db"))
+	if err := j.Open(context.Background()); err != nil {
+		tb.Fatalf("open journal: %v", err)
+	}
+	tb.Cleanup(func() { _ = j.Close() })
+	return j
+}
+
+// MustBroker returns an alpacabroker for a fresh account at url.
+func MustBroker(tb testing.TB, url string, opts ...alpaca.Option) (*alpacabroker.Broker, *alpaca.Client) {
+	tb.Helper()
+	key, secret := newKeys(tb)
+	b, err := alpacabroker.New(alpacabroker.Config{BaseURL: url, KeyID: key, SecretKey: secret, Options: opts})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b, b.Client()
+}
+
+func dcaTenant(id string, b engine.Broker, count int, every time.Duration) engine.TenantConfig {
+	cfg := dca.Config{Symbol: "AAPL", Qty: decimal.NewFromInt(1), Interval: every, Count: count}
+	return engine.TenantConfig{
+		ID: trading.TenantID(id), Broker: b, StrategyName: "dca",
+		NewStrategy: func() (engine.Strategy, error) { return dca.New(cfg), nil },
+	}
+}
+
+// newEngine returns an engine with test-friendly timings, closed at
+// cleanup.
+func newEngine(tb testing.TB, j trading.Journal) *engine.Engine {
+	e := engine.NewEngine(j)
+	e.Logger = slog.New(slog.DiscardHandler)
+	e.SweepInterval = 200 * time.Millisecond
+	e.SweepGrace = 100 * time.Millisecond
+	e.AccountInterval = 500 * time.Millisecond
+	e.RestartMin = 10 * time.Millisecond
+	e.RestartMax = 200 * time.Millisecond
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Close(ctx)
+	})
+	return e
+}
+
+// brokerOrders lists every order of the account, paging by creation time.
+func brokerOrders(tb testing.TB, c *alpaca.Client) []alpaca.Order {
+	tb.Helper()
+	ctx := context.Background()
+	seen := map[string]bool{}
+	var out []alpaca.Order
+	var after time.Time
+	for {
+		page, err := c.ListOrders(ctx, alpaca.ListOrdersRequest{Status: alpaca.OrdersAll, Limit: 500, Direction: alpaca.Asc, After: after})
+		if err != nil {
+			tb.Fatalf("list orders: %v", err)
+		}
+		fresh := 0
+		for _, o := range page {
+			if !seen[o.ID] {
+				seen[o.ID] = true
+				out = append(out, o)
+				fresh++
+			}
+		}
+		if len(page) < 500 || fresh == 0 {
+			return out
+		}
+		after = page[len(page)-1].CreatedAt.Add(-time.Nanosecond)
+	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// journalDone reports whether tenant has n orders, none unfinished.
+func journalDone(tb testing.TB, j trading.Journal, tenant string, n int) bool {
+	ctx := context.Background()
+	c, err := j.Count(ctx, trading.TenantID(tenant))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	open, err := j.OpenOrders(ctx, trading.TenantID(tenant))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c >= n && len(open) == 0
+}
+
+// assertExactly checks that the account holds exactly n orders, with n
+// distinct client order ids.
+func assertExactly(tb testing.TB, c *alpaca.Client, n int) {
+	tb.Helper()
+	orders := brokerOrders(tb, c)
+	ids := map[string]int{}
+	for _, o := range orders {
+		ids[o.ClientOrderID]++
+	}
+	if len(orders) != n || len(ids) != n {
+		tb.Fatalf("broker holds %d orders with %d distinct client ids, want %d and %d", len(orders), len(ids), n, n)
+	}
+}

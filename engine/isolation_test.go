@@ -1,0 +1,95 @@
+package engine_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/internal/simtest"
+	"github.com/quantum-alpaca/quantum/sim"
+)
+
+// panicky places one order and then panics on every tick.
+type panicky struct {
+	engine.Base
+	ticks *atomic.Int64
+}
+
+func (p panicky) Start(*engine.Env) (engine.Subscription, error) {
+	return engine.Subscription{Interval: time.Millisecond}, nil
+}
+
+func (p panicky) OnTimer(*engine.Env) {
+	p.ticks.Add(1)
+	panic("strategy bug")
+}
+
+// TestEngine_Isolation runs, in one engine, healthy tenants next to one
+// whose strategy panics, one the broker rate-limits and one whose broker
+// fails half its requests. The healthy ones must finish as fast as alone,
+// and the faulty broker must still end up with each order exactly once.
+func TestEngine_Isolation(t *testing.T) {
+	t.Parallel()
+	main := simtest.Start(t, sim.Config{Seed: 4})
+	limited := simtest.Start(t, sim.Config{Seed: 5, RateLimit: 20, RateWindow: time.Second})
+	flaky := simtest.Start(t, sim.Config{Seed: 6, Faults: sim.Faults{FailRate: 0.5}})
+	j := MustOpenJournal(t, t.TempDir())
+	e := newEngine(t, j)
+
+	fast := []alpaca.Option{alpaca.WithRetry(6, 5*time.Millisecond, 50*time.Millisecond), alpaca.WithTimeout(2 * time.Second)}
+	good1, good1c := MustBroker(t, main.URL)
+	good2, good2c := MustBroker(t, main.URL)
+	bad, _ := MustBroker(t, main.URL)
+	lim, _ := MustBroker(t, limited.URL)
+	flk, flkc := MustBroker(t, flaky.URL, fast...)
+
+	const n = 100
+	var ticks atomic.Int64
+	for _, tc := range []engine.TenantConfig{
+		dcaTenant("good1", good1, n, 2*time.Millisecond),
+		dcaTenant("good2", good2, n, 2*time.Millisecond),
+		{ID: "panicky", Broker: bad, StrategyName: "panicky", NewStrategy: func() (engine.Strategy, error) { return panicky{ticks: &ticks}, nil }},
+		dcaTenant("limited", lim, 0, time.Millisecond),
+		dcaTenant("flaky", flk, 20, 5*time.Millisecond),
+	} {
+		if err := e.AddTenant(tc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "healthy tenants done", func() bool {
+		return journalDone(t, j, "good1", n) && journalDone(t, j, "good2", n)
+	})
+	healthy := time.Since(start)
+	// 100 orders at 2ms intervals take 0.2s plus the broker's time; the
+	// faulty neighbours must not stretch that to anything like their own
+	// troubles (seconds of backoff).
+	if healthy > 5*time.Second {
+		t.Errorf("healthy tenants took %v with faulty neighbours", healthy)
+	}
+	s, _ := e.Status("panicky")
+	if s.Restarts < 2 || ticks.Load() < 2 {
+		t.Errorf("panicky: %d restarts, %d ticks; want the supervisor to keep restarting it", s.Restarts, ticks.Load())
+	}
+	if s.LastError == "" {
+		t.Errorf("panicky: no LastError recorded")
+	}
+	waitFor(t, 40*time.Second, "flaky tenant done", func() bool { return journalDone(t, j, "flaky", 20) })
+	ls, _ := e.Status("limited")
+	if ls.OrdersPlaced == 0 {
+		t.Errorf("rate-limited tenant placed nothing")
+	}
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertExactly(t, good1c, n)
+	assertExactly(t, good2c, n)
+	assertExactly(t, flkc, 20)
+	t.Logf("healthy tenants: %v; rate-limited tenant placed %d; panicky restarted %d times", healthy, ls.OrdersPlaced, s.Restarts)
+}

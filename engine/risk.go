@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+// TradingState is a tenant's kill switch.
+type TradingState string
+
+// Trading states.
+const (
+	// Active trades normally.
+	Active TradingState = "ACTIVE"
+	// Reducing accepts only orders that shrink a position.
+	Reducing TradingState = "REDUCING"
+	// Halted accepts no orders at all (and sends no retries).
+	Halted TradingState = "HALTED"
+)
+
+// Valid reports whether s is a known state.
+func (s TradingState) Valid() bool { return s == Active || s == Reducing || s == Halted }
+
+// Defaults for the error-rate circuit breaker.
+const (
+	// DefaultBreakerErrors broker errors within DefaultBreakerWindow open
+	// the breaker.
+	DefaultBreakerErrors = 5
+	DefaultBreakerWindow = 10 * time.Second
+	// DefaultBreakerCooldown is how long the breaker stays open the first
+	// time; it doubles each time it reopens right after closing, up to
+	// DefaultBreakerMaxCooldown.
+	DefaultBreakerCooldown    = 1 * time.Second
+	DefaultBreakerMaxCooldown = 30 * time.Second
+)
+
+// Limits are a tenant's risk limits. A zero limit is not checked.
+type Limits struct {
+	// MaxOrderNotional caps qty × price of one order (price: the limit
+	// price, else the latest quote).
+	MaxOrderNotional decimal.Decimal
+	// MaxPositionQty caps the absolute position in any one symbol,
+	// counting the open orders that could add to it.
+	MaxPositionQty decimal.Decimal
+	// MaxOpenOrders caps the orders not yet finished.
+	MaxOpenOrders int
+	// DailyLossLimit, a positive amount: once today's loss (equity below
+	// the previous close) reaches it, only position-reducing orders pass.
+	DailyLossLimit decimal.Decimal
+	// BreakerErrors broker errors (unknown outcomes, 5xx, timeouts, not
+	// rejections) within BreakerWindow open the circuit breaker, which
+	// refuses orders for a cooldown. Zero means the defaults; a negative
+	// BreakerErrors disables the breaker.
+	BreakerErrors int
+	BreakerWindow time.Duration
+}
+
+// breaker is the error-rate circuit breaker; the runner owns it.
+type breaker struct {
+	limit    int
+	window   time.Duration
+	errs     []time.Time
+	openTill time.Time
+	cooldown time.Duration
+}
+
+func newBreaker(l Limits) *breaker {
+	b := &breaker{limit: l.BreakerErrors, window: l.BreakerWindow, cooldown: DefaultBreakerCooldown}
+	if b.limit == 0 {
+		b.limit = DefaultBreakerErrors
+	}
+	if b.window <= 0 {
+		b.window = DefaultBreakerWindow
+	}
+	return b
+}
+
+// failure records a broker error at now.
+func (b *breaker) failure(now time.Time) {
+	if b.limit < 0 {
+		return
+	}
+	cut := now.Add(-b.window)
+	keep := b.errs[:0]
+	for _, t := range b.errs {
+		if t.After(cut) {
+			keep = append(keep, t)
+		}
+	}
+	b.errs = append(keep, now)
+	if len(b.errs) >= b.limit && !now.Before(b.openTill) {
+		// Reopening soon after the last cooldown means the broker is still
+		// sick: back off harder instead of hammering it at a fixed rate.
+		if !b.openTill.IsZero() && now.Sub(b.openTill) < b.window {
+			b.cooldown = min(2*b.cooldown, DefaultBreakerMaxCooldown)
+		} else {
+			b.cooldown = DefaultBreakerCooldown
+		}
+		b.openTill = now.Add(b.cooldown)
+		b.errs = b.errs[:0]
+	}
+}
+
+// open reports whether the breaker refuses orders at now.
+func (b *breaker) open(now time.Time) bool { return now.Before(b.openTill) }
+
+// riskView is what a risk check looks at: the runner's state at the time.
+type riskView struct {
+	state     TradingState
+	limits    Limits
+	position  decimal.Decimal // in the order's symbol
+	openQty   decimal.Decimal // signed qty of open orders in the symbol
+	openCount int
+	dailyPnL  decimal.Decimal // today's P&L, negative for a loss; zero if unknown
+	price     decimal.Decimal // reference price, zero if unknown
+	breaker   bool
+}
+
+// checkRisk returns why o must not be placed, or "" if it may.
+func checkRisk(v riskView, o Order) string {
+	signed := o.Qty
+	if o.Side == trading.Sell {
+		signed = signed.Neg()
+	}
+	// An order reduces risk if it moves the position towards zero without
+	// crossing it; notional orders (no qty known up front) never count.
+	reducing := o.Qty.IsPositive() && !v.position.IsZero() &&
+		v.position.Sign() != signed.Sign() && signed.Abs().LessThanOrEqual(v.position.Abs())
+
+	switch v.state {
+	case Halted:
+		return "trading state HALTED"
+	case Reducing:
+		if !reducing {
+			return "trading state REDUCING: only position-reducing orders allowed"
+		}
+	}
+	if v.breaker {
+		return "circuit breaker open: too many broker errors"
+	}
+	l := v.limits
+	if l.MaxOpenOrders > 0 && v.openCount >= l.MaxOpenOrders {
+		return fmt.Sprintf("max open orders %d reached", l.MaxOpenOrders)
+	}
+	if l.MaxOrderNotional.IsPositive() {
+		notional := o.Notional
+		if o.Qty.IsPositive() {
+			price := v.price
+			if o.LimitPrice.IsPositive() {
+				price = o.LimitPrice
+			}
+			if !price.IsPositive() {
+				return "no price to check max order notional against"
+			}
+			notional = o.Qty.Mul(price)
+		}
+		if notional.GreaterThan(l.MaxOrderNotional) {
+			return fmt.Sprintf("order notional %s above max %s", notional.StringFixed(2), l.MaxOrderNotional)
+		}
+	}
+	if l.MaxPositionQty.IsPositive() && !reducing {
+		qty := o.Qty
+		if qty.IsZero() && v.price.IsPositive() {
+			qty = o.Notional.Div(v.price)
+			if o.Side == trading.Sell {
+				signed = qty.Neg()
+			} else {
+				signed = qty
+			}
+		}
+		// Worst case: every open order in the same direction fills too.
+		after := v.position.Add(signed)
+		if signed.IsPositive() && v.openQty.IsPositive() || signed.IsNegative() && v.openQty.IsNegative() {
+			after = after.Add(v.openQty)
+		}
+		if after.Abs().GreaterThan(l.MaxPositionQty) {
+			return fmt.Sprintf("position would reach %s, above max %s", after.String(), l.MaxPositionQty)
+		}
+	}
+	if l.DailyLossLimit.IsPositive() && !reducing && v.dailyPnL.Neg().GreaterThanOrEqual(l.DailyLossLimit) {
+		return fmt.Sprintf("daily loss %s reached limit %s", v.dailyPnL.Neg().StringFixed(2), l.DailyLossLimit)
+	}
+	return ""
+}

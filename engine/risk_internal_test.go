@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func TestCheckRisk(t *testing.T) {
+	buy := func(qty string) Order { return Order{Symbol: "AAPL", Side: trading.Buy, Qty: dec(qty)} }
+	sell := func(qty string) Order { return Order{Symbol: "AAPL", Side: trading.Sell, Qty: dec(qty)} }
+	for _, tc := range []struct {
+		name string
+		v    riskView
+		o    Order
+		want string // substring of the reason; "" means allowed
+	}{
+		{"NoLimits", riskView{state: Active}, buy("1000000"), ""},
+		{"Halted", riskView{state: Halted, position: dec("5")}, sell("1"), "HALTED"},
+		{"ReducingAllowsReduce", riskView{state: Reducing, position: dec("5")}, sell("5"), ""},
+		{"ReducingRefusesFlip", riskView{state: Reducing, position: dec("5")}, sell("6"), "REDUCING"},
+		{"ReducingRefusesAdd", riskView{state: Reducing, position: dec("5")}, buy("1"), "REDUCING"},
+		{"ReducingRefusesFromFlat", riskView{state: Reducing}, sell("1"), "REDUCING"},
+		{"Breaker", riskView{state: Active, breaker: true}, buy("1"), "circuit breaker"},
+		{"MaxOpenOrders", riskView{state: Active, openCount: 3, limits: Limits{MaxOpenOrders: 3}}, buy("1"), "max open orders"},
+		{"UnderMaxOpenOrders", riskView{state: Active, openCount: 2, limits: Limits{MaxOpenOrders: 3}}, buy("1"), ""},
+		{"Notional", riskView{state: Active, price: dec("100"), limits: Limits{MaxOrderNotional: dec("999")}}, buy("10"), "notional 1000.00 above max 999"},
+		{"NotionalAtLimit", riskView{state: Active, price: dec("100"), limits: Limits{MaxOrderNotional: dec("1000")}}, buy("10"), ""},
+		{"NotionalUsesLimitPrice", riskView{state: Active, price: dec("100"), limits: Limits{MaxOrderNotional: dec("1000")}},
+			Order{Symbol: "AAPL", Side: trading.Buy, Qty: dec("10"), Type: trading.Limit, LimitPrice: dec("101")}, "above max"},
+		{"NotionalNoPrice", riskView{state: Active, limits: Limits{MaxOrderNotional: dec("1000")}}, buy("1"), "no price"},
+		{"NotionalOrder", riskView{state: Active, limits: Limits{MaxOrderNotional: dec("1000")}},
+			Order{Symbol: "AAPL", Side: trading.Buy, Notional: dec("1500")}, "above max"},
+		{"Position", riskView{state: Active, position: dec("8"), limits: Limits{MaxPositionQty: dec("10")}}, buy("3"), "position would reach 11"},
+		{"PositionCountsOpenOrders", riskView{state: Active, position: dec("5"), openQty: dec("4"), limits: Limits{MaxPositionQty: dec("10")}}, buy("2"), "position would reach 11"},
+		{"PositionShort", riskView{state: Active, position: dec("-8"), limits: Limits{MaxPositionQty: dec("10")}}, sell("3"), "position would reach -11"},
+		{"PositionReduceAlwaysOK", riskView{state: Active, position: dec("20"), limits: Limits{MaxPositionQty: dec("10")}}, sell("5"), ""},
+		{"DailyLoss", riskView{state: Active, dailyPnL: dec("-500"), limits: Limits{DailyLossLimit: dec("500")}}, buy("1"), "daily loss 500.00"},
+		{"DailyLossReduceOK", riskView{state: Active, position: dec("3"), dailyPnL: dec("-500"), limits: Limits{DailyLossLimit: dec("500")}}, sell("3"), ""},
+		{"DailyGainOK", riskView{state: Active, dailyPnL: dec("500"), limits: Limits{DailyLossLimit: dec("500")}}, buy("1"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := checkRisk(tc.v, tc.o)
+			if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Fatalf("checkRisk = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBreaker(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	b := newBreaker(Limits{BreakerErrors: 3, BreakerWindow: 10 * time.Second})
+	b.failure(t0)
+	b.failure(t0.Add(time.Second))
+	if b.open(t0.Add(time.Second)) {
+		t.Fatal("open after 2 of 3 errors")
+	}
+	// Errors outside the window do not count.
+	b.failure(t0.Add(12 * time.Second))
+	if b.open(t0.Add(12 * time.Second)) {
+		t.Fatal("open with errors spread wider than the window")
+	}
+	b.failure(t0.Add(13 * time.Second))
+	b.failure(t0.Add(14 * time.Second))
+	now := t0.Add(14 * time.Second)
+	if !b.open(now) {
+		t.Fatal("closed after 3 errors within the window")
+	}
+	if b.open(now.Add(DefaultBreakerCooldown)) {
+		t.Fatal("still open after the cooldown")
+	}
+	// Reopening right after a cooldown doubles it.
+	later := now.Add(DefaultBreakerCooldown)
+	for i := range 3 {
+		b.failure(later.Add(time.Duration(i) * time.Millisecond))
+	}
+	if got, want := b.cooldown, 2*DefaultBreakerCooldown; got != want {
+		t.Fatalf("cooldown %v, want %v", got, want)
+	}
+	off := newBreaker(Limits{BreakerErrors: -1})
+	for range 100 {
+		off.failure(t0)
+	}
+	if off.open(t0) {
+		t.Fatal("disabled breaker opened")
+	}
+}

@@ -1,0 +1,69 @@
+// Package dca is dollar-cost averaging: buy a fixed quantity of one symbol
+// every interval until a fixed number of orders has been placed over the
+// tenant's whole life.
+package dca
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/strategy"
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+// Name is the strategy's name in configs.
+const Name = "dca"
+
+// Config is the strategy's parameters.
+type Config struct {
+	Symbol   string
+	Qty      decimal.Decimal
+	Interval time.Duration
+	// Count is the lifetime number of orders; 0 means no limit.
+	Count int
+}
+
+// Parse reads params: symbol (required), qty (default 1), interval
+// (default 1m), count (default 0, unlimited).
+func Parse(p strategy.Params) (Config, error) {
+	r := strategy.NewReader(p)
+	c := Config{
+		Symbol:   r.Symbol("symbol"),
+		Qty:      r.PositiveDecimal("qty", decimal.NewFromInt(1)),
+		Interval: r.Duration("interval", time.Minute),
+		Count:    r.Int("count", 0, 0, false),
+	}
+	return c, r.Err()
+}
+
+// Strategy is the dca strategy.
+type Strategy struct {
+	engine.Base
+	cfg Config
+}
+
+// New returns the strategy for cfg.
+func New(cfg Config) *Strategy { return &Strategy{cfg: cfg} }
+
+// Start implements engine.Strategy.
+func (s *Strategy) Start(*engine.Env) (engine.Subscription, error) {
+	return engine.Subscription{Interval: s.cfg.Interval}, nil
+}
+
+// OnTimer implements engine.Strategy. The count comes from the runner,
+// which reads it from the journal, so a restart neither repeats nor skips
+// an order.
+func (s *Strategy) OnTimer(env *engine.Env) {
+	n := env.OrdersPlaced()
+	if s.cfg.Count > 0 && n >= s.cfg.Count {
+		return
+	}
+	reason := fmt.Sprintf("dca order %d", n+1)
+	if s.cfg.Count > 0 {
+		reason = fmt.Sprintf("dca order %d of %d", n+1, s.cfg.Count)
+	}
+	env.Submit(engine.Order{Symbol: s.cfg.Symbol, Side: trading.Buy, Qty: s.cfg.Qty, Reason: reason})
+}
