@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/alpacabroker"
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/sqlite"
+	"github.com/quantum-alpaca/quantum/strategy/dca"
+	"github.com/quantum-alpaca/quantum/trading"
+	"github.com/shopspring/decimal"
+)
+
+// BenchmarkIdleTenantMemory measures what an idle tenant costs the engine
+// process, everything included: its runner, strategy, alpaca client with
+// its own connection pool and limiter, and its live SSE trade-update
+// connection. The broker runs as a separate process so that its side of
+// the connections is not counted.
+//
+//	go test -run '^$' -bench IdleTenantMemory -benchtime 1x ./cmd/quantum
+func BenchmarkIdleTenantMemory(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "quantum")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, n := range []int{1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for range b.N {
+				brk := exec.CommandContext(ctx, bin, "broker", "--listen", "127.0.0.1:0", "--auto-provision")
+				stderr, err := brk.StderrPipe()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := brk.Start(); err != nil {
+					b.Fatal(err)
+				}
+				buf := make([]byte, 4096)
+				nr, _ := stderr.Read(buf)
+				url := regexp.MustCompile(`http://\S+`).FindString(string(buf[:nr]))
+				if url == "" {
+					b.Fatalf("broker said %q", buf[:nr])
+				}
+				j := sqlite.NewJournal(filepath.Join(b.TempDir(), "j.db"))
+				if err := j.Open(ctx); err != nil {
+					b.Fatal(err)
+				}
+				e := engine.NewEngine(j)
+				runtime.GC()
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				rss0 := rssKiB()
+				for i := range n {
+					br, err := alpacabroker.New(alpacabroker.Config{BaseURL: url, KeyID: fmt.Sprintf("PKIDLE%d", i), SecretKey: "idle-secret-0123456789"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					cfg := dca.Config{Symbol: "AAPL", Qty: decimal.NewFromInt(1), Interval: time.Hour}
+					if err := e.AddTenant(engine.TenantConfig{ID: trading.TenantID(fmt.Sprintf("idle%d", i)), Broker: br, StrategyName: "dca",
+						NewStrategy: func() (engine.Strategy, error) { return dca.New(cfg), nil }}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := e.Open(); err != nil {
+					b.Fatal(err)
+				}
+				for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+					running := 0
+					for _, s := range e.Statuses() {
+						if s.Health == engine.HealthRunning {
+							running++
+						}
+					}
+					if running == n {
+						break
+					}
+					if time.Now().After(deadline) {
+						b.Fatalf("%d of %d running", running, n)
+					}
+				}
+				time.Sleep(time.Second) // let the streams connect
+				runtime.GC()
+				var after runtime.MemStats
+				runtime.ReadMemStats(&after)
+				used := (after.HeapInuse + after.StackInuse) - (before.HeapInuse + before.StackInuse)
+				b.ReportMetric(float64(used)/float64(n)/1024, "KiB/tenant")
+				b.ReportMetric(float64(rssKiB()-rss0)/float64(n), "RSS-KiB/tenant")
+				b.ReportMetric(float64(runtime.NumGoroutine())/float64(n), "goroutines/tenant")
+				_ = e.Close(ctx)
+				_ = j.Close()
+				_ = brk.Process.Kill()
+				_ = brk.Wait()
+			}
+		})
+	}
+}
+
+func rssKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

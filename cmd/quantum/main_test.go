@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is written by the command's goroutine and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newMain(env map[string]string) (*Main, *syncBuffer, *syncBuffer) {
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	return &Main{Stdin: strings.NewReader(""), Stdout: out, Stderr: errb, Getenv: func(k string) string { return env[k] }}, out, errb
+}
+
+var servingRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
+
+func TestBrokerCommand(t *testing.T) {
+	dir := t.TempDir()
+	accounts := filepath.Join(dir, "accounts.yaml")
+	if err := os.WriteFile(accounts, []byte("- {key_id: PKA, secret: sa, cash: 5000}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, _, stderr := newMain(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- m.Run(ctx, []string{"broker", "--listen", "127.0.0.1:0", "--accounts", accounts, "--market", "nyse"})
+	}()
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		base = servingRE.FindString(stderr.String())
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("broker did not report its address: %s", stderr)
+	}
+	req, _ := http.NewRequest("GET", base+"/v2/account", nil)
+	req.Header.Set("APCA-API-KEY-ID", "PKA")
+	req.Header.Set("APCA-API-SECRET-KEY", "sa")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acct struct {
+		Cash string `json:"cash"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&acct)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || acct.Cash != "5000" {
+		t.Fatalf("account: %d %+v", resp.StatusCode, acct)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("broker: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("broker did not stop")
+	}
+}
+
+func TestStressCommandJSON(t *testing.T) {
+	m, stdout, stderr := newMain(nil)
+	err := m.Run(context.Background(), []string{"stress", "--threads", "8", "--orders-per-thread", "25", "--tenants", "2", "--json"})
+	if err != nil {
+		t.Fatalf("stress: %v\n%s", err, stderr)
+	}
+	var rep map[string]any
+	dec := json.NewDecoder(strings.NewReader(stdout.String()))
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Fatalf("more than one JSON value on stdout: %s", stdout)
+	}
+	for _, k := range []string{"orders", "acked", "rejected", "errors", "lost", "duplicates", "seconds", "orders_per_sec", "latency_ms", "rss_mib", "goroutines_peak", "client_mode", "tenants", "threads"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if rep["acked"].(float64) != 200 || rep["lost"].(float64) != 0 || rep["duplicates"].(float64) != 0 {
+		t.Fatalf("report: %v", rep)
+	}
+	lat := rep["latency_ms"].(map[string]any)
+	for _, k := range []string{"p50", "p90", "p99", "p999", "max"} {
+		if _, ok := lat[k]; !ok {
+			t.Errorf("latency lacks %q", k)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"fly"},
+		{"broker"}, // no accounts
+		{"broker", "--auto-provision", "--market", "lunar"},
+		{"broker", "--auto-provision", "--fail-rate", "2"},
+		{"stress", "--threads", "0"},
+		{"stress", "--target", "ftp://x"},
+		{"stress", "--tenants", "5", "--threads", "2"},
+	} {
+		m, _, _ := newMain(nil)
+		err := m.Run(context.Background(), args)
+		var ue usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%q: err = %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"broker", "stress"} {
+		m, _, stderr := newMain(nil)
+		if err := m.Run(context.Background(), []string{cmd, "-h"}); err == nil || !strings.Contains(stderr.String(), "Usage: quantum "+cmd) {
+			t.Errorf("%s -h: %v\n%s", cmd, err, stderr)
+		}
+	}
+}

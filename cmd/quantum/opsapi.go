@@ -1,0 +1,236 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+// opsAPI is the JSON ops API of `quantum run`. It reads runner snapshots
+// and the journal and changes nothing but trading states, through the
+// engine; it never returns credentials (the engine does not hold them in
+// anything it reports).
+//
+// It lives here until the web package (the dashboard issue) takes it over.
+type opsAPI struct {
+	e     *engine.Engine
+	j     trading.Journal
+	token string
+}
+
+func newOpsAPI(e *engine.Engine, j trading.Journal, token string) http.Handler {
+	a := &opsAPI{e: e, j: j, token: token}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /api/tenants", a.tenants)
+	mux.HandleFunc("GET /api/tenants/{id}", a.tenant)
+	mux.HandleFunc("GET /api/tenants/{id}/orders", a.orders)
+	mux.HandleFunc("POST /api/tenants/{id}/state", a.setState)
+	return a.auth(mux)
+}
+
+func (a *opsAPI) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.token != "" && r.URL.Path != "/healthz" && !bearerOK(r, a.token) {
+			writeError(w, trading.Errorf(trading.EUNAUTHORIZED, "Bearer token required."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *opsAPI) healthz(w http.ResponseWriter, r *http.Request) {
+	health := map[string]string{}
+	for _, s := range a.e.Statuses() {
+		health[string(s.ID)] = s.Health
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "tenants": health})
+}
+
+// tenantJSON is a tenant as the API shows it.
+type tenantJSON struct {
+	ID               string            `json:"id"`
+	Strategy         string            `json:"strategy"`
+	State            string            `json:"state"`
+	Health           string            `json:"health"`
+	LastError        string            `json:"last_error,omitempty"`
+	Restarts         int               `json:"restarts"`
+	OrdersPlaced     int               `json:"orders_placed"`
+	OpenOrders       int               `json:"open_orders"`
+	Fills            int               `json:"fills"`
+	RiskRejections   int               `json:"risk_rejections"`
+	BrokerRejections int               `json:"broker_rejections"`
+	Unknown          int               `json:"unknown_outcomes"`
+	LastRiskReason   string            `json:"last_risk_reason,omitempty"`
+	Positions        map[string]string `json:"positions"`
+	DailyPnL         string            `json:"daily_pnl"`
+	Equity           string            `json:"equity"`
+	Risk             riskJSON          `json:"risk"`
+	QuotesDropped    uint64            `json:"quotes_dropped"`
+	UpdatedAt        time.Time         `json:"updated_at"`
+}
+
+type riskJSON struct {
+	BreakerOpen      bool   `json:"breaker_open"`
+	MaxOrderNotional string `json:"max_order_notional,omitempty"`
+	MaxPositionQty   string `json:"max_position_qty,omitempty"`
+	MaxOpenOrders    int    `json:"max_open_orders,omitempty"`
+	DailyLossLimit   string `json:"daily_loss_limit,omitempty"`
+}
+
+func nz(d decimal.Decimal) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}
+
+func toTenantJSON(s engine.TenantStatus) tenantJSON {
+	pos := make(map[string]string, len(s.Positions))
+	for sym, q := range s.Positions {
+		pos[sym] = q.String()
+	}
+	return tenantJSON{
+		ID: string(s.ID), Strategy: s.Strategy, State: string(s.State), Health: s.Health,
+		LastError: s.LastError, Restarts: s.Restarts, OrdersPlaced: s.OrdersPlaced, OpenOrders: s.OpenOrders,
+		Fills: s.Fills, RiskRejections: s.RiskRejections, BrokerRejections: s.BrokerRejections, Unknown: s.Unknown,
+		LastRiskReason: s.LastRiskReason, Positions: pos, DailyPnL: s.DailyPnL.StringFixed(2), Equity: s.Equity.StringFixed(2),
+		Risk: riskJSON{
+			BreakerOpen: s.BreakerOpen, MaxOrderNotional: nz(s.Limits.MaxOrderNotional), MaxPositionQty: nz(s.Limits.MaxPositionQty),
+			MaxOpenOrders: s.Limits.MaxOpenOrders, DailyLossLimit: nz(s.Limits.DailyLossLimit),
+		},
+		QuotesDropped: s.QuotesDropped, UpdatedAt: s.UpdatedAt,
+	}
+}
+
+func (a *opsAPI) tenants(w http.ResponseWriter, r *http.Request) {
+	list := a.e.Statuses()
+	out := make([]tenantJSON, len(list))
+	for i, s := range list {
+		out[i] = toTenantJSON(s)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
+}
+
+func (a *opsAPI) tenant(w http.ResponseWriter, r *http.Request) {
+	s, err := a.e.Status(trading.TenantID(r.PathValue("id")))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toTenantJSON(s))
+}
+
+type orderJSON struct {
+	ClientOrderID  string    `json:"client_order_id"`
+	BrokerOrderID  string    `json:"broker_order_id,omitempty"`
+	Seq            uint64    `json:"seq"`
+	Symbol         string    `json:"symbol"`
+	Side           string    `json:"side"`
+	Type           string    `json:"type"`
+	Qty            string    `json:"qty,omitempty"`
+	Notional       string    `json:"notional,omitempty"`
+	Status         string    `json:"status"`
+	FilledQty      string    `json:"filled_qty"`
+	FilledAvgPrice string    `json:"filled_avg_price,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+	Strategy       string    `json:"strategy,omitempty"`
+	StrategyReason string    `json:"strategy_reason,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+func (a *opsAPI) orders(w http.ResponseWriter, r *http.Request) {
+	id := trading.TenantID(r.PathValue("id"))
+	if _, err := a.e.Status(id); err != nil {
+		writeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	f := trading.OrderFilter{TenantID: id, Symbol: q.Get("symbol"), Status: trading.OrderStatus(q.Get("status"))}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			writeError(w, trading.Errorf(trading.EINVALID, "limit must be a positive integer."))
+			return
+		}
+		f.Limit = n
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		writeError(w, trading.Errorf(trading.EINVALID, "Unknown status %q.", f.Status))
+		return
+	}
+	list, err := a.j.Orders(r.Context(), f)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]orderJSON, len(list))
+	for i, o := range list {
+		out[i] = orderJSON{
+			ClientOrderID: o.Intent.ClientOrderID, BrokerOrderID: o.BrokerOrderID, Seq: o.Intent.Seq,
+			Symbol: o.Intent.Symbol, Side: string(o.Intent.Side), Type: string(o.Intent.Type),
+			Qty: nz(o.Intent.Qty), Notional: nz(o.Intent.Notional), Status: string(o.Status),
+			FilledQty: o.FilledQty.String(), FilledAvgPrice: nz(o.FilledAvgPrice), Reason: o.Reason,
+			Strategy: o.Intent.Strategy, StrategyReason: o.Intent.Reason, CreatedAt: o.Intent.CreatedAt, UpdatedAt: o.UpdatedAt,
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"orders": out})
+}
+
+func (a *opsAPI) setState(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		State string `json:"state"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, trading.Errorf(trading.EINVALID, `Body must be {"state":"ACTIVE|REDUCING|HALTED"}.`))
+		return
+	}
+	id := trading.TenantID(r.PathValue("id"))
+	if err := a.e.SetState(id, engine.TradingState(body.State)); err != nil {
+		writeError(w, err)
+		return
+	}
+	s, _ := a.e.Status(id)
+	writeJSON(w, http.StatusOK, toTenantJSON(s))
+}
+
+// errorStatus maps domain error codes to HTTP statuses, in one table.
+var errorStatus = map[string]int{
+	trading.EINVALID:      http.StatusBadRequest,
+	trading.ENOTFOUND:     http.StatusNotFound,
+	trading.ECONFLICT:     http.StatusConflict,
+	trading.EUNAUTHORIZED: http.StatusUnauthorized,
+	trading.EREJECTED:     http.StatusUnprocessableEntity,
+	trading.EINTERNAL:     http.StatusInternalServerError,
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := trading.ErrorCode(err)
+	status, ok := errorStatus[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	var te *trading.Error
+	if !errors.As(err, &te) {
+		code = trading.EINTERNAL
+	}
+	writeJSON(w, status, map[string]string{"code": code, "error": trading.ErrorMessage(err)})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpacabroker"
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/sim"
+	"github.com/quantum-alpaca/quantum/sqlite"
+)
+
+type runCommand struct{ m *Main }
+
+const runUsage = `Usage: quantum run [--config FILE] [--listen ADDR] [--data DIR] [--broker URL]
+
+Runs the multi-tenant trading engine: one isolated runner per tenant, every
+order journaled (SQLite, under --data) before it is sent, reconciled with the
+broker after any crash.
+
+Without --config it runs the demo: the embedded paper broker in-process and
+three tenants with different built-in strategies (dca, macross, rebalance).
+
+Config file (YAML; unknown keys are errors):
+  broker: http://127.0.0.1:8090   # omit: embedded broker
+  data: ./quantum-data
+  rate_limit: 200                 # requests/min per tenant; 0 = unlimited
+  tenants:
+    - id: t1
+      key_id: PK...               # or key_id_env: NAME, secret_env: NAME
+      secret: ...
+      strategy: dca               # dca, macross, meanrev, rebalance
+      params: {symbol: AAPL, qty: 1, interval: 10ms, count: 200}
+      risk: {max_order_notional: 50000, max_position_qty: 1000, max_open_orders: 50}
+
+The ops API (JSON) listens on --listen: GET /healthz, GET /api/tenants,
+GET /api/tenants/{id}, GET /api/tenants/{id}/orders,
+POST /api/tenants/{id}/state {"state":"HALTED"}. Bound to a non-loopback
+address it requires QUANTUM_API_TOKEN as a bearer token.
+
+Flags:
+`
+
+// Shutdown budget: the first Ctrl-C lets orders in flight finish for this
+// long before they are cancelled and journaled as unknown.
+const runShutdownTimeout = 10 * time.Second
+
+func (c *runCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(c.m.Stderr)
+	fs.Usage = func() { fmt.Fprint(c.m.Stderr, runUsage); fs.PrintDefaults() }
+	configPath := fs.String("config", "", "YAML config `FILE` (default: the three-tenant demo)")
+	listen := fs.String("listen", "", "ops API address (default "+DefaultListen+")")
+	dataDir := fs.String("data", "", "journal directory (default "+DefaultDataDir+")")
+	brokerURL := fs.String("broker", "", "trading API base `URL` (default: embedded broker, or APCA_API_BASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("run takes no arguments, got %q", fs.Args())}
+	}
+	getenv := c.m.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+
+	// Everything that can be wrong with the configuration is found here,
+	// before anything starts.
+	var cfg Config
+	demo := *configPath == ""
+	if demo {
+		cfg = demoConfig()
+	} else {
+		var err error
+		if cfg, err = ReadConfigFile(*configPath, getenv); err != nil {
+			return err
+		}
+	}
+	if *brokerURL != "" {
+		cfg.Broker = *brokerURL
+	}
+	if cfg.Broker == "" && !demo {
+		cfg.Broker = getenv("APCA_API_BASE_URL")
+	}
+	if *dataDir != "" {
+		cfg.Data = *dataDir
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	embedded := cfg.Broker == ""
+	specs, err := cfg.Validate(embedded || demo)
+	if err != nil {
+		return err
+	}
+	token := getenv("QUANTUM_API_TOKEN")
+	if !loopback(cfg.Listen) && token == "" {
+		return &ConfigValidationError{Field: "listen", Value: cfg.Listen, Err: errors.New("a non-loopback ops API needs QUANTUM_API_TOKEN set")}
+	}
+	rate := 0
+	if cfg.RateLimit != nil {
+		rate = *cfg.RateLimit
+	} else if !embedded && !loopbackURL(cfg.Broker) {
+		rate = alpaca.DefaultRateLimit
+	}
+
+	log := slog.New(slog.NewTextHandler(c.m.Stderr, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))}))
+
+	if embedded {
+		srv, err := sim.New(sim.Config{AutoProvision: true, Seed: uint64(time.Now().UnixNano())})
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		bctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- serveBroker(bctx, srv, ln, &Main{Stderr: io.Discard}, "always-open") }()
+		// Stopped last (defers run in reverse), after the engine.
+		defer func() { stop(); <-done }()
+		cfg.Broker = "http://" + ln.Addr().String()
+	}
+
+	j := sqlite.NewJournal(filepath.Join(cfg.Data, "journal.db"))
+	if err := j.Open(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := j.Close(); cerr != nil {
+			log.Error("close journal", "err", cerr)
+		}
+	}()
+
+	states, err := openStateFile(cfg.Data)
+	if err != nil {
+		return err
+	}
+	e := engine.NewEngine(j)
+	e.Logger = log.With("system", "engine")
+	e.OnStateChange = states.set
+	for _, s := range specs {
+		if saved, ok := states.get(s.ID); ok && saved != s.State {
+			log.Warn("trading state from the ops API overrides the config", "tenant", s.ID, "state", saved, "config", s.State)
+			s.State = saved
+		}
+		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rate})
+		if err != nil {
+			return err
+		}
+		if err := e.AddTenant(engine.TenantConfig{ID: s.ID, Broker: b, StrategyName: s.Strategy, NewStrategy: s.NewStrategy, Limits: s.Limits, State: s.State}); err != nil {
+			return err
+		}
+	}
+	// One market-data websocket serves every tenant's quotes (with the
+	// first tenant's keys: market data is the same for all accounts).
+	dataURL := cfg.Broker
+	if u, err := url.Parse(cfg.Broker); err == nil && strings.HasSuffix(u.Hostname(), "alpaca.markets") {
+		dataURL = "https://stream.data.alpaca.markets"
+	}
+	feed, err := alpacabroker.NewFeed(dataURL, alpaca.StreamFeedIEX, specs[0].KeyID, specs[0].Secret)
+	if err != nil {
+		return err
+	}
+	e.Hub = engine.NewHub(nil)
+	e.Hub.Feed = feed
+	e.Hub.Logger = log.With("system", "hub")
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("ops API: %w", err)
+	}
+	hs := &http.Server{Handler: newOpsAPI(e, j, token), ReadHeaderTimeout: 10 * time.Second}
+	apiDone := make(chan error, 1)
+	go func() { apiDone <- hs.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		<-apiDone
+	}()
+
+	if err := e.Open(); err != nil {
+		return err
+	}
+	where := "external broker " + redactURL(cfg.Broker)
+	if embedded {
+		where = "embedded paper broker on " + cfg.Broker + " (in memory: its orders vanish when quantum exits)"
+	}
+	api := "http://" + ln.Addr().String()
+	fmt.Fprintf(c.m.Stdout, "quantum run: %d tenants trading against the %s\n", len(specs), where)
+	fmt.Fprintf(c.m.Stdout, "  journal:   %s\n", j.Path)
+	fmt.Fprintf(c.m.Stdout, "  ops API:   %s/api/tenants\n", api)
+	fmt.Fprintf(c.m.Stdout, "  orders:    %s/api/tenants/%s/orders\n", api, specs[0].ID)
+	fmt.Fprintf(c.m.Stdout, "  kill switch: curl -X POST -d '{\"state\":\"HALTED\"}' %s/api/tenants/%s/state\n", api, specs[0].ID)
+	fmt.Fprintf(c.m.Stdout, "Ctrl-C stops gracefully.\n")
+
+	select {
+	case <-ctx.Done():
+	case err := <-apiDone:
+		apiDone <- err // for the deferred shutdown
+		log.Error("ops API stopped", "err", err)
+	}
+	fmt.Fprintln(c.m.Stderr, "quantum run: shutting down (orders in flight are finished or journaled)")
+	sctx, cancel := context.WithTimeout(context.Background(), runShutdownTimeout)
+	defer cancel()
+	if err := e.Close(sctx); err != nil {
+		log.Warn("engine shutdown timed out; unfinished orders will be reconciled on the next start", "err", err)
+	}
+	return nil
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil || s == "" {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func loopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	port := p.Port()
+	if port == "" {
+		port = "80"
+	}
+	return loopback(net.JoinHostPort(p.Hostname(), port))
+}
+
+// redactURL drops any user info from a URL before it is printed.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	p.User = nil
+	return p.String()
+}
+
+// bearerOK compares the Authorization header with the token in constant
+// time.
+func bearerOK(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/internal/simtest"
+	"github.com/quantum-alpaca/quantum/sim"
+)
+
+func TestParseConfig(t *testing.T) {
+	env := map[string]string{"K1": "PKFROMENV", "S1": "s3cr3t-from-env"}
+	getenv := func(k string) string { return env[k] }
+
+	t.Run("OK", func(t *testing.T) {
+		cfg, err := ParseConfig(strings.NewReader(`
+broker: http://127.0.0.1:8090
+data: /tmp/x
+rate_limit: 200
+tenants:
+  - id: t1
+    key_id: PK1
+    secret: ${S1}
+    strategy: dca
+    params: {symbol: aapl, qty: 1, interval: 10ms, count: 200}
+    risk: {max_order_notional: 50000, max_position_qty: 1000, max_open_orders: 50, daily_loss_limit: "2500.50"}
+  - id: t2
+    key_id_env: K1
+    secret_env: S1
+    strategy: rebalance
+    params: {targets: "AAPL:0.5,MSFT:0.5"}
+    state: halted
+`), getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs, err := cfg.Validate(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(specs), 2; got != want {
+			t.Fatalf("got %d tenants, want %d", got, want)
+		}
+		if specs[0].Secret != "s3cr3t-from-env" || specs[1].KeyID != "PKFROMENV" || specs[1].State != "HALTED" {
+			t.Fatalf("specs: %+v", specs)
+		}
+		if specs[0].Limits.MaxOpenOrders != 50 || specs[0].Limits.DailyLossLimit.String() != "2500.5" {
+			t.Fatalf("limits: %+v", specs[0].Limits)
+		}
+		if *cfg.RateLimit != 200 || cfg.Broker != "http://127.0.0.1:8090" {
+			t.Fatalf("cfg: %+v", cfg)
+		}
+	})
+
+	// Each bad config must fail before anything runs, naming the field.
+	base := "tenants:\n  - id: t1\n    key_id: PK1\n    secret: s\n    strategy: dca\n    params: {symbol: AAPL}\n"
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"UnknownTopKey", "brokr: http://x\n" + base, "field brokr not found"},
+		{"UnknownTenantKey", strings.Replace(base, "strategy: dca", "strategy: dca\n    sekret: x", 1), "field sekret not found"},
+		{"UnknownRiskKey", base + "    risk: {max_notional: 5}\n", "field max_notional not found"},
+		{"UnknownParam", strings.Replace(base, "{symbol: AAPL}", "{symbol: AAPL, intervl: 1s}", 1), "tenants[0](t1).params.intervl"},
+		{"BadInterval", strings.Replace(base, "{symbol: AAPL}", "{symbol: AAPL, interval: soon}", 1), "tenants[0](t1).params.interval"},
+		{"MissingSymbol", strings.Replace(base, "{symbol: AAPL}", "{qty: 1}", 1), "tenants[0](t1).params.symbol"},
+		{"MissingSecret", strings.Replace(base, "    secret: s\n", "", 1), "tenants[0](t1).secret"},
+		{"UnsetSecretEnv", strings.Replace(base, "secret: s", "secret_env: NOPE", 1), "NOPE"},
+		{"UnknownStrategy", strings.Replace(base, "strategy: dca", "strategy: yolo", 1), "tenants[0](t1).strategy"},
+		{"BadRisk", base + "    risk: {max_order_notional: lots}\n", "tenants[0](t1).risk.max_order_notional"},
+		{"NegativeRisk", base + "    risk: {max_open_orders: -1}\n", "tenants[0](t1).risk.max_open_orders"},
+		{"BadState", base + "    state: panic\n", "tenants[0](t1).state"},
+		{"NegativeRate", "rate_limit: -5\n" + base, "rate_limit"},
+		{"BadBroker", "broker: ftp://x\n" + base, "broker"},
+		{"DuplicateID", base + strings.TrimPrefix(base, "tenants:\n"), "used by two tenants"},
+		{"NoTenants", "data: x\n", "at least one tenant"},
+		{"BadTenantID", strings.Replace(base, "id: t1", "id: \"\"", 1), "tenants[0].id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig(strings.NewReader(tc.yaml), getenv)
+			if err == nil {
+				_, err = cfg.Validate(false)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatalf("error leaks a secret: %v", err)
+			}
+		})
+	}
+}
+
+var apiRE = regexp.MustCompile(`ops API:\s+(http://127\.0\.0\.1:\d+)`)
+
+// TestRunCommand runs the real wiring in-process against a simulator:
+// two dca tenants finish their counts, the ops API reports them, the kill
+// switch works, and no response or log line contains a secret.
+func TestRunCommand(t *testing.T) {
+	srv := simtest.Start(t, sim.Config{Seed: 7})
+	dir := t.TempDir()
+	const secret = "very-secret-value-123"
+	cfgPath := filepath.Join(dir, "cfg.yaml")
+	cfgText := fmt.Sprintf(`broker: %s
+rate_limit: 0
+tenants:
+  - {id: a, key_id: PKRUNA, secret: %s-a, strategy: dca, params: {symbol: AAPL, qty: 1, interval: 5ms, count: 20}}
+  - {id: b, key_id: PKRUNB, secret_env: B_SECRET, strategy: dca, params: {symbol: MSFT, qty: 2, interval: 5ms, count: 10}, risk: {max_open_orders: 5}}
+`, srv.URL, secret)
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, stdout, stderr := newMain(map[string]string{"B_SECRET": secret + "-b"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- m.Run(ctx, []string{"run", "--config", cfgPath, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0"})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	var api string
+	for deadline := time.Now().Add(10 * time.Second); api == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if mm := apiRE.FindStringSubmatch(stdout.String()); mm != nil {
+			api = mm[1]
+		}
+	}
+	if api == "" {
+		t.Fatalf("no ops API address printed:\n%s\n%s", stdout, stderr)
+	}
+	var bodies strings.Builder
+	get := func(path string, v any) int {
+		t.Helper()
+		resp, err := http.Get(api + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		bodies.Write(b)
+		if v != nil {
+			if err := json.Unmarshal(b, v); err != nil {
+				t.Fatalf("%s: %v: %s", path, err, b)
+			}
+		}
+		return resp.StatusCode
+	}
+	type tenants struct {
+		Tenants []tenantJSON `json:"tenants"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var ts tenants
+		get("/api/tenants", &ts)
+		if len(ts.Tenants) == 2 && ts.Tenants[0].OrdersPlaced == 20 && ts.Tenants[1].OrdersPlaced == 10 &&
+			ts.Tenants[0].OpenOrders == 0 && ts.Tenants[1].OpenOrders == 0 {
+			if ts.Tenants[1].Positions["MSFT"] != "20" {
+				t.Errorf("tenant b positions: %v, want MSFT 20", ts.Tenants[1].Positions)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tenants did not finish: %+v", ts)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var orders struct {
+		Orders []orderJSON `json:"orders"`
+	}
+	if code := get("/api/tenants/a/orders?limit=100", &orders); code != 200 || len(orders.Orders) != 20 {
+		t.Fatalf("orders: %d, %d orders", code, len(orders.Orders))
+	}
+	if code := get("/api/tenants/nobody/orders", nil); code != 404 {
+		t.Errorf("unknown tenant: %d, want 404", code)
+	}
+	if code := get("/healthz", nil); code != 200 {
+		t.Errorf("healthz: %d", code)
+	}
+	resp, err := http.Post(api+"/api/tenants/a/state", "application/json", strings.NewReader(`{"state":"HALTED"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	bodies.Write(b)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"state": "HALTED"`) {
+		t.Fatalf("set state: %d %s", resp.StatusCode, b)
+	}
+	resp, err = http.Post(api+"/api/tenants/a/state", "application/json", strings.NewReader(`{"state":"MAYBE"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("bad state: %d, want 400", resp.StatusCode)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	done <- nil // for the deferred wait
+	for what, s := range map[string]string{"API responses": bodies.String(), "stdout": stdout.String(), "stderr": stderr.String()} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s contain a secret", what)
+		}
+	}
+
+	// The kill switch survives a restart.
+	m2, stdout2, stderr2 := newMain(map[string]string{"B_SECRET": secret + "-b"})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() {
+		done2 <- m2.Run(ctx2, []string{"run", "--config", cfgPath, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0"})
+	}()
+	defer func() { cancel2(); <-done2 }()
+	api = ""
+	for deadline := time.Now().Add(10 * time.Second); api == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if mm := apiRE.FindStringSubmatch(stdout2.String()); mm != nil {
+			api = mm[1]
+		}
+	}
+	if api == "" {
+		t.Fatalf("restart: no ops API address:\n%s", stderr2)
+	}
+	var ta tenantJSON
+	for deadline := time.Now().Add(10 * time.Second); ta.Health != "running" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		get("/api/tenants/a", &ta)
+	}
+	if ta.State != "HALTED" || ta.OrdersPlaced != 20 {
+		t.Fatalf("after restart tenant a: state %s, placed %d; want HALTED, 20", ta.State, ta.OrdersPlaced)
+	}
+}
+
+func TestRunCommandConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("tenants:\n  - {id: t1, strategy: dca, params: {symbol: AAPL}, typo: 1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, _, _ := newMain(nil)
+	err := m.Run(context.Background(), []string{"run", "--config", bad, "--data", filepath.Join(dir, "d")})
+	if err == nil || !strings.Contains(err.Error(), "typo") {
+		t.Fatalf("err = %v, want it to name the unknown key", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "d")); !errors.Is(serr, os.ErrNotExist) {
+		t.Fatalf("data directory created before the config was validated")
+	}
+	// External broker without keys: refused before anything runs.
+	noKeys := filepath.Join(dir, "nokeys.yaml")
+	if err := os.WriteFile(noKeys, []byte("broker: http://127.0.0.1:1\ntenants:\n  - {id: t1, strategy: dca, params: {symbol: AAPL}}\n  - {id: t2, strategy: dca, params: {symbol: AAPL}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Run(context.Background(), []string{"run", "--config", noKeys, "--data", filepath.Join(dir, "d")})
+	var ce *ConfigValidationError
+	if !errors.As(err, &ce) || ce.Field != "tenants[0](t1).key_id" {
+		t.Fatalf("err = %v, want a ConfigValidationError for tenants[0](t1).key_id", err)
+	}
+}
+
+// listAll lists every order of an account, paging by creation time.
+func listAll(ctx context.Context, c *alpaca.Client) ([]alpaca.Order, error) {
+	seen := map[string]bool{}
+	var out []alpaca.Order
+	var after time.Time
+	for {
+		page, err := c.ListOrders(ctx, alpaca.ListOrdersRequest{Status: alpaca.OrdersAll, Limit: 500, Direction: alpaca.Asc, After: after})
+		if err != nil {
+			return nil, err
+		}
+		fresh := 0
+		for _, o := range page {
+			if !seen[o.ID] {
+				seen[o.ID] = true
+				out = append(out, o)
+				fresh++
+			}
+		}
+		if len(page) < 500 || fresh == 0 {
+			return out, nil
+		}
+		after = page[len(page)-1].CreatedAt.Add(-time.Nanosecond)
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	m, _, stderr := newMain(nil)
+	if err := m.Run(context.Background(), []string{"run", "-h"}); err == nil || !strings.Contains(stderr.String(), "Usage: quantum run") {
+		t.Errorf("run -h: %v\n%s", err, stderr)
+	}
+	for _, args := range [][]string{{"run", "extra"}, {"run", "--nope"}} {
+		m, _, _ := newMain(nil)
+		var ue usageError
+		if err := m.Run(context.Background(), args); !errors.As(err, &ue) {
+			t.Errorf("%q: err = %v, want a usage error", args, err)
+		}
+	}
+	// A non-loopback ops API without a token is refused before anything
+	// starts.
+	m, _, _ = newMain(nil)
+	err := m.Run(context.Background(), []string{"run", "--listen", "0.0.0.0:0", "--data", t.TempDir()})
+	var ce *ConfigValidationError
+	if !errors.As(err, &ce) || ce.Field != "listen" {
+		t.Errorf("public listen without token: %v", err)
+	}
+}
+
+func TestOpsAPIToken(t *testing.T) {
+	h := newOpsAPI(engine.NewEngine(nil), nil, "tok-123")
+	for _, tc := range []struct {
+		path, auth string
+		want       int
+	}{
+		{"/api/tenants", "", http.StatusUnauthorized},
+		{"/api/tenants", "Bearer wrong", http.StatusUnauthorized},
+		{"/api/tenants", "Bearer tok-123", http.StatusOK},
+		{"/healthz", "", http.StatusOK},
+	} {
+		req := httptest.NewRequest("GET", tc.path, nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%s with %q: %d, want %d", tc.path, tc.auth, rec.Code, tc.want)
+		}
+	}
+}
