@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -109,10 +110,16 @@ func (r *runner) run() error {
 		defer r.e.Hub.Unsubscribe(r.box)
 	}
 	var timerC <-chan time.Time
+	var timer *time.Timer
+	var nextTick time.Time
 	if r.sub.Interval > 0 {
-		tk := time.NewTicker(r.sub.Interval)
-		defer tk.Stop()
-		timerC = tk.C
+		// Each tenant's schedule is shifted by a stable phase within the
+		// interval, so that many tenants on the same schedule do not all
+		// reach the journal and the broker in the same millisecond.
+		nextTick = time.Now().Add(tickPhase(r.id, r.sub.Interval))
+		timer = time.NewTimer(time.Until(nextTick))
+		defer timer.Stop()
+		timerC = timer.C
 	}
 	var quoteC <-chan struct{}
 	if r.box != nil {
@@ -155,6 +162,12 @@ func (r *runner) run() error {
 				return err
 			}
 		case <-timerC:
+			// Like a Ticker, skip ticks missed while busy rather than
+			// bunching them up.
+			for now := time.Now(); !nextTick.After(now); {
+				nextTick = nextTick.Add(r.sub.Interval)
+			}
+			timer.Reset(time.Until(nextTick))
 			env := r.env()
 			r.strat.OnTimer(env)
 			if err := r.placeAll(env.out); err != nil {
@@ -681,4 +694,12 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// tickPhase is a tenant's stable offset into its strategy's interval, in
+// (0, interval].
+func tickPhase(id trading.TenantID, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	return time.Duration(h.Sum64()%uint64(interval)) + 1
 }
