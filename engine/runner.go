@@ -43,6 +43,10 @@ type runner struct {
 	// pending holds order events for the strategy, delivered from the
 	// loop so that a strategy's Submit never re-enters the order path.
 	pending []OrderEvent
+	// deferred holds events already applied to their orders but not yet
+	// journaled: acknowledgements, which the broker can always tell us
+	// again, so the strategy hears of them before the journal's fsync.
+	deferred []trading.Event
 
 	stats    *tenantStats // the tenant's, kept across restarts
 	restarts int
@@ -65,7 +69,14 @@ func newRunner(e *Engine, t *tenant, log *slog.Logger, restarts int) *runner {
 // ends only when Close gives up waiting.
 func (r *runner) io() context.Context { return r.e.hardCtx }
 
-func (r *runner) run() error {
+func (r *runner) run() (err error) {
+	// Acknowledgements applied but not yet journaled are written on every
+	// way out, also after a strategy panic (recovered by the supervisor).
+	defer func() {
+		if ferr := r.flushDeferred(); err == nil {
+			err = ferr
+		}
+	}()
 	ctx := r.e.softCtx
 	b := r.t.cfg.Broker
 	r.t.publish(func(s *TenantStatus) { s.Health = HealthStarting })
@@ -136,6 +147,9 @@ func (r *runner) run() error {
 			return nil // select picks randomly among ready cases; stop first
 		}
 		if err := r.deliverPending(); err != nil {
+			return err
+		}
+		if err := r.flushDeferred(); err != nil {
 			return err
 		}
 		r.publish(HealthRunning)
@@ -420,9 +434,7 @@ func (r *runner) submit(st *trading.OrderState) error {
 			}
 			return r.applyReconciled(st, bo)
 		}
-		if err := r.append(st, ev); err != nil {
-			return err
-		}
+		r.appendDeferred(st, ev)
 		r.orderEvent(st, decimal.Zero, decimal.Zero)
 	case errors.Is(err, ErrRejected):
 		reason := trading.ErrorMessage(err)
@@ -545,6 +557,33 @@ func (r *runner) append(st *trading.OrderState, evs ...trading.Event) error {
 	}
 	for _, e := range evs {
 		st.Apply(e)
+	}
+	return nil
+}
+
+// appendDeferred applies ev to st now and journals it at the next
+// flushDeferred, before the runner waits for anything else. Only for
+// events whose loss in a crash the restart's reconciliation repairs: the
+// intent is already durable, so the broker is asked about the order.
+func (r *runner) appendDeferred(st *trading.OrderState, ev trading.Event) {
+	if ev.Time.IsZero() {
+		ev.Time = r.e.Now()
+	}
+	st.Apply(ev)
+	r.deferred = append(r.deferred, ev)
+}
+
+func (r *runner) flushDeferred() error {
+	if len(r.deferred) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.io()), journalTimeout)
+	defer cancel()
+	err := r.e.Journal.Append(ctx, r.deferred...)
+	clear(r.deferred)
+	r.deferred = r.deferred[:0]
+	if err != nil {
+		return fmt.Errorf("journal deferred acknowledgements: %w", err)
 	}
 	return nil
 }
