@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -123,6 +124,24 @@ func serveBroker(ctx context.Context, srv *sim.Server, ln net.Listener, m *Main,
 		err = nil
 	}
 	return err
+}
+
+// startEmbeddedBroker serves an auto-provisioning broker on a loopback
+// port for the commands that run against one when no broker URL is given.
+// It returns the broker's base URL and a function that stops it and waits.
+func startEmbeddedBroker(seed uint64) (url string, stop func(), err error) {
+	srv, err := sim.New(sim.Config{AutoProvision: true, Seed: seed})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveBroker(ctx, srv, ln, &Main{Stderr: io.Discard}, "always-open") }()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 
 type accountEntry struct {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/alpacabroker"
 	"github.com/quantum-alpaca/quantum/engine"
-	"github.com/quantum-alpaca/quantum/sim"
 	"github.com/quantum-alpaca/quantum/sqlite"
 )
 
@@ -122,20 +120,13 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(c.m.Stderr, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))}))
 
 	if embedded {
-		srv, err := sim.New(sim.Config{AutoProvision: true, Seed: uint64(time.Now().UnixNano())})
+		url, stop, err := startEmbeddedBroker(uint64(time.Now().UnixNano()))
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		bctx, stop := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- serveBroker(bctx, srv, ln, &Main{Stderr: io.Discard}, "always-open") }()
 		// Stopped last (defers run in reverse), after the engine.
-		defer func() { stop(); <-done }()
-		cfg.Broker = "http://" + ln.Addr().String()
+		defer stop()
+		cfg.Broker = url
 	}
 
 	j := sqlite.NewJournal(filepath.Join(cfg.Data, "journal.db"))

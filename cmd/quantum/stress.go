@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"runtime"
@@ -21,7 +20,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/quantum-alpaca/quantum/sim"
 	"github.com/quantum-alpaca/quantum/stress"
 )
 
@@ -98,19 +96,12 @@ func (c *stressCommand) Run(ctx context.Context, args []string) error {
 	}
 
 	if *target == "" {
-		srv, err := sim.New(sim.Config{AutoProvision: true, Seed: 1})
+		url, stop, err := startEmbeddedBroker(1)
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		bctx, stop := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- serveBroker(bctx, srv, ln, &Main{Stderr: io.Discard}, "always-open") }()
-		defer func() { stop(); <-done }()
-		*target = "http://" + ln.Addr().String()
+		defer stop()
+		*target = url
 		if !*asJSON {
 			fmt.Fprintf(c.m.Stderr, "quantum stress: embedded broker on %s\n", *target)
 		}
