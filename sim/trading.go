@@ -3,7 +3,9 @@ package sim
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -141,19 +143,11 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, a *account) 
 		invalid(w, "invalid side: must be buy or sell")
 		return
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			invalid(w, "invalid limit: must be an integer from 1 to 500")
-			return
-		}
-		f.Limit = n
-	}
 	var ok bool
-	if f.After, ok = queryTime(w, q.Get("after"), "after"); !ok {
+	if f.Limit, ok = queryInt(w, q, "limit", 1, 500); !ok {
 		return
 	}
-	if f.Until, ok = queryTime(w, q.Get("until"), "until"); !ok {
+	if f.After, f.Until, ok = queryWindow(w, q); !ok {
 		return
 	}
 	if v := q.Get("symbols"); v != "" {
@@ -178,6 +172,30 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, a *account) 
 	writeRaw(w, http.StatusOK, b)
 	*buf = b
 	orderBufPool.Put(buf)
+}
+
+// queryInt parses an optional integer parameter in [lo, hi]; absent is 0,
+// which the engine reads as its default.
+func queryInt(w http.ResponseWriter, q url.Values, name string, lo, hi int) (int, bool) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		invalid(w, fmt.Sprintf("invalid %s: must be an integer from %d to %d", name, lo, hi))
+		return 0, false
+	}
+	return n, true
+}
+
+// queryWindow parses the optional after and until parameters.
+func queryWindow(w http.ResponseWriter, q url.Values) (after, until time.Time, ok bool) {
+	if after, ok = queryTime(w, q.Get("after"), "after"); !ok {
+		return
+	}
+	until, ok = queryTime(w, q.Get("until"), "until")
+	return
 }
 
 // queryTime parses an optional RFC 3339 time or date parameter.
@@ -463,19 +481,11 @@ func (s *Server) getActivities(w http.ResponseWriter, r *http.Request, a *accoun
 		invalid(w, "invalid direction: must be asc or desc")
 		return
 	}
-	if v := q.Get("page_size"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			invalid(w, "invalid page_size: must be an integer from 1 to 100")
-			return
-		}
-		f.PageSize = n
-	}
 	var ok bool
-	if f.After, ok = queryTime(w, q.Get("after"), "after"); !ok {
+	if f.PageSize, ok = queryInt(w, q, "page_size", 1, 100); !ok {
 		return
 	}
-	if f.Until, ok = queryTime(w, q.Get("until"), "until"); !ok {
+	if f.After, f.Until, ok = queryWindow(w, q); !ok {
 		return
 	}
 	if v := q.Get("date"); v != "" {
