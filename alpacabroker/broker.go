@@ -37,7 +37,7 @@ const DefaultStreamLookback = 30 * time.Second
 // SSE reader blocks when it is full (the broker then sees TCP
 // back-pressure), so a small buffer loses nothing, and it keeps an idle
 // tenant's memory small: channel buffers are allocated up front.
-const DefaultStreamBuffer = 8
+const DefaultStreamBuffer = 1
 
 // Config says how to reach one account.
 type Config struct {

@@ -52,7 +52,7 @@ const (
 	// can be a fill), and the broker sees TCP back-pressure. It is small
 	// on purpose: a channel's buffer is allocated up front, and at ~300
 	// bytes an update, 1024 slots would cost every idle tenant 300 KiB.
-	DefaultUpdateBuffer = 16
+	DefaultUpdateBuffer = 4
 	// DefaultQuoteMaxAge is how old a quote may be and still price the
 	// risk checks before the runner asks the broker for a fresh one.
 	DefaultQuoteMaxAge = 5 * time.Second
