@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,8 +37,18 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	for _, n := range []int{1000} {
+	// Each tenant holds two connections in this process and two in the
+	// broker's; 10,000 tenants need more descriptors than the usual limit.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Max < 65536 {
+		lim.Cur, lim.Max = 65536, 65536
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) // may fail without privilege: checked below
+	}
+	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < uint64(3*n) {
+				b.Skipf("open-file limit %d is too low for %d tenants", lim.Cur, n)
+			}
 			for range b.N {
 				brk := exec.CommandContext(ctx, bin, "broker", "--listen", "127.0.0.1:0", "--auto-provision")
 				stderr, err := brk.StderrPipe()
