@@ -74,9 +74,21 @@ func (s *Server) postOrder(w http.ResponseWriter, r *http.Request, a *account) {
 		writeError(w, http.StatusForbidden, codeForbidden, "trading is suspended for this account by the user", nil)
 		return
 	}
+	s.placeLocked(w, a, req.Symbol, func(now time.Time) (match.Order, []match.Event, error) {
+		return a.eng.Submit(now, &req, a.evbuf)
+	})
+}
+
+// placeLocked runs an operation that creates an order, with a.mu held and
+// released here: it stamps the time, shows the engine the symbol's
+// current quote first, publishes the events, keeps a working order
+// meeting future quotes, and answers with the order or the error.
+func (s *Server) placeLocked(w http.ResponseWriter, a *account, symbol string, op func(now time.Time) (match.Order, []match.Event, error)) {
 	now := a.clock(s.now())
-	s.refresh(a, now, req.Symbol)
-	o, ev, err := a.eng.Submit(now, &req, a.evbuf)
+	if symbol != "" {
+		s.refresh(a, now, symbol)
+	}
+	o, ev, err := op(now)
 	a.publish(s, ev)
 	if err == nil {
 		s.watch(a, o.Symbol, &o)
@@ -227,18 +239,9 @@ func (s *Server) replaceOrder(w http.ResponseWriter, r *http.Request, a *account
 		ClientOrderID: body.ClientOrderID,
 	}
 	a.mu.Lock()
-	now := a.clock(s.now())
-	o, ev, err := a.eng.Replace(now, r.PathValue("id"), &req, a.evbuf)
-	a.publish(s, ev)
-	if err == nil {
-		s.watch(a, o.Symbol, &o)
-	}
-	a.mu.Unlock()
-	if err != nil {
-		writeMatchErr(w, err)
-		return
-	}
-	writeOrder(w, &o)
+	s.placeLocked(w, a, "", func(now time.Time) (match.Order, []match.Event, error) {
+		return a.eng.Replace(now, r.PathValue("id"), &req, a.evbuf)
+	})
 }
 
 func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request, a *account) {
@@ -359,21 +362,9 @@ func (s *Server) closePosition(w http.ResponseWriter, r *http.Request, a *accoun
 		}
 	}
 	a.mu.Lock()
-	now := a.clock(s.now())
-	s.refresh(a, now, sym)
-	o, ev, err := a.eng.ClosePosition(now, sym, qty, pct, a.evbuf)
-	a.publish(s, ev)
-	if err == nil {
-		// A closing order that does not fill at once (partial fill, thin
-		// quote) must keep meeting quotes like any other open order.
-		s.watch(a, o.Symbol, &o)
-	}
-	a.mu.Unlock()
-	if err != nil {
-		writeMatchErr(w, err)
-		return
-	}
-	writeOrder(w, &o)
+	s.placeLocked(w, a, sym, func(now time.Time) (match.Order, []match.Event, error) {
+		return a.eng.ClosePosition(now, sym, qty, pct, a.evbuf)
+	})
 }
 
 func (s *Server) closeAllPositions(w http.ResponseWriter, r *http.Request, a *account) {

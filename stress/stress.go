@@ -256,18 +256,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.ClientPerWorker {
 		rep.ClientMode = "per-worker"
 	}
-	for i := range intents {
-		switch intents[i].outcome {
-		case outAcked:
-			rep.Acked++
-		case outRejected:
-			rep.Rejected++
-		case outError:
-			rep.Errors++
-		case outUnknown:
-			rep.Unknown++
-		}
-	}
+	rep.count(intents)
 	rep.OrdersPerSec = float64(rep.Acked+rep.Rejected) / elapsed.Seconds()
 	merged := hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
 	for _, h := range hists {
@@ -284,20 +273,25 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.ReconcileSecs = time.Since(rstart).Seconds()
 	// Count again: reconciliation settles what the workers could not.
-	rep.Acked, rep.Rejected, rep.Errors, rep.Unknown = 0, 0, 0, 0
+	rep.count(intents)
+	return rep, nil
+}
+
+// count sets the outcome totals from the intents.
+func (r *Report) count(intents []intent) {
+	r.Acked, r.Rejected, r.Errors, r.Unknown = 0, 0, 0, 0
 	for i := range intents {
 		switch intents[i].outcome {
 		case outAcked:
-			rep.Acked++
+			r.Acked++
 		case outRejected:
-			rep.Rejected++
+			r.Rejected++
 		case outError:
-			rep.Errors++
+			r.Errors++
 		case outUnknown:
-			rep.Unknown++
+			r.Unknown++
 		}
 	}
-	return rep, nil
 }
 
 // unknownRetries bounds how often a worker resubmits an order whose
