@@ -53,7 +53,7 @@ func (c *stressCommand) Run(ctx context.Context, args []string) error {
 	perThread := fs.Int("orders-per-thread", 1000, "orders each worker places")
 	tenants := fs.Int("tenants", 0, "accounts the workers are spread over (default: one per worker)")
 	perWorker := fs.Bool("client-per-worker", false, "give every worker its own client instead of one shared client per tenant")
-	rateLimit := fs.Int("rate-limit", -1, "requests/min per client (default: unlimited on loopback, 200 on Alpaca's hosts)")
+	rateLimit := fs.Int("rate-limit", -1, "requests/min per client; 0 is unlimited, -1 picks: unlimited on loopback, 200 on Alpaca's hosts")
 	symbols := fs.String("symbols", "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,JPM", "comma-separated symbols to trade")
 	asJSON := fs.Bool("json", false, "print exactly one JSON object on stdout")
 	yes := fs.Bool("yes", false, "confirm a run of more than 300 orders against Alpaca's own servers")
