@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -177,6 +178,16 @@ type StreamOptions struct {
 	// market data the message is dropped. It must be cheap: think
 	// "increment a metric", not "log a line".
 	OnBufferFull func(total uint64)
+
+	// OnTradeUpdate, when set on a TradeUpdateStream (SSE), receives each
+	// update on Run's goroutine instead of the Updates channel, and
+	// OnResync replaces the ResyncNeeded signal. A handler that blocks
+	// holds the reader (back-pressure, nothing dropped); one that returns
+	// an error ends Run with it. This saves a consumer goroutine and the
+	// channel's buffer per stream, which adds up over thousands of
+	// tenants. Default: nil, the channels.
+	OnTradeUpdate func(context.Context, TradeUpdate) error
+	OnResync      func(context.Context) error
 }
 
 // StreamOption sets one field of StreamOptions.
@@ -330,6 +341,18 @@ func WithConnectHandlers(onConnect func(), onDisconnect func(error)) StreamOptio
 func WithBufferFullHandler(fn func(total uint64)) StreamOption {
 	return func(o *StreamOptions) error {
 		o.OnBufferFull = fn
+		return nil
+	}
+}
+
+// WithTradeUpdateHandler delivers a TradeUpdateStream's updates and resync
+// signals to callbacks on Run's goroutine; see StreamOptions.OnTradeUpdate.
+func WithTradeUpdateHandler(onUpdate func(context.Context, TradeUpdate) error, onResync func(context.Context) error) StreamOption {
+	return func(o *StreamOptions) error {
+		if onUpdate == nil || onResync == nil {
+			return errors.New("alpaca: both trade update handlers are required")
+		}
+		o.OnTradeUpdate, o.OnResync = onUpdate, onResync
 		return nil
 	}
 }
@@ -628,27 +651,41 @@ func (l *streamLiveness) idle() time.Duration {
 	return time.Since(l.start) - time.Duration(l.last.Load())
 }
 
-// watch cancels the connection (via kill) once it has been idle for
-// timeout, not counting time the reader spent parked.
-func (l *streamLiveness) watch(ctx context.Context, timeout time.Duration, kill func()) {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// arm calls kill once the connection has been idle for timeout, not
+// counting time the reader spent parked. It runs on a timer, not a
+// goroutine of its own: a thousand idle tenants hold a thousand timers
+// rather than a thousand stacks. The returned stop disarms it; kill is
+// never called after stop returns.
+func (l *streamLiveness) arm(timeout time.Duration, kill func()) (stop func()) {
+	var mu sync.Mutex
+	var t *time.Timer
+	done := false
+	check := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
 			return
-		case <-t.C:
 		}
 		if l.paused.Load() {
 			t.Reset(timeout)
-			continue
+			return
 		}
 		idle := l.idle()
 		if idle >= timeout {
+			done = true
 			kill()
 			return
 		}
 		t.Reset(timeout - idle)
+	}
+	mu.Lock()
+	t = time.AfterFunc(timeout, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		done = true
+		t.Stop()
+		mu.Unlock()
 	}
 }
 

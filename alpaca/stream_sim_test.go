@@ -214,3 +214,50 @@ func TestWSMarketDataAgainstSim(t *testing.T) {
 		}
 	})
 }
+
+// With handlers, updates and the resync signal arrive as calls on Run's
+// goroutine, and a handler's error ends Run.
+func TestSSEHandlersAgainstSim(t *testing.T) {
+	srv := newStreamSim(t)
+	updates := make(chan alpaca.TradeUpdate, 16)
+	resyncs := make(chan struct{}, 4)
+	stop := errors.New("enough")
+	s, err := alpaca.NewTradeUpdateStream(srv.URL,
+		alpaca.WithStreamCredentials(streamTestKey, streamTestSecret),
+		alpaca.WithTradeUpdateHandler(
+			func(ctx context.Context, tu alpaca.TradeUpdate) error {
+				updates <- tu
+				if tu.Event == "fill" {
+					return stop
+				}
+				return nil
+			},
+			func(context.Context) error { resyncs <- struct{}{}; return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	select {
+	case <-resyncs: // live-only start: the caller must sweep
+	case <-ctx.Done():
+		t.Fatal("no resync call on a live-only start")
+	}
+	id := simPlaceOrder(t, srv.URL, "AAPL")
+	if err := <-done; !errors.Is(err, stop) {
+		t.Fatalf("Run = %v, want the handler's error", err)
+	}
+	close(updates)
+	var fill bool
+	for tu := range updates {
+		fill = fill || tu.Order.ID == id && tu.Event == "fill"
+	}
+	if !fill {
+		t.Fatal("handler never saw the fill")
+	}
+	if _, ok := <-s.Updates(); ok {
+		t.Fatal("Updates channel not closed after Run")
+	}
+}

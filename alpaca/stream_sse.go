@@ -77,13 +77,17 @@ func NewTradeUpdateStream(baseURL string, opts ...StreamOption) (*TradeUpdateStr
 	}
 	u = u.JoinPath("v2", "events", "trades")
 	hc, owned := streamHTTPClient(&o)
+	buf := o.BufferSize
+	if o.OnTradeUpdate != nil {
+		buf = 0 // the handler receives the updates; the channel only closes
+	}
 	return &TradeUpdateStream{
 		endpoint: u,
 		opts:     o,
 		log:      streamLogger(&o, "trade_events").With("url", u.String()),
 		client:   hc,
 		ownedHC:  owned,
-		out:      make(chan TradeUpdate, o.BufferSize),
+		out:      make(chan TradeUpdate, buf),
 		resync:   make(chan struct{}, 1),
 		fullLog:  streamLogLimiter{interval: time.Second},
 		lastID:   o.SinceID,
@@ -177,8 +181,6 @@ func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err er
 	u.RawQuery = q.Encode()
 
 	connCtx, cancel := context.WithCancelCause(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	defer cancel(nil)
 
 	// The watchdog starts before the request so that a server that
@@ -187,11 +189,7 @@ func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err er
 	// "silent".
 	live := newStreamLiveness()
 	live.touch()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		live.watch(connCtx, s.opts.LivenessTimeout, func() { cancel(ErrStreamStalled) })
-	}()
+	defer live.arm(s.opts.LivenessTimeout, func() { cancel(ErrStreamStalled) })()
 
 	req, err := http.NewRequestWithContext(connCtx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -226,7 +224,13 @@ func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err er
 		s.opts.OnConnect()
 	}
 	if !resumed {
-		streamSignal(s.resync)
+		if s.opts.OnResync != nil {
+			if err := s.opts.OnResync(connCtx); err != nil {
+				return true, streamFatal(err)
+			}
+		} else {
+			streamSignal(s.resync)
+		}
 	}
 
 	err = s.read(connCtx, resp.Body, live)
@@ -294,7 +298,15 @@ func (s *TradeUpdateStream) dispatch(ctx context.Context, data []byte, live *str
 			return nil
 		}
 	}
-	if err := deliverTradeUpdate(ctx, s.out, tu, live, &s.stats, s.opts.OnBufferFull, &s.fullLog, s.log); err != nil {
+	if s.opts.OnTradeUpdate != nil {
+		live.pause() // the handler may wait on its consumer: not silence
+		err := s.opts.OnTradeUpdate(ctx, tu)
+		live.resume()
+		if err != nil {
+			return streamFatal(err)
+		}
+		s.stats.received.Add(1)
+	} else if err := deliverTradeUpdate(ctx, s.out, tu, live, &s.stats, s.opts.OnBufferFull, &s.fullLog, s.log); err != nil {
 		return err
 	}
 	if tu.EventID != "" {

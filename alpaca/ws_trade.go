@@ -56,6 +56,9 @@ func NewTradeUpdateSocket(baseURL string, opts ...StreamOption) (*TradeUpdateSoc
 	if err != nil {
 		return nil, err
 	}
+	if o.OnTradeUpdate != nil {
+		return nil, errors.New("alpaca: trade update handlers are for the SSE stream; the socket delivers on Updates")
+	}
 	u, err := parseStreamBase(baseURL, true)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -32,12 +31,6 @@ var (
 // cumulative quantities into deltas and the journal drops repeated
 // execution ids.
 const DefaultStreamLookback = 30 * time.Second
-
-// DefaultStreamBuffer is the trade-update stream's channel capacity. The
-// SSE reader blocks when it is full (the broker then sees TCP
-// back-pressure), so a small buffer loses nothing, and it keeps an idle
-// tenant's memory small: channel buffers are allocated up front.
-const DefaultStreamBuffer = 1
 
 // Config says how to reach one account.
 type Config struct {
@@ -255,10 +248,22 @@ func (b *Broker) LatestQuotes(ctx context.Context, symbols []string) (map[string
 // StreamUpdates implements engine.Broker with the SSE trade-update
 // stream, which resumes by event id after a dropped connection.
 func (b *Broker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdate) error {
+	send := func(ctx context.Context, u engine.OrderUpdate) error {
+		select {
+		case out <- u:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// Updates go straight from the stream's reader into out: no
+	// forwarding goroutine or second buffer per tenant.
 	opts := []alpaca.StreamOption{
 		alpaca.WithStreamCredentials(b.cfg.KeyID, b.cfg.SecretKey),
 		alpaca.WithTimeRange(time.Now().Add(-b.cfg.StreamLookback), time.Time{}),
-		alpaca.WithBufferSize(DefaultStreamBuffer),
+		alpaca.WithTradeUpdateHandler(
+			func(ctx context.Context, tu alpaca.TradeUpdate) error { return send(ctx, fromUpdate(tu)) },
+			func(ctx context.Context) error { return send(ctx, engine.OrderUpdate{Resync: true}) }),
 	}
 	if b.cfg.Logger != nil {
 		opts = append(opts, alpaca.WithStreamLogger(b.cfg.Logger))
@@ -267,40 +272,14 @@ func (b *Broker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdat
 	if err != nil {
 		return fmt.Errorf("alpacabroker: %w", err)
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		runErr = s.Run(sctx)
-	}()
-	// Stop Run before waiting for it, on every path out.
-	defer func() { cancel(); wg.Wait() }()
-	updates, resync := s.Updates(), s.ResyncNeeded()
-	for {
-		var u engine.OrderUpdate
-		select {
-		case tu, ok := <-updates:
-			if !ok {
-				wg.Wait()
-				if runErr == nil {
-					runErr = errors.New("alpacabroker: trade update stream ended")
-				}
-				return runErr
-			}
-			u = fromUpdate(tu)
-		case <-resync:
-			u = engine.OrderUpdate{Resync: true}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		select {
-		case out <- u:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	err = s.Run(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
+	if err == nil {
+		err = errors.New("alpacabroker: trade update stream ended")
+	}
+	return err
 }
 
 func fromUpdate(tu alpaca.TradeUpdate) engine.OrderUpdate {
