@@ -139,6 +139,12 @@ type Options struct {
 	// MaxConns sizes the Client-owned transport (idle and total
 	// connections per host). Default: DefaultMaxConns.
 	MaxConns int
+	// UnencryptedHTTP2 makes the Client-owned transport speak HTTP/2
+	// without TLS (prior knowledge) to http:// hosts, so that REST calls
+	// and a trade-update stream sharing HTTPClient() ride one connection.
+	// Only for servers known to accept it, such as this project's broker;
+	// https hosts negotiate HTTP/2 by themselves. Default: false.
+	UnencryptedHTTP2 bool
 
 	// RateLimit is the trading API budget in requests per minute and
 	// RateBurst its bucket size; 0 disables limiting. Default:
@@ -347,6 +353,12 @@ func WithRetryPolicy(check CheckRetry, backoff Backoff) Option {
 	}
 }
 
+// WithUnencryptedHTTP2 speaks HTTP/2 without TLS to http:// hosts; see
+// Options.UnencryptedHTTP2. Default: off.
+func WithUnencryptedHTTP2() Option {
+	return func(o *Options) error { o.UnencryptedHTTP2 = true; return nil }
+}
+
 // WithTimeout bounds each attempt (connect, send, read the whole
 // response); 0 means unbounded. Default: 15s.
 func WithTimeout(d time.Duration) Option {
@@ -515,7 +527,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if o.Transport != nil {
 		c.hc.Transport = o.Transport
 	} else if o.HTTPClient == nil {
-		c.hc.Transport = newTransport(o.MaxConns)
+		c.hc.Transport = newTransport(o.MaxConns, o.UnencryptedHTTP2)
 	}
 	if c.hc.CheckRedirect == nil {
 		// net/http forwards custom headers such as APCA-API-SECRET-KEY to
@@ -539,9 +551,9 @@ func newAuthHeaders(o Options) *authHeaders {
 	return a
 }
 
-func newTransport(maxConns int) *http.Transport {
+func newTransport(maxConns int, h2c bool) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
+	t := &http.Transport{
 		// No Proxy: ProxyFromEnvironment would read the environment.
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
@@ -552,6 +564,12 @@ func newTransport(maxConns int) *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	if h2c {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP2(true)
+		t.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return t
 }
 
 func parseBaseURL(s string) (*url.URL, error) {
@@ -586,6 +604,12 @@ func (c *Client) BaseURL() string { return c.base }
 
 // DataBaseURL returns the market-data base URL the Client talks to.
 func (c *Client) DataBaseURL() string { return c.data }
+
+// HTTPClient returns the *http.Client the Client sends with, so that a
+// trade-update stream (WithStreamHTTPClient) can share its connection
+// pool: over HTTP/2 the tenant's REST calls and stream then need one
+// connection between them. Do not set a Timeout on it.
+func (c *Client) HTTPClient() *http.Client { return c.hc }
 
 // CloseIdleConnections closes the Client's idle keep-alive connections,
 // for example when a tenant is removed.

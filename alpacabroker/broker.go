@@ -46,6 +46,11 @@ type Config struct {
 	// Logger receives the client's and stream's few records; nil logs
 	// nothing.
 	Logger *slog.Logger
+	// UnencryptedHTTP2 speaks HTTP/2 without TLS to an http:// broker that
+	// accepts it (this project's broker does), so that the tenant's REST
+	// calls and trade-update stream share one connection. https brokers
+	// negotiate HTTP/2 by themselves.
+	UnencryptedHTTP2 bool
 	// Options are extra alpaca client options (tests: short timeouts).
 	Options []alpaca.Option
 }
@@ -71,6 +76,9 @@ func New(cfg Config) (*Broker, error) {
 		opts = append(opts, alpaca.WithRateLimit(cfg.RateLimit, max(1, min(10, cfg.RateLimit/20))))
 	} else {
 		opts = append(opts, alpaca.WithRateLimit(0, 0))
+	}
+	if cfg.UnencryptedHTTP2 {
+		opts = append(opts, alpaca.WithUnencryptedHTTP2())
 	}
 	if cfg.Logger != nil {
 		opts = append(opts, alpaca.WithLogger(cfg.Logger))
@@ -261,6 +269,9 @@ func (b *Broker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdat
 	opts := []alpaca.StreamOption{
 		alpaca.WithStreamCredentials(b.cfg.KeyID, b.cfg.SecretKey),
 		alpaca.WithTimeRange(time.Now().Add(-b.cfg.StreamLookback), time.Time{}),
+		// The stream shares the client's connection pool: one transport per
+		// tenant, and over HTTP/2 one connection for REST and stream.
+		alpaca.WithStreamHTTPClient(b.client.HTTPClient()),
 		alpaca.WithTradeUpdateHandler(
 			func(ctx context.Context, tu alpaca.TradeUpdate) error { return send(ctx, fromUpdate(tu)) },
 			func(ctx context.Context) error { return send(ctx, engine.OrderUpdate{Resync: true}) }),

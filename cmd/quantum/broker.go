@@ -107,6 +107,12 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 // stops the market.
 func serveBroker(ctx context.Context, srv *sim.Server, ln net.Listener, m *Main, mode string) error {
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// HTTP/1.1 for every Alpaca client, plus HTTP/2 without TLS for
+	// clients that ask for it (the engine: one connection per tenant for
+	// its REST calls and trade-update stream).
+	hs.Protocols = new(http.Protocols)
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
 	srv.Start()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

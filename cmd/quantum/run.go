@@ -151,7 +151,9 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 			log.Warn("trading state from the ops API overrides the config", "tenant", s.ID, "state", saved, "config", s.State)
 			s.State = saved
 		}
-		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rate})
+		// The embedded broker speaks HTTP/2 without TLS, so each tenant's
+		// REST calls and trade-update stream share one connection.
+		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rate, UnencryptedHTTP2: embedded})
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@
 package simtest
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -28,6 +29,11 @@ func Start(tb testing.TB, cfg sim.Config) *Broker {
 		tb.Fatalf("sim.New: %v", err)
 	}
 	hs := httptest.NewUnstartedServer(srv.Handler())
+	// As `quantum broker` serves: HTTP/1.1, plus HTTP/2 without TLS for
+	// clients that ask for it.
+	hs.Config.Protocols = new(http.Protocols)
+	hs.Config.Protocols.SetHTTP1(true)
+	hs.Config.Protocols.SetUnencryptedHTTP2(true)
 	hs.Start()
 	srv.Start()
 	tb.Cleanup(func() {

@@ -1,0 +1,83 @@
+package alpacabroker_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/alpacabroker"
+	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/sim"
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+// Over HTTP/2 without TLS a tenant's REST calls and its trade-update
+// stream share one connection, which is what keeps an idle tenant small.
+func TestUnencryptedHTTP2SharesOneConnection(t *testing.T) {
+	s, err := sim.New(sim.Config{AutoProvision: true, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	var conns atomic.Int32
+	hs := httptest.NewUnstartedServer(s.Handler())
+	hs.Config.Protocols = new(http.Protocols)
+	hs.Config.Protocols.SetHTTP1(true)
+	hs.Config.Protocols.SetUnencryptedHTTP2(true)
+	hs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	hs.Start()
+	t.Cleanup(func() { _ = s.Close(); hs.CloseClientConnections(); hs.Close() })
+
+	b, err := alpacabroker.New(alpacabroker.Config{BaseURL: hs.URL, KeyID: "PKH2C", SecretKey: "h2c-test-secret-0123456789", UnencryptedHTTP2: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One REST call first: two requests racing on a fresh client may each
+	// dial (the spare connection idles out); once one is up, all share it.
+	if _, err := b.LookupOrder(context.Background(), "none"); !errors.Is(err, engine.ErrOrderNotFound) {
+		t.Fatalf("look-up: %v", err)
+	}
+	updates := make(chan engine.OrderUpdate, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.StreamUpdates(ctx, updates) }()
+	defer func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("StreamUpdates = %v", err)
+		}
+	}()
+	for i := 1; i <= 5; i++ {
+		in := trading.Intent{Tenant: "h2", Seq: uint64(i), ClientOrderID: trading.ClientOrderID("h2", uint64(i)), Symbol: "AAPL",
+			Side: trading.Buy, Type: trading.Market, TimeInForce: trading.Day, Qty: decimal.NewFromInt(1)}
+		if _, err := b.SubmitOrder(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fills := map[string]bool{}
+	deadline := time.After(10 * time.Second)
+	for len(fills) < 5 {
+		select {
+		case u := <-updates:
+			if u.Event == "fill" {
+				fills[u.Order.ClientOrderID] = true
+			}
+		case <-deadline:
+			t.Fatalf("%d of 5 fills over the stream", len(fills))
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for REST and stream, want 1", n)
+	}
+}
