@@ -3,7 +3,6 @@ package sim_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -313,5 +312,3 @@ func waitStatus(t *testing.T, c *sdk.Client, id, status string) *sdk.Order {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-var _ = http.StatusOK

@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/quantum-alpaca/quantum/alpaca"
 )
 
 const (
@@ -174,11 +173,17 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	// Every goroutine started here is waited for: on return the context
+	// is canceled and the connection closed first (defers run in reverse).
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer c.CloseNow()
 	c.SetReadLimit(wsMaxMessageBytes)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	wg.Add(1)
 	go func() { // ends the connection when the server closes
+		defer wg.Done()
 		select {
 		case <-s.ctx.Done():
 			c.Close(websocket.StatusGoingAway, "server shutting down")
@@ -241,7 +246,9 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 	// subscription changes; this goroutine is the connection's only writer.
 	listens := make(chan []string, 4)
 	readErr := make(chan error, 1)
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for {
 			req, err := readWS(ctx, c)
 			if err != nil {
@@ -320,5 +327,3 @@ func readWS(ctx context.Context, c *websocket.Conn) (wsRequest, error) {
 	}
 	return req, nil
 }
-
-var _ = alpaca.TradeUpdate{}
