@@ -484,48 +484,32 @@ func latestSymbols(r *http.Request) ([]string, *apiError) {
 }
 
 func (m *Market) handleLatestBars(w http.ResponseWriter, r *http.Request) {
-	syms, e := latestSymbols(r)
-	if e != nil {
-		writeError(w, r, e)
-		return
-	}
-	out := latestBarsResponse{Bars: map[string]alpaca.Bar{}}
-	for _, s := range syms {
-		if b, ok := m.LatestBar(s); ok {
-			out.Bars[s] = b
-		}
-	}
-	writeJSON(w, r, http.StatusOK, out)
+	serveLatest(w, r, m.LatestBar, func(b map[string]alpaca.Bar) any { return latestBarsResponse{Bars: b} })
 }
 
 func (m *Market) handleLatestTrades(w http.ResponseWriter, r *http.Request) {
-	syms, e := latestSymbols(r)
-	if e != nil {
-		writeError(w, r, e)
-		return
-	}
-	out := latestTradesResponse{Trades: map[string]alpaca.Trade{}}
-	for _, s := range syms {
-		if t, ok := m.LatestTrade(s); ok {
-			out.Trades[s] = t
-		}
-	}
-	writeJSON(w, r, http.StatusOK, out)
+	serveLatest(w, r, m.LatestTrade, func(t map[string]alpaca.Trade) any { return latestTradesResponse{Trades: t} })
 }
 
 func (m *Market) handleLatestQuotes(w http.ResponseWriter, r *http.Request) {
+	serveLatest(w, r, m.Quote, func(q map[string]alpaca.Quote) any { return latestQuotesResponse{Quotes: q} })
+}
+
+// serveLatest answers a multi-symbol latest endpoint: the symbols that
+// have a value, keyed by symbol, in the endpoint's wrapper object.
+func serveLatest[T any](w http.ResponseWriter, r *http.Request, lookup func(string) (T, bool), wrap func(map[string]T) any) {
 	syms, e := latestSymbols(r)
 	if e != nil {
 		writeError(w, r, e)
 		return
 	}
-	out := latestQuotesResponse{Quotes: map[string]alpaca.Quote{}}
+	found := map[string]T{}
 	for _, s := range syms {
-		if q, ok := m.Quote(s); ok {
-			out.Quotes[s] = q
+		if v, ok := lookup(s); ok {
+			found[s] = v
 		}
 	}
-	writeJSON(w, r, http.StatusOK, out)
+	writeJSON(w, r, http.StatusOK, wrap(found))
 }
 
 // singleLatest validates a single-symbol latest or snapshot request.
