@@ -94,24 +94,17 @@ func (s *Server) renderWatchlist(a *account, wl *watchlist, withAssets bool) alp
 	return out
 }
 
-// findWatchlist resolves {id} or the by_name ?name= form; the caller holds
-// a.mu.
-func findWatchlist(r *http.Request, a *account) (*watchlist, int) {
-	if id := r.PathValue("id"); id != "" {
-		for i, wl := range a.watchlists {
-			if wl.id == id {
-				return wl, i
-			}
-		}
-		return nil, -1
-	}
-	name := r.URL.Query().Get("name")
+// findWatchlist resolves {id} or the by_name ?name= form, answering 404
+// itself when there is none; the caller holds a.mu.
+func findWatchlist(w http.ResponseWriter, r *http.Request, a *account) (*watchlist, int, bool) {
+	id, name := r.PathValue("id"), r.URL.Query().Get("name")
 	for i, wl := range a.watchlists {
-		if wl.name == name {
-			return wl, i
+		if id != "" && wl.id == id || id == "" && wl.name == name {
+			return wl, i, true
 		}
 	}
-	return nil, -1
+	notFound(w, "watchlist not found")
+	return nil, -1, false
 }
 
 func (s *Server) listWatchlists(w http.ResponseWriter, r *http.Request, a *account) {
@@ -167,9 +160,8 @@ func (s *Server) createWatchlist(w http.ResponseWriter, r *http.Request, a *acco
 func (s *Server) getWatchlist(w http.ResponseWriter, r *http.Request, a *account) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	wl, _ := findWatchlist(r, a)
-	if wl == nil {
-		notFound(w, "watchlist not found")
+	wl, _, ok := findWatchlist(w, r, a)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.renderWatchlist(a, wl, true))
@@ -190,9 +182,8 @@ func (s *Server) updateWatchlist(w http.ResponseWriter, r *http.Request, a *acco
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	wl, _ := findWatchlist(r, a)
-	if wl == nil {
-		notFound(w, "watchlist not found")
+	wl, _, ok := findWatchlist(w, r, a)
+	if !ok {
 		return
 	}
 	if req.Name != "" {
@@ -216,9 +207,8 @@ func (s *Server) addToWatchlist(w http.ResponseWriter, r *http.Request, a *accou
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	wl, _ := findWatchlist(r, a)
-	if wl == nil {
-		notFound(w, "watchlist not found")
+	wl, _, ok := findWatchlist(w, r, a)
+	if !ok {
 		return
 	}
 	for _, have := range wl.symbols {
@@ -236,9 +226,8 @@ func (s *Server) removeFromWatchlist(w http.ResponseWriter, r *http.Request, a *
 	sym := r.PathValue("symbol")
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	wl, _ := findWatchlist(r, a)
-	if wl == nil {
-		notFound(w, "watchlist not found")
+	wl, _, ok := findWatchlist(w, r, a)
+	if !ok {
 		return
 	}
 	kept := wl.symbols[:0]
@@ -262,9 +251,8 @@ func (s *Server) removeFromWatchlist(w http.ResponseWriter, r *http.Request, a *
 func (s *Server) deleteWatchlist(w http.ResponseWriter, r *http.Request, a *account) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	wl, i := findWatchlist(r, a)
-	if wl == nil {
-		notFound(w, "watchlist not found")
+	_, i, ok := findWatchlist(w, r, a)
+	if !ok {
 		return
 	}
 	a.watchlists = append(a.watchlists[:i], a.watchlists[i+1:]...)
