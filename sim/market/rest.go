@@ -526,42 +526,30 @@ func notFound(w http.ResponseWriter, r *http.Request, what, sym string) {
 }
 
 func (m *Market) handleLatestBar(w http.ResponseWriter, r *http.Request) {
-	sym, ok := singleLatest(w, r)
-	if !ok {
-		return
-	}
-	b, ok := m.LatestBar(sym)
-	if !ok {
-		notFound(w, r, "bar", sym)
-		return
-	}
-	writeJSON(w, r, http.StatusOK, latestBarResponse{Symbol: sym, Bar: b})
+	serveLatestOne(w, r, "bar", m.LatestBar, func(sym string, b alpaca.Bar) any { return latestBarResponse{Symbol: sym, Bar: b} })
 }
 
 func (m *Market) handleLatestTrade(w http.ResponseWriter, r *http.Request) {
-	sym, ok := singleLatest(w, r)
-	if !ok {
-		return
-	}
-	t, ok := m.LatestTrade(sym)
-	if !ok {
-		notFound(w, r, "trade", sym)
-		return
-	}
-	writeJSON(w, r, http.StatusOK, latestTradeResponse{Symbol: sym, Trade: t})
+	serveLatestOne(w, r, "trade", m.LatestTrade, func(sym string, t alpaca.Trade) any { return latestTradeResponse{Symbol: sym, Trade: t} })
 }
 
 func (m *Market) handleLatestQuote(w http.ResponseWriter, r *http.Request) {
+	serveLatestOne(w, r, "quote", m.Quote, func(sym string, q alpaca.Quote) any { return latestQuoteResponse{Symbol: sym, Quote: q} })
+}
+
+// serveLatestOne answers a single-symbol latest endpoint, 404 when the
+// symbol has no value of that kind.
+func serveLatestOne[T any](w http.ResponseWriter, r *http.Request, what string, lookup func(string) (T, bool), wrap func(string, T) any) {
 	sym, ok := singleLatest(w, r)
 	if !ok {
 		return
 	}
-	q, ok := m.Quote(sym)
+	v, ok := lookup(sym)
 	if !ok {
-		notFound(w, r, "quote", sym)
+		notFound(w, r, what, sym)
 		return
 	}
-	writeJSON(w, r, http.StatusOK, latestQuoteResponse{Symbol: sym, Quote: q})
+	writeJSON(w, r, http.StatusOK, wrap(sym, v))
 }
 
 func (m *Market) handleSnapshots(w http.ResponseWriter, r *http.Request) {
