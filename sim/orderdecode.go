@@ -6,8 +6,6 @@ import (
 	"io"
 
 	"github.com/shopspring/decimal"
-
-	"github.com/quantum-alpaca/quantum/alpaca"
 )
 
 // decodeOrderBody decodes POST /v2/orders. The common body (a flat object
@@ -84,20 +82,22 @@ func (s *scanner) str() (string, bool) {
 
 // enum reads a string field whose common values are interned, so that
 // decoding "buy" or "market" does not allocate.
-func (s *scanner) enum() (string, bool) {
+func (s *scanner) enum(dst *string) bool {
 	if s.peek() == 'n' {
-		return "", s.lit("null")
+		return s.lit("null") // encoding/json leaves the field as it was
 	}
 	b, ok := s.raw()
 	if !ok {
-		return "", false
+		return false
 	}
 	for _, v := range enumValues {
 		if string(b) == v {
-			return v, true
+			*dst = v
+			return true
 		}
 	}
-	return string(b), true
+	*dst = string(b)
+	return true
 }
 
 var enumValues = [...]string{"buy", "sell", "market", "limit", "stop", "stop_limit", "trailing_stop",
@@ -193,25 +193,15 @@ func fastOrderBody(data []byte, body *orderBody) bool {
 			case "trail_percent":
 				r.TrailPercent, ok = s.decimalValue()
 			case "side":
-				var v string
-				v, ok = s.enum()
-				r.Side = alpaca.Side(v)
+				ok = s.enum((*string)(&r.Side))
 			case "type":
-				var v string
-				v, ok = s.enum()
-				r.Type = alpaca.OrderType(v)
+				ok = s.enum((*string)(&r.Type))
 			case "time_in_force":
-				var v string
-				v, ok = s.enum()
-				r.TimeInForce = alpaca.TimeInForce(v)
+				ok = s.enum((*string)(&r.TimeInForce))
 			case "order_class":
-				var v string
-				v, ok = s.enum()
-				r.OrderClass = alpaca.OrderClass(v)
+				ok = s.enum((*string)(&r.OrderClass))
 			case "position_intent":
-				var v string
-				v, ok = s.enum()
-				r.PositionIntent = alpaca.PositionIntent(v)
+				ok = s.enum((*string)(&r.PositionIntent))
 			case "client_order_id":
 				r.ClientOrderID, ok = s.stringValue()
 			case "extended_hours":
