@@ -298,23 +298,41 @@ func (s *TradeUpdateStream) dispatch(ctx context.Context, data []byte, live *str
 			return nil
 		}
 	}
+	// The resume point moves before the update is handed over, so that a
+	// consumer that has received it never reads an older LastEventID; if
+	// the hand-over fails the stream is ending and the old point returns.
+	prevID, prevAt := s.setLast(tu)
+	var err error
 	if s.opts.OnTradeUpdate != nil {
 		live.pause() // the handler may wait on its consumer: not silence
-		err := s.opts.OnTradeUpdate(ctx, tu)
+		err = s.opts.OnTradeUpdate(ctx, tu)
 		live.resume()
 		if err != nil {
-			return streamFatal(err)
+			err = streamFatal(err)
+		} else {
+			s.stats.received.Add(1)
 		}
-		s.stats.received.Add(1)
-	} else if err := deliverTradeUpdate(ctx, s.out, tu, live, &s.stats, s.opts.OnBufferFull, &s.fullLog, s.log); err != nil {
-		return err
+	} else {
+		err = deliverTradeUpdate(ctx, s.out, tu, live, &s.stats, s.opts.OnBufferFull, &s.fullLog, s.log)
 	}
-	if tu.EventID != "" {
+	if err != nil && tu.EventID != "" {
 		s.mu.Lock()
-		s.lastID, s.lastAt = tu.EventID, tu.At
+		s.lastID, s.lastAt = prevID, prevAt
 		s.mu.Unlock()
 	}
-	return nil
+	return err
+}
+
+// setLast records tu as the resume point if it carries an event id and
+// returns the previous one.
+func (s *TradeUpdateStream) setLast(tu TradeUpdate) (string, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prevID, prevAt := s.lastID, s.lastAt
+	if tu.EventID != "" {
+		s.lastID, s.lastAt = tu.EventID, tu.At
+	}
+	return prevID, prevAt
 }
 
 // deliverTradeUpdate puts tu on out, waiting as long as it takes: trade

@@ -187,13 +187,19 @@ func (s *TradeUpdateSocket) connect(ctx context.Context) (connected bool, err er
 				continue
 			}
 		}
-		if err := deliverTradeUpdate(connCtx, s.out, tu, live, &s.stats, s.opts.OnBufferFull, &s.fullLog, s.log); err != nil {
-			return true, err
-		}
+		// As for SSE: the id moves before the hand-over so a consumer
+		// never sees it lag, and moves back if the hand-over fails.
+		s.mu.Lock()
+		prev := s.lastID
 		if tu.EventID != "" {
-			s.mu.Lock()
 			s.lastID = tu.EventID
+		}
+		s.mu.Unlock()
+		if err := deliverTradeUpdate(connCtx, s.out, tu, live, &s.stats, s.opts.OnBufferFull, &s.fullLog, s.log); err != nil {
+			s.mu.Lock()
+			s.lastID = prev
 			s.mu.Unlock()
+			return true, err
 		}
 	}
 }
