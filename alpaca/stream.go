@@ -2,6 +2,7 @@ package alpaca
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -102,10 +103,17 @@ type StreamOptions struct {
 
 	// HTTPClient carries the SSE request and the websocket upgrades. Its
 	// Timeout must be zero, because a stream request lasts for hours.
-	// Defaults to a client with its own clone of http.DefaultTransport, so
-	// that one tenant's streams share no connection pool with another's;
-	// that private pool is closed when Run returns.
+	// Default nil: the websockets use a client with its own clone of
+	// http.DefaultTransport, so that one tenant's streams share no
+	// connection pool with another's, closed when Run returns; the SSE
+	// stream dials a connection of its own that only its reader touches
+	// (HTTP/1.1, no goroutine besides the reader's).
 	HTTPClient *http.Client
+
+	// TLSConfig is used by the SSE stream's own connection when
+	// HTTPClient is nil, for example to trust a test CA. Default: the
+	// system roots, TLS 1.2 or later.
+	TLSConfig *tls.Config
 
 	// Logger receives connection events and rate-limited warnings.
 	// Defaults to nil, which logs nothing; the library reports through
@@ -224,6 +232,15 @@ func WithStreamHTTPClient(c *http.Client) StreamOption {
 			return errors.New("alpaca: stream HTTP client must have no Timeout")
 		}
 		o.HTTPClient = c
+		return nil
+	}
+}
+
+// WithStreamTLSConfig sets the TLS configuration of the SSE stream's own
+// connection; see StreamOptions.TLSConfig.
+func WithStreamTLSConfig(c *tls.Config) StreamOption {
+	return func(o *StreamOptions) error {
+		o.TLSConfig = c
 		return nil
 	}
 }

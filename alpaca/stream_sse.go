@@ -41,8 +41,7 @@ type TradeUpdateStream struct {
 	endpoint *url.URL
 	opts     StreamOptions
 	log      *slog.Logger
-	client   *http.Client
-	ownedHC  bool
+	client   *http.Client // nil: the stream dials its own connections
 	out      chan TradeUpdate
 	resync   chan struct{}
 	running  atomic.Bool
@@ -76,7 +75,6 @@ func NewTradeUpdateStream(baseURL string, opts ...StreamOption) (*TradeUpdateStr
 		return nil, err
 	}
 	u = u.JoinPath("v2", "events", "trades")
-	hc, owned := streamHTTPClient(&o)
 	buf := o.BufferSize
 	if o.OnTradeUpdate != nil {
 		buf = 0 // the handler receives the updates; the channel only closes
@@ -85,8 +83,7 @@ func NewTradeUpdateStream(baseURL string, opts ...StreamOption) (*TradeUpdateStr
 		endpoint: u,
 		opts:     o,
 		log:      streamLogger(&o, "trade_events").With("url", u.String()),
-		client:   hc,
-		ownedHC:  owned,
+		client:   o.HTTPClient,
 		out:      make(chan TradeUpdate, buf),
 		resync:   make(chan struct{}, 1),
 		fullLog:  streamLogLimiter{interval: time.Second},
@@ -134,9 +131,6 @@ func (s *TradeUpdateStream) Run(ctx context.Context) error {
 		return ErrStreamRunCalledTwice
 	}
 	defer close(s.out)
-	if s.ownedHC {
-		defer s.client.CloseIdleConnections()
-	}
 	return runStream(ctx, &s.opts, s.log, &s.stats, s.connect)
 }
 
@@ -201,7 +195,12 @@ func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err er
 	req.Header.Set("Cache-Control", "no-cache")
 
 	s.log.Debug("connecting", "query", u.RawQuery)
-	resp, err := s.client.Do(req)
+	var resp *http.Response
+	if s.client == nil {
+		resp, err = openDirect(connCtx, req, s.opts.TLSConfig)
+	} else {
+		resp, err = s.client.Do(req)
+	}
 	if err != nil {
 		if cause := context.Cause(connCtx); cause != nil && ctx.Err() == nil {
 			return false, cause
@@ -249,7 +248,7 @@ func (s *TradeUpdateStream) read(ctx context.Context, body io.Reader, live *stre
 	sc := bufio.NewScanner(body)
 	// Start small: an idle tenant's stream should not pin 64 KiB; the
 	// scanner grows the buffer up to sseMaxLine when a line needs it.
-	sc.Buffer(make([]byte, 0, 4<<10), sseMaxLine)
+	sc.Buffer(make([]byte, 0, sseConnBuffer), sseMaxLine)
 	var data []byte
 	for sc.Scan() {
 		live.touch()
