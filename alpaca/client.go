@@ -54,6 +54,9 @@ const (
 	// new TCP connection for most requests under load.
 	DefaultMaxConns = 256
 
+	// DefaultIdleConnTimeout is how long an unused connection is kept.
+	DefaultIdleConnTimeout = 90 * time.Second
+
 	// DefaultRateLimit and DefaultRateBurst make a token bucket that can
 	// never send more than 200 requests in any 60-second window
 	// (190/min refill + 10 burst), which is Alpaca's default per-key limit.
@@ -145,6 +148,11 @@ type Options struct {
 	// Only for servers known to accept it, such as this project's broker;
 	// https hosts negotiate HTTP/2 by themselves. Default: false.
 	UnencryptedHTTP2 bool
+	// IdleConnTimeout is how long the Client-owned transport keeps an
+	// unused connection. A client that calls rarely (an idle tenant)
+	// holds no connection between calls when this is shorter than the gap
+	// between them. Default: DefaultIdleConnTimeout.
+	IdleConnTimeout time.Duration
 
 	// RateLimit is the trading API budget in requests per minute and
 	// RateBurst its bucket size; 0 disables limiting. Default:
@@ -199,21 +207,22 @@ type Option func(*Options) error
 // DefaultOptions returns the options New starts from.
 func DefaultOptions() Options {
 	return Options{
-		MaxConns:       DefaultMaxConns,
-		RateLimit:      DefaultRateLimit,
-		RateBurst:      DefaultRateBurst,
-		RateReserve:    DefaultRateReserve,
-		DataRateLimit:  DefaultRateLimit,
-		DataRateBurst:  DefaultRateBurst,
-		MaxRetries:     DefaultMaxRetries,
-		RetryBaseDelay: DefaultRetryBaseDelay,
-		RetryMaxDelay:  DefaultRetryMaxDelay,
-		MaxServerWait:  DefaultMaxServerWait,
-		CheckRetry:     DefaultCheckRetry,
-		Backoff:        DefaultBackoff,
-		Timeout:        DefaultTimeout,
-		SubmitRounds:   DefaultSubmitRounds,
-		UserAgent:      DefaultUserAgent,
+		MaxConns:        DefaultMaxConns,
+		IdleConnTimeout: DefaultIdleConnTimeout,
+		RateLimit:       DefaultRateLimit,
+		RateBurst:       DefaultRateBurst,
+		RateReserve:     DefaultRateReserve,
+		DataRateLimit:   DefaultRateLimit,
+		DataRateBurst:   DefaultRateBurst,
+		MaxRetries:      DefaultMaxRetries,
+		RetryBaseDelay:  DefaultRetryBaseDelay,
+		RetryMaxDelay:   DefaultRetryMaxDelay,
+		MaxServerWait:   DefaultMaxServerWait,
+		CheckRetry:      DefaultCheckRetry,
+		Backoff:         DefaultBackoff,
+		Timeout:         DefaultTimeout,
+		SubmitRounds:    DefaultSubmitRounds,
+		UserAgent:       DefaultUserAgent,
 	}
 }
 
@@ -357,6 +366,18 @@ func WithRetryPolicy(check CheckRetry, backoff Backoff) Option {
 // Options.UnencryptedHTTP2. Default: off.
 func WithUnencryptedHTTP2() Option {
 	return func(o *Options) error { o.UnencryptedHTTP2 = true; return nil }
+}
+
+// WithIdleConnTimeout sets how long the Client-owned transport keeps an
+// unused connection open; see Options.IdleConnTimeout. Default: 90s.
+func WithIdleConnTimeout(d time.Duration) Option {
+	return func(o *Options) error {
+		if d < 0 {
+			return errors.New("alpaca: negative idle connection timeout")
+		}
+		o.IdleConnTimeout = d
+		return nil
+	}
 }
 
 // WithTimeout bounds each attempt (connect, send, read the whole
@@ -527,7 +548,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if o.Transport != nil {
 		c.hc.Transport = o.Transport
 	} else if o.HTTPClient == nil {
-		c.hc.Transport = newTransport(o.MaxConns, o.UnencryptedHTTP2)
+		c.hc.Transport = newTransport(o.MaxConns, o.IdleConnTimeout, o.UnencryptedHTTP2)
 	}
 	if c.hc.CheckRedirect == nil {
 		// net/http forwards custom headers such as APCA-API-SECRET-KEY to
@@ -551,7 +572,7 @@ func newAuthHeaders(o Options) *authHeaders {
 	return a
 }
 
-func newTransport(maxConns int, h2c bool) *http.Transport {
+func newTransport(maxConns int, idle time.Duration, h2c bool) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
 		// No Proxy: ProxyFromEnvironment would read the environment.
@@ -560,7 +581,7 @@ func newTransport(maxConns int, h2c bool) *http.Transport {
 		MaxIdleConns:          2 * maxConns, // trading and data hosts
 		MaxIdleConnsPerHost:   maxConns,
 		MaxConnsPerHost:       maxConns,
-		IdleConnTimeout:       90 * time.Second,
+		IdleConnTimeout:       idle,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
