@@ -32,6 +32,11 @@ var (
 // execution ids.
 const DefaultStreamLookback = 30 * time.Second
 
+// DefaultIdleConnTimeout is shorter than the engine's account refresh
+// interval, so that an idle tenant's REST connection closes between
+// refreshes.
+const DefaultIdleConnTimeout = 5 * time.Second
+
 // Config says how to reach one account.
 type Config struct {
 	// BaseURL is the trading API (alpaca.PaperURL, or a simulator).
@@ -47,10 +52,17 @@ type Config struct {
 	// nothing.
 	Logger *slog.Logger
 	// UnencryptedHTTP2 speaks HTTP/2 without TLS to an http:// broker that
-	// accepts it (this project's broker does), so that the tenant's REST
-	// calls and trade-update stream share one connection. https brokers
-	// negotiate HTTP/2 by themselves.
+	// accepts it (this project's broker does), so that the tenant's
+	// concurrent REST calls share one connection. https brokers negotiate
+	// HTTP/2 by themselves. The trade-update stream always has a
+	// connection of its own that only its reader goroutine touches.
 	UnencryptedHTTP2 bool
+	// IdleConnTimeout is how long an unused REST connection stays open.
+	// A tenant that only refreshes its account now and then holds no REST
+	// connection in between, which is most of what an idle tenant would
+	// otherwise cost; a tenant trading more often than this keeps its
+	// connection warm. Default DefaultIdleConnTimeout.
+	IdleConnTimeout time.Duration
 	// Options are extra alpaca client options (tests: short timeouts).
 	Options []alpaca.Option
 }
@@ -69,7 +81,10 @@ func New(cfg Config) (*Broker, error) {
 	if cfg.StreamLookback <= 0 {
 		cfg.StreamLookback = DefaultStreamLookback
 	}
-	opts := []alpaca.Option{alpaca.WithCredentials(cfg.KeyID, cfg.SecretKey)}
+	if cfg.IdleConnTimeout <= 0 {
+		cfg.IdleConnTimeout = DefaultIdleConnTimeout
+	}
+	opts := []alpaca.Option{alpaca.WithCredentials(cfg.KeyID, cfg.SecretKey), alpaca.WithIdleConnTimeout(cfg.IdleConnTimeout)}
 	if cfg.RateLimit > 0 {
 		// Leave a sliver of burst so a quiet tenant can answer a sweep at
 		// once, without ever exceeding the per-minute budget.
@@ -269,9 +284,6 @@ func (b *Broker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdat
 	opts := []alpaca.StreamOption{
 		alpaca.WithStreamCredentials(b.cfg.KeyID, b.cfg.SecretKey),
 		alpaca.WithTimeRange(time.Now().Add(-b.cfg.StreamLookback), time.Time{}),
-		// The stream shares the client's connection pool: one transport per
-		// tenant, and over HTTP/2 one connection for REST and stream.
-		alpaca.WithStreamHTTPClient(b.client.HTTPClient()),
 		alpaca.WithTradeUpdateHandler(
 			func(ctx context.Context, tu alpaca.TradeUpdate) error { return send(ctx, fromUpdate(tu)) },
 			func(ctx context.Context) error { return send(ctx, engine.OrderUpdate{Resync: true}) }),

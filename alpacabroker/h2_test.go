@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,28 +19,34 @@ import (
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
-// Over HTTP/2 without TLS a tenant's REST calls and its trade-update
-// stream share one connection, which is what keeps an idle tenant small.
-func TestUnencryptedHTTP2SharesOneConnection(t *testing.T) {
+// A tenant holds two connections while it trades: one for REST (HTTP/2,
+// however many calls run at once) and the trade-update stream's own. When
+// REST goes quiet its connection closes and only the stream's remains,
+// which is what keeps an idle tenant small.
+func TestTenantConnections(t *testing.T) {
 	s, err := sim.New(sim.Config{AutoProvision: true, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Start()
-	var conns atomic.Int32
+	var conns, closed atomic.Int32
 	hs := httptest.NewUnstartedServer(s.Handler())
 	hs.Config.Protocols = new(http.Protocols)
 	hs.Config.Protocols.SetHTTP1(true)
 	hs.Config.Protocols.SetUnencryptedHTTP2(true)
 	hs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
+		switch st {
+		case http.StateNew:
 			conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			closed.Add(1)
 		}
 	}
 	hs.Start()
 	t.Cleanup(func() { _ = s.Close(); hs.CloseClientConnections(); hs.Close() })
 
-	b, err := alpacabroker.New(alpacabroker.Config{BaseURL: hs.URL, KeyID: "PKH2C", SecretKey: "h2c-test-secret-0123456789", UnencryptedHTTP2: true})
+	b, err := alpacabroker.New(alpacabroker.Config{BaseURL: hs.URL, KeyID: "PKH2C", SecretKey: "h2c-test-secret-0123456789",
+		UnencryptedHTTP2: true, IdleConnTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +65,17 @@ func TestUnencryptedHTTP2SharesOneConnection(t *testing.T) {
 			t.Errorf("StreamUpdates = %v", err)
 		}
 	}()
+	var wg sync.WaitGroup
 	for i := 1; i <= 5; i++ {
-		in := trading.Intent{Tenant: "h2", Seq: uint64(i), ClientOrderID: trading.ClientOrderID("h2", uint64(i)), Symbol: "AAPL",
-			Side: trading.Buy, Type: trading.Market, TimeInForce: trading.Day, Qty: decimal.NewFromInt(1)}
-		if _, err := b.SubmitOrder(ctx, in); err != nil {
-			t.Fatal(err)
-		}
+		wg.Go(func() {
+			in := trading.Intent{Tenant: "h2", Seq: uint64(i), ClientOrderID: trading.ClientOrderID("h2", uint64(i)), Symbol: "AAPL",
+				Side: trading.Buy, Type: trading.Market, TimeInForce: trading.Day, Qty: decimal.NewFromInt(1)}
+			if _, err := b.SubmitOrder(ctx, in); err != nil {
+				t.Error(err)
+			}
+		})
 	}
+	wg.Wait()
 	fills := map[string]bool{}
 	deadline := time.After(10 * time.Second)
 	for len(fills) < 5 {
@@ -77,7 +88,31 @@ func TestUnencryptedHTTP2SharesOneConnection(t *testing.T) {
 			t.Fatalf("%d of 5 fills over the stream", len(fills))
 		}
 	}
-	if n := conns.Load(); n != 1 {
-		t.Fatalf("%d connections for REST and stream, want 1", n)
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("%d connections for concurrent REST calls and the stream, want 2", n)
+	}
+	for deadline := time.Now().Add(5 * time.Second); closed.Load() < 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle REST connection stayed open")
+		}
+	}
+	// The stream is still up: one more order's fill arrives on it.
+	in := trading.Intent{Tenant: "h2", Seq: 6, ClientOrderID: trading.ClientOrderID("h2", 6), Symbol: "AAPL",
+		Side: trading.Buy, Type: trading.Market, TimeInForce: trading.Day, Qty: decimal.NewFromInt(1)}
+	if _, err := b.SubmitOrder(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case u := <-updates:
+			if u.Event == "fill" && u.Order.ClientOrderID == in.ClientOrderID {
+				if n := closed.Load(); n != 1 {
+					t.Errorf("%d connections closed, want only the idle REST one", n)
+				}
+				return
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no fill over the stream after the REST connection idled out")
+		}
 	}
 }

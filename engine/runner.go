@@ -138,7 +138,12 @@ func (r *runner) run() (err error) {
 	}
 	sweep := time.NewTicker(r.e.SweepInterval)
 	defer sweep.Stop()
-	account := time.NewTicker(max(r.e.AccountInterval, time.Millisecond))
+	// Account refreshes are spread like strategy timers: all tenants
+	// refreshing in the same instant would burst the broker and, with
+	// idle REST connections closed between refreshes, reopen every
+	// tenant's connection at once.
+	accountEvery := max(r.e.AccountInterval, time.Millisecond)
+	account := time.NewTimer(tickPhase(r.id, accountEvery))
 	defer account.Stop()
 
 	r.publish(HealthRunning)
@@ -204,6 +209,7 @@ func (r *runner) run() (err error) {
 			}
 		case <-account.C:
 			r.refreshAccount()
+			account.Reset(accountEvery)
 		}
 	}
 }

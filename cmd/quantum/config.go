@@ -32,8 +32,13 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// RateLimit is requests/min per tenant; 0 is unlimited. Unset: 0 for
 	// the embedded or a loopback broker, Alpaca's limit otherwise.
-	RateLimit *int           `yaml:"rate_limit"`
-	Tenants   []TenantConfig `yaml:"tenants"`
+	RateLimit *int `yaml:"rate_limit"`
+	// IdleConnTimeout is how long a tenant's unused REST connection stays
+	// open, as a duration; default alpacabroker.DefaultIdleConnTimeout.
+	IdleConnTimeout string         `yaml:"idle_conn_timeout"`
+	Tenants         []TenantConfig `yaml:"tenants"`
+
+	idleConn time.Duration // IdleConnTimeout, parsed by Validate
 }
 
 // TenantConfig is one tenant in the config file.
@@ -206,6 +211,13 @@ func (c *Config) Validate(deriveKeys bool) ([]tenantSpec, error) {
 	}
 	if c.RateLimit != nil && *c.RateLimit < 0 {
 		return nil, bad("rate_limit", fmt.Sprint(*c.RateLimit), errors.New("must not be negative"))
+	}
+	if c.IdleConnTimeout != "" {
+		d, err := time.ParseDuration(c.IdleConnTimeout)
+		if err != nil || d <= 0 {
+			return nil, bad("idle_conn_timeout", c.IdleConnTimeout, errors.New("want a positive duration like 5s"))
+		}
+		c.idleConn = d
 	}
 	if len(c.Tenants) == 0 {
 		return nil, bad("tenants", "", errors.New("at least one tenant required"))

@@ -35,6 +35,7 @@ Config file (YAML; unknown keys are errors):
   broker: http://127.0.0.1:8090   # omit: embedded broker
   data: ./quantum-data
   rate_limit: 200                 # requests/min per tenant; 0 = unlimited
+  idle_conn_timeout: 5s           # an unused REST connection closes after this
   tenants:
     - id: t1
       key_id: PK...               # or key_id_env: NAME, secret_env: NAME
@@ -152,8 +153,9 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 			s.State = saved
 		}
 		// The embedded broker speaks HTTP/2 without TLS, so each tenant's
-		// REST calls and trade-update stream share one connection.
-		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rate, UnencryptedHTTP2: embedded})
+		// concurrent REST calls share one connection.
+		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rate,
+			UnencryptedHTTP2: embedded, IdleConnTimeout: cfg.idleConn})
 		if err != nil {
 			return err
 		}

@@ -30,6 +30,7 @@ func TestParseConfig(t *testing.T) {
 broker: http://127.0.0.1:8090
 data: /tmp/x
 rate_limit: 200
+idle_conn_timeout: 30s
 tenants:
   - id: t1
     key_id: PK1
@@ -60,7 +61,7 @@ tenants:
 		if specs[0].Limits.MaxOpenOrders != 50 || specs[0].Limits.DailyLossLimit.String() != "2500.5" {
 			t.Fatalf("limits: %+v", specs[0].Limits)
 		}
-		if *cfg.RateLimit != 200 || cfg.Broker != "http://127.0.0.1:8090" {
+		if *cfg.RateLimit != 200 || cfg.Broker != "http://127.0.0.1:8090" || cfg.idleConn != 30*time.Second {
 			t.Fatalf("cfg: %+v", cfg)
 		}
 	})
@@ -81,6 +82,8 @@ tenants:
 		{"NegativeRisk", base + "    risk: {max_open_orders: -1}\n", "tenants[0](t1).risk.max_open_orders"},
 		{"BadState", base + "    state: panic\n", "tenants[0](t1).state"},
 		{"NegativeRate", "rate_limit: -5\n" + base, "rate_limit"},
+		{"BadIdleConnTimeout", "idle_conn_timeout: forever\n" + base, "idle_conn_timeout"},
+		{"ZeroIdleConnTimeout", "idle_conn_timeout: 0s\n" + base, "idle_conn_timeout"},
 		{"BadBroker", "broker: ftp://x\n" + base, "broker"},
 		{"DuplicateID", base + strings.TrimPrefix(base, "tenants:\n"), "used by two tenants"},
 		{"NoTenants", "data: x\n", "at least one tenant"},
