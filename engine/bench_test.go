@@ -112,6 +112,13 @@ func BenchmarkSignalToAck(b *testing.B) {
 // own per-tenant cost from any client or connection.
 type idleBroker struct{ fakeBroker }
 
+// SubmitOrder acknowledges: a tenant whose hourly timer happens to fall
+// due during the measurement places its order like any other.
+func (*idleBroker) SubmitOrder(_ context.Context, in trading.Intent) (engine.BrokerOrder, error) {
+	return engine.BrokerOrder{ID: "idle-" + in.ClientOrderID, ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side,
+		Status: trading.StatusNew, Qty: in.Qty, UpdatedAt: time.Now()}, nil
+}
+
 func (*idleBroker) StreamUpdates(ctx context.Context, _ chan<- engine.OrderUpdate) error {
 	<-ctx.Done()
 	return ctx.Err()

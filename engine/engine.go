@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -370,6 +371,9 @@ func (e *Engine) supervise(t *tenant) {
 func (e *Engine) runOnce(t *tenant, log *slog.Logger, restarts int) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			// The stack goes to the log, not into the error: the error
+			// reaches the ops API, where one line is what fits.
+			log.Error("tenant runner panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()

@@ -24,13 +24,14 @@ import (
 
 // BenchmarkIdleTenantMemory measures what an idle tenant costs the engine
 // process, everything included: its runner, strategy, alpaca client with
-// its own connection pool and limiter, and its live SSE trade-update
-// connection. The broker runs as a separate process so that its side of
-// the connections is not counted.
+// its own connection pool and limiter, its live SSE trade-update
+// connection, and the REST connection it opens to refresh its account
+// now and then. The broker runs as a separate process so that its side
+// of the connections is not counted.
 //
 //	go test -run '^$' -bench IdleTenantMemory -benchtime 1x ./cmd/quantum
 func BenchmarkIdleTenantMemory(b *testing.B) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "quantum")
@@ -44,6 +45,11 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 		lim.Cur, lim.Max = 65536, 65536
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) // may fail without privilege: checked below
 	}
+	// The engine's defaults: a 15s account refresh, 5s idle timeout.
+	const (
+		accountEvery = engine.DefaultAccountInterval
+		idleConn     = alpacabroker.DefaultIdleConnTimeout
+	)
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < uint64(n)+512 {
@@ -69,12 +75,14 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 					b.Fatal(err)
 				}
 				e := engine.NewEngine(j)
+				e.AccountInterval = accountEvery
 				runtime.GC()
 				var before runtime.MemStats
 				runtime.ReadMemStats(&before)
-				rss0 := rssKiB()
+				rss0, fds0 := rssKiB(), openFDs()
 				for i := range n {
-					br, err := alpacabroker.New(alpacabroker.Config{BaseURL: url, KeyID: fmt.Sprintf("PKIDLE%d", i), SecretKey: "idle-secret-0123456789", UnencryptedHTTP2: true})
+					br, err := alpacabroker.New(alpacabroker.Config{BaseURL: url, KeyID: fmt.Sprintf("PKIDLE%d", i), SecretKey: "idle-secret-0123456789",
+						UnencryptedHTTP2: true, IdleConnTimeout: idleConn})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -101,14 +109,34 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 						b.Fatalf("%d of %d running", running, n)
 					}
 				}
-				time.Sleep(time.Second) // let the streams connect
-				runtime.GC()
-				var after runtime.MemStats
-				runtime.ReadMemStats(&after)
-				used := (after.HeapInuse + after.StackInuse) - (before.HeapInuse + before.StackInuse)
-				b.ReportMetric(float64(used)/float64(n)/1024, "KiB/tenant")
+				// Let the streams connect and the connections of the start-up
+				// reconciliation idle out: idle is what is measured.
+				time.Sleep(idleConn + time.Second)
+				// Steady state, sampled over two refresh periods: each idle
+				// tenant reopens a REST connection to refresh its account and
+				// the connection closes again after IdleConnTimeout, so at
+				// any moment about idle/interval of the tenants hold one.
+				var sum, peak float64
+				var fds, gor float64
+				const samples = 12
+				for i := range samples {
+					if i > 0 {
+						time.Sleep(2 * accountEvery / samples)
+					}
+					runtime.GC()
+					var after runtime.MemStats
+					runtime.ReadMemStats(&after)
+					kib := float64((after.HeapInuse+after.StackInuse)-(before.HeapInuse+before.StackInuse)) / float64(n) / 1024
+					sum += kib
+					peak = max(peak, kib)
+					fds += float64(openFDs()-fds0) / float64(n)
+					gor += float64(runtime.NumGoroutine()) / float64(n)
+				}
+				b.ReportMetric(sum/samples, "KiB/tenant")
+				b.ReportMetric(peak, "peak-KiB/tenant")
 				b.ReportMetric(float64(rssKiB()-rss0)/float64(n), "RSS-KiB/tenant")
-				b.ReportMetric(float64(runtime.NumGoroutine())/float64(n), "goroutines/tenant")
+				b.ReportMetric(gor/samples, "goroutines/tenant")
+				b.ReportMetric(fds/samples, "conns/tenant")
 				_ = e.Close(ctx)
 				_ = j.Close()
 				_ = brk.Process.Kill()
@@ -116,6 +144,11 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 			}
 		})
 	}
+}
+
+func openFDs() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents)
 }
 
 func rssKiB() int64 {
