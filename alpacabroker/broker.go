@@ -205,7 +205,8 @@ func (b *Broker) Positions(ctx context.Context) ([]engine.Position, error) {
 		if p.Side == "short" && q.IsPositive() {
 			q = q.Neg()
 		}
-		out[i] = engine.Position{Symbol: p.Symbol, Qty: q, AvgEntryPrice: p.AvgEntryPrice}
+		out[i] = engine.Position{Symbol: p.Symbol, Qty: q, AvgEntryPrice: p.AvgEntryPrice,
+			MarketValue: dval(p.MarketValue), UnrealizedPL: dval(p.UnrealizedPL)}
 	}
 	return out, nil
 }
@@ -368,4 +369,12 @@ func dptr(d decimal.Decimal) *decimal.Decimal {
 		return nil
 	}
 	return &d
+}
+
+// dval reads an optional decimal, zero when absent.
+func dval(d *decimal.Decimal) decimal.Decimal {
+	if d == nil {
+		return decimal.Zero
+	}
+	return *d
 }

@@ -111,6 +111,10 @@ type Position struct {
 	Symbol        string
 	Qty           decimal.Decimal // negative when short
 	AvgEntryPrice decimal.Decimal
+	// MarketValue and UnrealizedPL are the broker's mark, zero when it
+	// gives none.
+	MarketValue  decimal.Decimal
+	UnrealizedPL decimal.Decimal
 }
 
 // Account holds the equity figures the daily loss limit needs.

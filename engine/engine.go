@@ -290,6 +290,11 @@ type TenantStatus struct {
 	Unknown          int
 	LastRiskReason   string
 	Positions        map[string]decimal.Decimal
+	// Holdings are the broker's positions with its mark and unrealized
+	// P&L as of the last account refresh (Positions is kept current from
+	// fills in between); UnrealizedPnL is their sum.
+	Holdings      []Position
+	UnrealizedPnL decimal.Decimal
 	// DailyPnL is the account's equity minus the previous close, as of
 	// the last sweep.
 	DailyPnL    decimal.Decimal

@@ -200,3 +200,35 @@ func TestEngine_Risk(t *testing.T) {
 		}
 	})
 }
+
+// A tenant's status carries the broker's marked positions and their
+// unrealized P&L, refreshed with the account.
+func TestEngine_HoldingsAndPnL(t *testing.T) {
+	t.Parallel()
+	srv := simtest.Start(t, sim.Config{Seed: 4})
+	b, _ := MustBroker(t, srv.URL)
+	j := MustOpenJournal(t, t.TempDir())
+	e := newEngine(t, j)
+	if err := e.AddTenant(dcaTenant("pnl", b, 5, 2*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	var st engine.TenantStatus
+	waitFor(t, 20*time.Second, "holdings refreshed after 5 fills", func() bool {
+		st, _ = e.Status("pnl")
+		return len(st.Holdings) == 1 && st.Holdings[0].Qty.Equal(decimal.NewFromInt(5))
+	})
+	h := st.Holdings[0]
+	if h.Symbol != "AAPL" || !h.AvgEntryPrice.IsPositive() || !h.MarketValue.IsPositive() {
+		t.Fatalf("holding: %+v", h)
+	}
+	// Unrealized P&L is the mark against the entry price.
+	if want := h.MarketValue.Sub(h.AvgEntryPrice.Mul(h.Qty)); !h.UnrealizedPL.Sub(want).Abs().LessThan(decimal.NewFromFloat(0.01)) {
+		t.Errorf("unrealized P&L %s, want market value less cost = %s", h.UnrealizedPL, want)
+	}
+	if !st.UnrealizedPnL.Equal(h.UnrealizedPL) {
+		t.Errorf("tenant unrealized P&L %s, want the one holding's %s", st.UnrealizedPnL, h.UnrealizedPL)
+	}
+}

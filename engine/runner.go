@@ -39,6 +39,9 @@ type runner struct {
 	brk       *breaker
 	dailyPnL  decimal.Decimal
 	equity    decimal.Decimal
+	// holdings and unrealized are the broker's view at the last refresh.
+	holdings   []Position
+	unrealized decimal.Decimal
 
 	// pending holds order events for the strategy, delivered from the
 	// loop so that a strategy's Submit never re-enters the order path.
@@ -687,9 +690,14 @@ func (r *runner) refreshAccount() {
 	b := r.t.cfg.Broker
 	if ps, err := b.Positions(ctx); err == nil {
 		clear(r.positions)
+		r.unrealized = decimal.Zero
 		for _, p := range ps {
 			r.positions[p.Symbol] = p.Qty
+			r.unrealized = r.unrealized.Add(p.UnrealizedPL)
 		}
+		// Published snapshots share this slice; it is replaced, never
+		// changed.
+		r.holdings = ps
 	} else {
 		r.brokerError(err)
 	}
@@ -729,7 +737,7 @@ func (r *runner) publish(health string) {
 		OrdersPlaced: r.placed, OpenOrders: len(r.open),
 		Fills: r.stats.fills, RiskRejections: r.stats.riskRejects, BrokerRejections: r.stats.brokerRejects,
 		Unknown: r.stats.unknown, LastRiskReason: r.stats.lastRisk,
-		Positions: pos, DailyPnL: r.dailyPnL, Equity: r.equity, BreakerOpen: r.brk.open(r.e.Now()),
+		Positions: pos, Holdings: r.holdings, UnrealizedPnL: r.unrealized, DailyPnL: r.dailyPnL, Equity: r.equity, BreakerOpen: r.brk.open(r.e.Now()),
 		Limits: r.t.cfg.Limits, QuotesDropped: dropped, UpdatedAt: r.e.Now(),
 	})
 }

@@ -32,6 +32,7 @@ func newOpsAPI(e *engine.Engine, j trading.Journal, token string) http.Handler {
 	mux.HandleFunc("GET /api/tenants", a.tenants)
 	mux.HandleFunc("GET /api/tenants/{id}", a.tenant)
 	mux.HandleFunc("GET /api/tenants/{id}/orders", a.orders)
+	mux.HandleFunc("GET /api/tenants/{id}/fills", a.fills)
 	mux.HandleFunc("POST /api/tenants/{id}/state", a.setState)
 	return a.auth(mux)
 }
@@ -70,11 +71,22 @@ type tenantJSON struct {
 	Unknown          int               `json:"unknown_outcomes"`
 	LastRiskReason   string            `json:"last_risk_reason,omitempty"`
 	Positions        map[string]string `json:"positions"`
+	Holdings         []holdingJSON     `json:"holdings"`
 	DailyPnL         string            `json:"daily_pnl"`
+	UnrealizedPnL    string            `json:"unrealized_pnl"`
 	Equity           string            `json:"equity"`
 	Risk             riskJSON          `json:"risk"`
 	QuotesDropped    uint64            `json:"quotes_dropped"`
 	UpdatedAt        time.Time         `json:"updated_at"`
+}
+
+// holdingJSON is a position as the broker marks it.
+type holdingJSON struct {
+	Symbol        string `json:"symbol"`
+	Qty           string `json:"qty"`
+	AvgEntryPrice string `json:"avg_entry_price"`
+	MarketValue   string `json:"market_value"`
+	UnrealizedPL  string `json:"unrealized_pl"`
 }
 
 type riskJSON struct {
@@ -97,11 +109,17 @@ func toTenantJSON(s engine.TenantStatus) tenantJSON {
 	for sym, q := range s.Positions {
 		pos[sym] = q.String()
 	}
+	holdings := make([]holdingJSON, 0, len(s.Holdings))
+	for _, h := range s.Holdings {
+		holdings = append(holdings, holdingJSON{Symbol: h.Symbol, Qty: h.Qty.String(), AvgEntryPrice: h.AvgEntryPrice.String(),
+			MarketValue: h.MarketValue.StringFixed(2), UnrealizedPL: h.UnrealizedPL.StringFixed(2)})
+	}
 	return tenantJSON{
 		ID: string(s.ID), Strategy: s.Strategy, State: string(s.State), Health: s.Health,
 		LastError: s.LastError, Restarts: s.Restarts, OrdersPlaced: s.OrdersPlaced, OpenOrders: s.OpenOrders,
 		Fills: s.Fills, RiskRejections: s.RiskRejections, BrokerRejections: s.BrokerRejections, Unknown: s.Unknown,
-		LastRiskReason: s.LastRiskReason, Positions: pos, DailyPnL: s.DailyPnL.StringFixed(2), Equity: s.Equity.StringFixed(2),
+		LastRiskReason: s.LastRiskReason, Positions: pos, Holdings: holdings,
+		DailyPnL: s.DailyPnL.StringFixed(2), UnrealizedPnL: s.UnrealizedPnL.StringFixed(2), Equity: s.Equity.StringFixed(2),
 		Risk: riskJSON{
 			BreakerOpen: s.BreakerOpen, MaxOrderNotional: nz(s.Limits.MaxOrderNotional), MaxPositionQty: nz(s.Limits.MaxPositionQty),
 			MaxOpenOrders: s.Limits.MaxOpenOrders, DailyLossLimit: nz(s.Limits.DailyLossLimit),
@@ -183,6 +201,91 @@ func (a *opsAPI) orders(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"orders": out})
+}
+
+type fillJSON struct {
+	EventID       uint64    `json:"event_id"`
+	ClientOrderID string    `json:"client_order_id"`
+	ExecutionID   string    `json:"execution_id"`
+	Qty           string    `json:"qty"`
+	Price         string    `json:"price"`
+	CumQty        string    `json:"cum_qty"`
+	Status        string    `json:"status,omitempty"`
+	Time          time.Time `json:"time"`
+}
+
+// fillsScanPages bounds the journal pages one fills request reads, so a
+// tenant with a long history of non-fill events cannot make a request
+// unbounded; the cursor lets the caller go on.
+const (
+	fillsScanPages = 20
+	fillsPage      = 1000
+)
+
+// fills lists the tenant's executions from the journal, oldest first,
+// after the event id in ?after (default 0), at most ?limit (default 100).
+// next_after is the cursor for the following page; it is absent once the
+// journal has been read to its end.
+func (a *opsAPI) fills(w http.ResponseWriter, r *http.Request) {
+	id := trading.TenantID(r.PathValue("id"))
+	if _, err := a.e.Status(id); err != nil {
+		writeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	limit, after := 100, uint64(0)
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > trading.MaxListLimit {
+			writeError(w, trading.Errorf(trading.EINVALID, "limit must be an integer from 1 to %d.", trading.MaxListLimit))
+			return
+		}
+		limit = n
+	}
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			writeError(w, trading.Errorf(trading.EINVALID, "after must be an event id."))
+			return
+		}
+		after = n
+	}
+	out := []fillJSON{}
+	end := false
+	for range fillsScanPages {
+		evs, err := a.j.Events(r.Context(), id, after, fillsPage)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if len(evs) == 0 {
+			end = true
+			break
+		}
+		for _, e := range evs {
+			after = e.ID
+			if e.Kind != trading.EventFill {
+				continue
+			}
+			out = append(out, fillJSON{EventID: e.ID, ClientOrderID: e.ClientOrderID, ExecutionID: e.ExecutionID,
+				Qty: e.Qty.String(), Price: e.Price.String(), CumQty: e.CumQty.String(), Status: string(e.Status), Time: e.Time})
+			if len(out) == limit {
+				break
+			}
+		}
+		if len(out) == limit {
+			break
+		}
+		if len(evs) < fillsPage {
+			end = true
+			break
+		}
+	}
+	body := map[string]any{"fills": out}
+	if !end {
+		body["next_after"] = after
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (a *opsAPI) setState(w http.ResponseWriter, r *http.Request) {

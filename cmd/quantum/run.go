@@ -46,6 +46,7 @@ Config file (YAML; unknown keys are errors):
 
 The ops API (JSON) listens on --listen: GET /healthz, GET /api/tenants,
 GET /api/tenants/{id}, GET /api/tenants/{id}/orders,
+GET /api/tenants/{id}/fills?after=EVENT_ID&limit=N,
 POST /api/tenants/{id}/state {"state":"HALTED"}. Bound to a non-loopback
 address it requires QUANTUM_API_TOKEN as a bearer token.
 

@@ -17,6 +17,8 @@ import (
 
 	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/shopspring/decimal"
+
 	"github.com/quantum-alpaca/quantum/internal/simtest"
 	"github.com/quantum-alpaca/quantum/sim"
 )
@@ -183,6 +185,35 @@ tenants:
 	}
 	if code := get("/api/tenants/a/orders?limit=100", &orders); code != 200 || len(orders.Orders) != 20 {
 		t.Fatalf("orders: %d, %d orders", code, len(orders.Orders))
+	}
+	// Tenant b's fills, paged three at a time: 20 shares over distinct
+	// executions, however the broker split them.
+	total, execs, after := decimal.Zero, map[string]bool{}, ""
+	for page := 0; ; page++ {
+		var fills struct {
+			Fills     []fillJSON `json:"fills"`
+			NextAfter *uint64    `json:"next_after"`
+		}
+		if code := get("/api/tenants/b/fills?limit=3"+after, &fills); code != 200 || page > 20 {
+			t.Fatalf("fills page %d: %d", page, code)
+		}
+		for _, f := range fills.Fills {
+			if execs[f.ExecutionID] {
+				t.Fatalf("execution %s listed twice", f.ExecutionID)
+			}
+			execs[f.ExecutionID] = true
+			total = total.Add(decimal.RequireFromString(f.Qty))
+		}
+		if fills.NextAfter == nil {
+			break
+		}
+		after = fmt.Sprintf("&after=%d", *fills.NextAfter)
+	}
+	if !total.Equal(decimal.NewFromInt(20)) {
+		t.Errorf("tenant b fills add up to %s, want 20", total)
+	}
+	if code := get("/api/tenants/b/fills?limit=0", nil); code != 400 {
+		t.Errorf("fills limit=0: %d, want 400", code)
 	}
 	if code := get("/api/tenants/nobody/orders", nil); code != 404 {
 		t.Errorf("unknown tenant: %d, want 404", code)
