@@ -295,6 +295,10 @@ type TenantStatus struct {
 	// fills in between); UnrealizedPnL is their sum.
 	Holdings      []Position
 	UnrealizedPnL decimal.Decimal
+	// AccountAt is when Holdings, UnrealizedPnL, DailyPnL and Equity were
+	// last read from the broker (every AccountInterval); zero before the
+	// first successful read.
+	AccountAt time.Time
 	// DailyPnL is the account's equity minus the previous close, as of
 	// the last sweep.
 	DailyPnL    decimal.Decimal

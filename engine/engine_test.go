@@ -220,6 +220,9 @@ func TestEngine_HoldingsAndPnL(t *testing.T) {
 		st, _ = e.Status("pnl")
 		return len(st.Holdings) == 1 && st.Holdings[0].Qty.Equal(decimal.NewFromInt(5))
 	})
+	if st.AccountAt.IsZero() {
+		t.Error("holdings without the time they were read")
+	}
 	h := st.Holdings[0]
 	if h.Symbol != "AAPL" || !h.AvgEntryPrice.IsPositive() || !h.MarketValue.IsPositive() {
 		t.Fatalf("holding: %+v", h)

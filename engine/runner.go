@@ -39,9 +39,11 @@ type runner struct {
 	brk       *breaker
 	dailyPnL  decimal.Decimal
 	equity    decimal.Decimal
-	// holdings and unrealized are the broker's view at the last refresh.
+	// holdings and unrealized are the broker's view at the last refresh,
+	// accountAt its time.
 	holdings   []Position
 	unrealized decimal.Decimal
+	accountAt  time.Time
 
 	// pending holds order events for the strategy, delivered from the
 	// loop so that a strategy's Submit never re-enters the order path.
@@ -702,6 +704,7 @@ func (r *runner) refreshAccount() {
 		r.brokerError(err)
 	}
 	if a, err := b.Account(ctx); err == nil {
+		r.accountAt = r.e.Now()
 		r.equity = a.Equity
 		if a.LastEquity.IsPositive() {
 			r.dailyPnL = a.Equity.Sub(a.LastEquity)
@@ -737,7 +740,7 @@ func (r *runner) publish(health string) {
 		OrdersPlaced: r.placed, OpenOrders: len(r.open),
 		Fills: r.stats.fills, RiskRejections: r.stats.riskRejects, BrokerRejections: r.stats.brokerRejects,
 		Unknown: r.stats.unknown, LastRiskReason: r.stats.lastRisk,
-		Positions: pos, Holdings: r.holdings, UnrealizedPnL: r.unrealized, DailyPnL: r.dailyPnL, Equity: r.equity, BreakerOpen: r.brk.open(r.e.Now()),
+		Positions: pos, Holdings: r.holdings, UnrealizedPnL: r.unrealized, AccountAt: r.accountAt, DailyPnL: r.dailyPnL, Equity: r.equity, BreakerOpen: r.brk.open(r.e.Now()),
 		Limits: r.t.cfg.Limits, QuotesDropped: dropped, UpdatedAt: r.e.Now(),
 	})
 }

@@ -75,6 +75,7 @@ type tenantJSON struct {
 	DailyPnL         string            `json:"daily_pnl"`
 	UnrealizedPnL    string            `json:"unrealized_pnl"`
 	Equity           string            `json:"equity"`
+	AccountAsOf      *time.Time        `json:"account_as_of,omitempty"`
 	Risk             riskJSON          `json:"risk"`
 	QuotesDropped    uint64            `json:"quotes_dropped"`
 	UpdatedAt        time.Time         `json:"updated_at"`
@@ -114,7 +115,7 @@ func toTenantJSON(s engine.TenantStatus) tenantJSON {
 		holdings = append(holdings, holdingJSON{Symbol: h.Symbol, Qty: h.Qty.String(), AvgEntryPrice: h.AvgEntryPrice.String(),
 			MarketValue: h.MarketValue.StringFixed(2), UnrealizedPL: h.UnrealizedPL.StringFixed(2)})
 	}
-	return tenantJSON{
+	t := tenantJSON{
 		ID: string(s.ID), Strategy: s.Strategy, State: string(s.State), Health: s.Health,
 		LastError: s.LastError, Restarts: s.Restarts, OrdersPlaced: s.OrdersPlaced, OpenOrders: s.OpenOrders,
 		Fills: s.Fills, RiskRejections: s.RiskRejections, BrokerRejections: s.BrokerRejections, Unknown: s.Unknown,
@@ -126,6 +127,12 @@ func toTenantJSON(s engine.TenantStatus) tenantJSON {
 		},
 		QuotesDropped: s.QuotesDropped, UpdatedAt: s.UpdatedAt,
 	}
+	if !s.AccountAt.IsZero() {
+		// Holdings, P&L and equity are the broker's as of this time;
+		// positions are kept current from fills in between.
+		t.AccountAsOf = &s.AccountAt
+	}
+	return t
 }
 
 func (a *opsAPI) tenants(w http.ResponseWriter, r *http.Request) {
