@@ -143,10 +143,10 @@ type Options struct {
 	// connections per host). Default: DefaultMaxConns.
 	MaxConns int
 	// UnencryptedHTTP2 makes the Client-owned transport speak HTTP/2
-	// without TLS (prior knowledge) to http:// hosts, so that REST calls
-	// and a trade-update stream sharing HTTPClient() ride one connection.
-	// Only for servers known to accept it, such as this project's broker;
-	// https hosts negotiate HTTP/2 by themselves. Default: false.
+	// without TLS (prior knowledge) to http:// hosts, so that concurrent
+	// calls ride one connection. Only for servers known to accept it,
+	// such as this project's broker; https hosts negotiate HTTP/2 by
+	// themselves. Default: false.
 	UnencryptedHTTP2 bool
 	// IdleConnTimeout is how long the Client-owned transport keeps an
 	// unused connection. A client that calls rarely (an idle tenant)
@@ -626,10 +626,11 @@ func (c *Client) BaseURL() string { return c.base }
 // DataBaseURL returns the market-data base URL the Client talks to.
 func (c *Client) DataBaseURL() string { return c.data }
 
-// HTTPClient returns the *http.Client the Client sends with, so that a
-// trade-update stream (WithStreamHTTPClient) can share its connection
-// pool: over HTTP/2 the tenant's REST calls and stream then need one
-// connection between them. Do not set a Timeout on it.
+// HTTPClient returns the *http.Client the Client sends with, for a
+// websocket stream (WithStreamHTTPClient) that should share the tenant's
+// connection pool and dialer. The SSE trade-update stream is better left
+// on its own connection (see StreamOptions.HTTPClient). Do not set a
+// Timeout on it.
 func (c *Client) HTTPClient() *http.Client { return c.hc }
 
 // CloseIdleConnections closes the Client's idle keep-alive connections,

@@ -408,7 +408,11 @@ func streamHTTPClient(o *StreamOptions) (*http.Client, bool) {
 	}
 	var rt http.RoundTripper = http.DefaultTransport
 	if t, ok := http.DefaultTransport.(*http.Transport); ok {
-		rt = t.Clone()
+		t = t.Clone()
+		// The library reads no environment (HTTPS_PROXY included): the
+		// caller decides, through HTTPClient.
+		t.Proxy = nil
+		rt = t
 	}
 	return &http.Client{Transport: rt}, true
 }
