@@ -249,10 +249,14 @@ func testSequences(t *testing.T, open OpenFunc) {
 	const tenants, workers, calls = 8, 8, 100
 	var mu sync.Mutex
 	seen := make(map[trading.TenantID]map[uint64]bool)
+	// Every tenant's set exists before any worker runs: the outer map is
+	// only read while workers run.
+	for ti := range tenants {
+		seen[trading.TenantID(fmt.Sprintf("tenant-%d", ti))] = make(map[uint64]bool)
+	}
 	var wg sync.WaitGroup
 	for ti := range tenants {
 		tenant := trading.TenantID(fmt.Sprintf("tenant-%d", ti))
-		seen[tenant] = make(map[uint64]bool)
 		for range workers {
 			wg.Go(func() {
 				var last uint64
