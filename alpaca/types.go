@@ -381,7 +381,9 @@ type Watchlist struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Name      string    `json:"name"`
-	Assets    []Asset   `json:"assets"`
+	// Assets is absent (nil) in the list of watchlists, which Alpaca
+	// returns without them.
+	Assets []Asset `json:"assets,omitzero"`
 }
 
 // WatchlistRequest creates or replaces a watchlist.
