@@ -95,14 +95,7 @@ func BenchmarkSignalToAck(b *testing.B) {
 	if err := e.Open(); err != nil {
 		b.Fatal(err)
 	}
-	waitFor(b, time.Minute, "all running", func() bool {
-		for _, s := range e.Statuses() {
-			if s.Health != engine.HealthRunning {
-				return false
-			}
-		}
-		return true
-	})
+	waitAllRunning(b, e)
 	b.ResetTimer()
 	start := time.Now()
 	armed.Store(true)
@@ -162,14 +155,7 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 				if err := e.Open(); err != nil {
 					b.Fatal(err)
 				}
-				waitFor(b, time.Minute, "all running", func() bool {
-					for _, s := range e.Statuses() {
-						if s.Health != engine.HealthRunning {
-							return false
-						}
-					}
-					return true
-				})
+				waitAllRunning(b, e)
 				runtime.GC()
 				var after runtime.MemStats
 				runtime.ReadMemStats(&after)
@@ -184,3 +170,16 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 // benchTenants is BenchmarkSignalToAck's tenant count (a var so that a
 // profiling session can change it).
 var benchTenants = 100
+
+// waitAllRunning waits until every tenant of e runs.
+func waitAllRunning(tb testing.TB, e *engine.Engine) {
+	tb.Helper()
+	waitFor(tb, time.Minute, "all running", func() bool {
+		for _, s := range e.Statuses() {
+			if s.Health != engine.HealthRunning {
+				return false
+			}
+		}
+		return true
+	})
+}

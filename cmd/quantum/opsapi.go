@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -180,14 +181,12 @@ func (a *opsAPI) orders(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := trading.OrderFilter{TenantID: id, Symbol: q.Get("symbol"), Status: trading.OrderStatus(q.Get("status"))}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			writeError(w, trading.Errorf(trading.EINVALID, "limit must be a positive integer."))
-			return
-		}
-		f.Limit = n
+	limit, err := queryLimit(q, 0, 0)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
+	f.Limit = limit
 	if f.Status != "" && !f.Status.Valid() {
 		writeError(w, trading.Errorf(trading.EINVALID, "Unknown status %q.", f.Status))
 		return
@@ -240,14 +239,11 @@ func (a *opsAPI) fills(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	limit, after := 100, uint64(0)
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > trading.MaxListLimit {
-			writeError(w, trading.Errorf(trading.EINVALID, "limit must be an integer from 1 to %d.", trading.MaxListLimit))
-			return
-		}
-		limit = n
+	after := uint64(0)
+	limit, err := queryLimit(q, 100, trading.MaxListLimit)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	if s := q.Get("after"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
@@ -293,6 +289,23 @@ func (a *opsAPI) fills(w http.ResponseWriter, r *http.Request) {
 		body["next_after"] = after
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// queryLimit reads ?limit: def when absent, else a positive integer, at
+// most max when max is set.
+func queryLimit(q url.Values, def, max int) (int, error) {
+	s := q.Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	switch {
+	case max > 0 && (err != nil || n < 1 || n > max):
+		return 0, trading.Errorf(trading.EINVALID, "limit must be an integer from 1 to %d.", max)
+	case err != nil || n < 1:
+		return 0, trading.Errorf(trading.EINVALID, "limit must be a positive integer.")
+	}
+	return n, nil
 }
 
 func (a *opsAPI) setState(w http.ResponseWriter, r *http.Request) {
