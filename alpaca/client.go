@@ -369,7 +369,8 @@ func WithUnencryptedHTTP2() Option {
 }
 
 // WithIdleConnTimeout sets how long the Client-owned transport keeps an
-// unused connection open; see Options.IdleConnTimeout. Default: 90s.
+// unused connection open, 0 for as long as the server allows; see
+// Options.IdleConnTimeout. Default: 90s.
 func WithIdleConnTimeout(d time.Duration) Option {
 	return func(o *Options) error {
 		if d < 0 {
