@@ -26,10 +26,11 @@ type opsAPI struct {
 	token string
 }
 
-func newOpsAPI(e *engine.Engine, j trading.Journal, token string) http.Handler {
+func newOpsAPI(e *engine.Engine, j trading.Journal, token string, metrics http.Handler) http.Handler {
 	a := &opsAPI{e: e, j: j, token: token}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /api/tenants", a.tenants)
 	mux.HandleFunc("GET /api/tenants/{id}", a.tenant)
 	mux.HandleFunc("GET /api/tenants/{id}/orders", a.orders)

@@ -14,9 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/alpacabroker"
 	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/metrics"
 	"github.com/quantum-alpaca/quantum/sqlite"
 )
 
@@ -46,7 +49,7 @@ Config file (YAML; unknown keys are errors):
 
 The ops API (JSON) listens on --listen: GET /healthz, GET /api/tenants,
 GET /api/tenants/{id}, GET /api/tenants/{id}/orders,
-GET /api/tenants/{id}/fills?after=EVENT_ID&limit=N,
+GET /api/tenants/{id}/fills?after=EVENT_ID&limit=N, GET /metrics (Prometheus),
 POST /api/tenants/{id}/state {"state":"HALTED"}. Bound to a non-loopback
 address it requires QUANTUM_API_TOKEN as a bearer token.
 
@@ -148,6 +151,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	e := engine.NewEngine(j)
 	e.Logger = log.With("system", "engine")
 	e.OnStateChange = states.set
+	reg := metrics.New(e)
 	for _, s := range specs {
 		if saved, ok := states.get(s.ID); ok && saved != s.State {
 			log.Warn("trading state from the ops API overrides the config", "tenant", s.ID, "state", saved, "config", s.State)
@@ -156,7 +160,8 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		// The embedded broker speaks HTTP/2 without TLS, so each tenant's
 		// concurrent REST calls share one connection.
 		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rate,
-			UnencryptedHTTP2: embedded, IdleConnTimeout: cfg.idleConn})
+			UnencryptedHTTP2: embedded, IdleConnTimeout: cfg.idleConn,
+			Options: []alpaca.Option{alpaca.WithObserver(reg.Observer(string(s.ID)))}})
 		if err != nil {
 			return err
 		}
@@ -182,7 +187,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("ops API: %w", err)
 	}
-	hs := &http.Server{Handler: newOpsAPI(e, j, token), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: newOpsAPI(e, j, token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})), ReadHeaderTimeout: 10 * time.Second}
 	apiDone := make(chan error, 1)
 	go func() { apiDone <- hs.Serve(ln) }()
 	defer func() {

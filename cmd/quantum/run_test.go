@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/engine"
@@ -215,6 +219,56 @@ tenants:
 	if code := get("/api/tenants/b/fills?limit=0", nil); code != 400 {
 		t.Errorf("fills limit=0: %d, want 400", code)
 	}
+	// Prometheus metrics: the tenants' snapshots and the broker traffic.
+	resp0, err := http.Get(api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbody, _ := io.ReadAll(resp0.Body)
+	resp0.Body.Close()
+	bodies.Write(mbody)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(mbody))
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	metric := func(name string, labels map[string]string) float64 {
+		t.Helper()
+		f := families[name]
+		if f == nil {
+			t.Fatalf("metric %s missing", name)
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue next
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+		t.Fatalf("metric %s%v missing", name, labels)
+		return 0
+	}
+	if v := metric("quantum_tenant_orders_placed_total", map[string]string{"tenant": "b"}); v != 10 {
+		t.Errorf("tenant b orders placed metric = %v, want 10", v)
+	}
+	if v := metric("quantum_tenant_open_orders", map[string]string{"tenant": "a"}); v != 0 {
+		t.Errorf("tenant a open orders metric = %v, want 0", v)
+	}
+	if v := metric("quantum_broker_requests_total", map[string]string{"method": "POST", "route": "/v2/orders", "code": "200"}); v < 30 {
+		t.Errorf("order submissions counted = %v, want at least 30", v)
+	}
+	if n := len(families["quantum_tenant_info"].GetMetric()); n != 2 {
+		t.Errorf("tenant_info series = %d, want 2", n)
+	}
 	if code := get("/api/tenants/nobody/orders", nil); code != 404 {
 		t.Errorf("unknown tenant: %d, want 404", code)
 	}
@@ -351,7 +405,7 @@ func TestRunUsage(t *testing.T) {
 }
 
 func TestOpsAPIToken(t *testing.T) {
-	h := newOpsAPI(engine.NewEngine(nil), nil, "tok-123")
+	h := newOpsAPI(engine.NewEngine(nil), nil, "tok-123", http.NotFoundHandler())
 	for _, tc := range []struct {
 		path, auth string
 		want       int
