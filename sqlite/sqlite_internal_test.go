@@ -27,10 +27,10 @@ func TestWriteConnectionIsDurable(t *testing.T) {
 	ctx := context.Background()
 	var mode string
 	var sync int
-	if err := j.wconn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := j.conns.WriteConn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.wconn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+	if err := j.conns.WriteConn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
 		t.Fatal(err)
 	}
 	if mode != "wal" || sync != 2 {
@@ -63,7 +63,7 @@ func TestGroupCommitBatches(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	commits := j.commits.Load()
+	commits := j.Commits()
 	t.Logf("%d appends in %d commits", workers*each, commits)
 	if commits >= workers*each/2 {
 		t.Errorf("%d commits for %d concurrent appends; want them batched", commits, workers*each)
@@ -79,7 +79,7 @@ func TestMigrateIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 		var n int
-		if err := j.rdb.QueryRow(`SELECT COUNT(*) FROM migrations`).Scan(&n); err != nil {
+		if err := j.conns.Read.QueryRow(`SELECT COUNT(*) FROM migrations`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != 1 {

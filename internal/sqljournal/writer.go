@@ -1,4 +1,4 @@
-package sqlite
+package sqljournal
 
 import (
 	"context"
@@ -133,7 +133,7 @@ func (j *Journal) commit(batch []*request) {
 	}
 
 	if _, err := j.stmts.begin.ExecContext(ctx); err != nil {
-		fail(internal("begin", err))
+		fail(j.internal("begin", err))
 		return
 	}
 	b := &batchState{now: j.Now().UTC(), tenants: make(map[trading.TenantID]*tenantRow)}
@@ -155,11 +155,11 @@ func (j *Journal) commit(batch []*request) {
 				continue
 			}
 			if _, err := j.stmts.upsertTenant.ExecContext(ctx, string(tenant), int64(t.seqReserved), int64(t.lastEventID)); err != nil {
-				return internal("update tenant sequences", err)
+				return j.internal("update tenant sequences", err)
 			}
 		}
 		if _, err := j.stmts.commit.ExecContext(ctx); err != nil {
-			return internal("commit", err)
+			return j.internal("commit", err)
 		}
 		return nil
 	}()
@@ -205,12 +205,12 @@ func (j *Journal) apply(ctx context.Context, b *batchState, r *request) error {
 		}
 	}
 	if _, err := j.stmts.savepoint.ExecContext(ctx); err != nil {
-		return internal("savepoint", err)
+		return j.internal("savepoint", err)
 	}
 	for _, e := range r.events {
 		if err := j.applyEvent(ctx, b, e); err != nil {
 			if _, rerr := j.stmts.rollbackTo.ExecContext(ctx); rerr != nil {
-				return internal("rollback to savepoint", rerr)
+				return j.internal("rollback to savepoint", rerr)
 			}
 			for _, e := range r.events {
 				delete(b.tenants, e.Tenant)
@@ -219,13 +219,13 @@ func (j *Journal) apply(ctx context.Context, b *batchState, r *request) error {
 				b.tenants[tenant] = t
 			}
 			if _, rerr := j.stmts.release.ExecContext(ctx); rerr != nil {
-				return internal("release savepoint", rerr)
+				return j.internal("release savepoint", rerr)
 			}
 			return err
 		}
 	}
 	if _, err := j.stmts.release.ExecContext(ctx); err != nil {
-		return internal("release savepoint", err)
+		return j.internal("release savepoint", err)
 	}
 	return nil
 }
@@ -240,7 +240,7 @@ func (j *Journal) tenant(ctx context.Context, b *batchState, id trading.TenantID
 	var seq, last int64
 	err := j.stmts.selectTenant.QueryRowContext(ctx, string(id)).Scan(&seq, &last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, internal("read tenant sequences", err)
+		return nil, j.internal("read tenant sequences", err)
 	}
 	t := &tenantRow{seqReserved: uint64(seq), lastEventID: uint64(last)}
 	b.tenants[id] = t
@@ -286,10 +286,10 @@ func (j *Journal) applyEvent(ctx context.Context, b *batchState, e trading.Event
 		st.Apply(e)
 		res, err := j.stmts.insertOrder.ExecContext(ctx, orderArgs(&st)...)
 		if err != nil {
-			return internal("insert order", err)
+			return j.internal("insert order", err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return internal("insert order", err)
+			return j.internal("insert order", err)
 		} else if n == 0 {
 			return trading.Errorf(trading.ECONFLICT, "Client order id %q or sequence %d already used.", in.ClientOrderID, in.Seq)
 		}
@@ -303,10 +303,10 @@ func (j *Journal) applyEvent(ctx context.Context, b *batchState, e trading.Event
 		e.BrokerOrderID, string(e.Status), e.ExecutionID,
 		e.Qty.String(), e.Price.String(), e.CumQty.String(), e.Reason)
 	if err != nil {
-		return internal("insert event", err)
+		return j.internal("insert event", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return internal("insert event", err)
+		return j.internal("insert event", err)
 	} else if n == 0 {
 		// A redelivered fill, dropped on purpose (see the conflict target).
 		return nil
@@ -320,7 +320,7 @@ func (j *Journal) applyEvent(ctx context.Context, b *batchState, e trading.Event
 			st.BrokerOrderID, string(st.Status), st.FilledQty.String(), st.FilledNotional.String(),
 			st.FilledAvgPrice.String(), st.Reason, st.UpdatedAt.UnixNano(), int64(st.LastEventID),
 			st.Terminal, string(e.Tenant), e.ClientOrderID); err != nil {
-			return internal("update order", err)
+			return j.internal("update order", err)
 		}
 	}
 	return nil
@@ -331,7 +331,7 @@ func (j *Journal) loadOrder(ctx context.Context, tenant trading.TenantID, coid s
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, false, nil
 	} else if err != nil {
-		return st, false, internal("read order", err)
+		return st, false, j.internal("read order", err)
 	}
 	return st, true, nil
 }
@@ -422,15 +422,12 @@ type writeStmts struct {
 	all                            []*sql.Stmt
 }
 
-func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn) error {
+func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d Dialect) error {
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
 	}{
-		// IMMEDIATE takes the write lock up front, so a batch never fails
-		// half way with SQLITE_BUSY when another connection (a backup
-		// tool) holds it.
-		{&s.begin, `BEGIN IMMEDIATE`},
+		{&s.begin, d.Begin},
 		{&s.commit, `COMMIT`},
 		{&s.rollback, `ROLLBACK`},
 		{&s.savepoint, `SAVEPOINT request`},
@@ -439,7 +436,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&s.selectTenant, `SELECT seq_reserved, last_event_id FROM tenant_sequences WHERE tenant = ?`},
 		{&s.upsertTenant, `INSERT INTO tenant_sequences (tenant, seq_reserved, last_event_id) VALUES (?, ?, ?)
 			ON CONFLICT (tenant) DO UPDATE SET
-				seq_reserved = max(seq_reserved, excluded.seq_reserved),
+				seq_reserved = ` + d.Greatest + `(tenant_sequences.seq_reserved, excluded.seq_reserved),
 				last_event_id = excluded.last_event_id`},
 		{&s.selectOrder, `SELECT ` + orderColumns + ` FROM orders WHERE tenant = ? AND client_order_id = ?`},
 		{&s.insertOrder, `INSERT INTO orders (` + orderColumns + `)
@@ -453,7 +450,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant, client_order_id, execution_id) WHERE kind = 'fill' DO NOTHING`},
 	} {
-		st, err := conn.PrepareContext(ctx, p.sql)
+		st, err := conn.PrepareContext(ctx, d.rebind(p.sql))
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", p.sql, err)
 		}

@@ -1,4 +1,4 @@
-package sqlite
+package sqljournal
 
 import (
 	"context"
@@ -105,15 +105,13 @@ func (j *Journal) read(ctx context.Context, op string, tenant trading.TenantID, 
 	if _, ok := err.(*trading.Error); ok {
 		return err
 	}
-	return internal(op, err)
+	return j.internal(op, err)
 }
 
 // Order implements trading.Journal.
 func (j *Journal) Order(ctx context.Context, tenant trading.TenantID, clientOrderID string) (st trading.OrderState, err error) {
 	err = j.read(ctx, "read order", tenant, func() error {
-		st, err = scanOrder(j.rdb.QueryRowContext(ctx,
-			`SELECT `+orderColumns+` FROM orders WHERE tenant = ? AND client_order_id = ?`,
-			string(tenant), clientOrderID))
+		st, err = scanOrder(j.rdb.QueryRowContext(ctx, j.q.order, string(tenant), clientOrderID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return trading.Errorf(trading.ENOTFOUND, "Order %q not found.", clientOrderID)
 		}
@@ -125,10 +123,7 @@ func (j *Journal) Order(ctx context.Context, tenant trading.TenantID, clientOrde
 // OpenOrders implements trading.Journal.
 func (j *Journal) OpenOrders(ctx context.Context, tenant trading.TenantID) (out []trading.OrderState, err error) {
 	err = j.read(ctx, "read open orders", tenant, func() error {
-		// "terminal = 0" matches the partial index orders_open.
-		out, err = j.queryOrders(ctx,
-			`SELECT `+orderColumns+` FROM orders WHERE tenant = ? AND terminal = 0 ORDER BY seq`,
-			string(tenant))
+		out, err = j.queryOrders(ctx, j.q.openOrders, string(tenant))
 		return err
 	})
 	return out, err
@@ -157,7 +152,7 @@ func (j *Journal) Orders(ctx context.Context, f trading.OrderFilter) (out []trad
 		}
 		q.WriteString(` ORDER BY seq DESC LIMIT ?`)
 		args = append(args, trading.ListLimit(f.Limit))
-		out, err = j.queryOrders(ctx, q.String(), args...)
+		out, err = j.queryOrders(ctx, j.d.rebind(q.String()), args...)
 		return err
 	})
 	return out, err
@@ -186,12 +181,7 @@ func (j *Journal) Events(ctx context.Context, tenant trading.TenantID, afterID u
 	// Stored ids are signed 64-bit; nothing lies beyond MaxSeq.
 	afterID = min(afterID, trading.MaxSeq)
 	err = j.read(ctx, "list events", tenant, func() error {
-		rows, err := j.rdb.QueryContext(ctx, `
-			SELECT e.id, e.kind, e.time, e.broker_order_id, e.status, e.execution_id,
-				e.qty, e.price, e.cum_qty, e.reason, `+prefixed("o.", orderColumns)+`
-			FROM events e JOIN orders o ON o.tenant = e.tenant AND o.client_order_id = e.client_order_id
-			WHERE e.tenant = ? AND e.id > ?
-			ORDER BY e.id LIMIT ?`,
+		rows, err := j.rdb.QueryContext(ctx, j.q.events,
 			string(tenant), int64(afterID), trading.ListLimit(limit))
 		if err != nil {
 			return err
@@ -233,7 +223,7 @@ func (j *Journal) Events(ctx context.Context, tenant trading.TenantID, afterID u
 // Count implements trading.Journal.
 func (j *Journal) Count(ctx context.Context, tenant trading.TenantID) (n int, err error) {
 	err = j.read(ctx, "count orders", tenant, func() error {
-		return j.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE tenant = ?`, string(tenant)).Scan(&n)
+		return j.rdb.QueryRowContext(ctx, j.q.count, string(tenant)).Scan(&n)
 	})
 	return n, err
 }
@@ -244,4 +234,24 @@ func prefixed(p, columns string) string {
 		fields[i] = p + strings.TrimSpace(f)
 	}
 	return strings.Join(fields, ", ")
+}
+
+// queries are the read queries, written once for the dialect.
+type queries struct {
+	order, openOrders, events, count string
+}
+
+func newQueries(d Dialect) queries {
+	return queries{
+		order: d.rebind(`SELECT ` + orderColumns + ` FROM orders WHERE tenant = ? AND client_order_id = ?`),
+		// The predicate on terminal matches the partial index orders_open.
+		openOrders: d.rebind(`SELECT ` + orderColumns + ` FROM orders WHERE tenant = ? AND terminal = ` + d.False + ` ORDER BY seq`),
+		events: d.rebind(`
+			SELECT e.id, e.kind, e.time, e.broker_order_id, e.status, e.execution_id,
+				e.qty, e.price, e.cum_qty, e.reason, ` + prefixed("o.", orderColumns) + `
+			FROM events e JOIN orders o ON o.tenant = e.tenant AND o.client_order_id = e.client_order_id
+			WHERE e.tenant = ? AND e.id > ?
+			ORDER BY e.id LIMIT ?`),
+		count: d.rebind(`SELECT COUNT(*) FROM orders WHERE tenant = ?`),
+	}
 }

@@ -1,0 +1,328 @@
+// Package sqljournal is the trading.Journal both SQL stores share: the
+// schema's semantics, group commit, sequence blocks and every query. The
+// sqlite and postgres packages open their databases and say, through a
+// Dialect, where their SQL differs; everything the conformance suite
+// checks lives here once.
+//
+// Group commit: one writer goroutine owns the only write connection and
+// commits every Append that is waiting as one transaction, so N concurrent
+// appends cost one durable commit instead of N. Reads go to a separate
+// pool and never wait for the writer.
+//
+// One Journal per tenant at a time: the sequence blocks NextSequence hands
+// out are cached in memory, so two processes must never write the same
+// tenant (different tenants in one database are fine).
+package sqljournal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+// Defaults for the Journal's tunable fields.
+const (
+	// DefaultQueueSize bounds the appends waiting for the writer. When it is
+	// full, Append blocks (until its context ends): back-pressure instead of
+	// unbounded memory.
+	DefaultQueueSize = 4096
+	// DefaultMaxBatch bounds the requests committed in one transaction, so
+	// that one huge batch cannot hold every caller's latency hostage.
+	DefaultMaxBatch = 1024
+	// DefaultSequenceBlock is how many sequence numbers NextSequence
+	// reserves per durable write; a restart skips what is left of a block.
+	DefaultSequenceBlock = 1000
+	// DefaultReadConns is the size of the read connection pool.
+	DefaultReadConns = 4
+)
+
+// Dialect is where one database's SQL differs from the other's.
+type Dialect struct {
+	// Name prefixes internal errors ("sqlite", "postgres").
+	Name string
+	// Placeholders "dollar" numbers parameters $1, $2...; otherwise the
+	// queries keep "?".
+	Placeholders string
+	// Begin starts the writer's transaction.
+	Begin string
+	// Greatest is the two-argument maximum function.
+	Greatest string
+	// False is how a false boolean column is written in a predicate that
+	// must match the partial index on unfinished orders.
+	False string
+	// Migrations holds the schema's files as migration/*.sql, applied in
+	// name order and recorded by that name (so a file keeps its name).
+	Migrations fs.FS
+	// MigrateLock and MigrateUnlock, if set, run on the write connection
+	// around all migrations, so that nodes starting together on one
+	// database migrate it one after the other.
+	MigrateLock, MigrateUnlock string
+}
+
+// Conns are the connections a Journal runs on. The Journal owns them from
+// Start on and closes them in Close (after BeforeClose, if set).
+type Conns struct {
+	Write       *sql.DB   // holds the single write connection
+	WriteConn   *sql.Conn // the writer's connection, taken from Write
+	Read        *sql.DB
+	BeforeClose func(ctx context.Context, w *sql.Conn) error
+}
+
+// ErrNotOpen is returned by Journal methods called before Open.
+var ErrNotOpen = errors.New("journal not open")
+
+// Compile-time proof that Journal is a trading.Journal.
+var _ trading.Journal = (*Journal)(nil)
+
+// Journal is the shared implementation. Stores embed it, set the exported
+// fields' defaults with Init, and call Start from their Open.
+type Journal struct {
+	// QueueSize, MaxBatch, SequenceBlock and ReadConns default to the
+	// constants of the same name; change them only before Open.
+	QueueSize     int
+	MaxBatch      int
+	SequenceBlock uint64
+	ReadConns     int
+
+	// Now stamps events whose Time is zero; tests replace it.
+	Now func() time.Time
+
+	d     Dialect
+	c     Conns
+	wconn *sql.Conn
+	rdb   *sql.DB
+	stmts writeStmts
+	q     queries
+
+	// mu guards state. Senders to reqs hold it for reading, so once Close
+	// has set state to closed under the write lock no request can be
+	// queued behind the writer's final drain.
+	mu    sync.RWMutex
+	state int
+
+	reqs chan *request
+	quit chan struct{}
+	wg   sync.WaitGroup
+
+	seqMu sync.Mutex
+	seqs  map[trading.TenantID]*seqBlock
+
+	commits atomic.Int64 // committed batches, for tests that prove batching
+}
+
+const (
+	stateNew = iota
+	stateOpen
+	stateClosed
+)
+
+// Init sets the defaults. Stores call it from their constructors.
+func (j *Journal) Init() {
+	j.QueueSize = DefaultQueueSize
+	j.MaxBatch = DefaultMaxBatch
+	j.SequenceBlock = DefaultSequenceBlock
+	j.ReadConns = DefaultReadConns
+	j.Now = time.Now
+	j.seqs = make(map[trading.TenantID]*seqBlock)
+}
+
+// Check reports bad tunables before a store opens anything.
+func (j *Journal) Check() error {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	if j.state != stateNew {
+		return fmt.Errorf("%s: journal already opened", j.d.Name)
+	}
+	if j.QueueSize <= 0 || j.MaxBatch <= 0 || j.SequenceBlock == 0 || j.ReadConns <= 0 {
+		return errors.New("QueueSize, MaxBatch, SequenceBlock and ReadConns must be positive")
+	}
+	if j.Now == nil {
+		j.Now = time.Now
+	}
+	return nil
+}
+
+// Start applies pending migrations on c, prepares the writer's statements
+// and starts the writer. On error it closes c.
+func (j *Journal) Start(ctx context.Context, d Dialect, c Conns) (err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.state != stateNew {
+		_ = closeConns(c)
+		return fmt.Errorf("%s: journal already opened", d.Name)
+	}
+	j.d, j.c, j.wconn, j.rdb = d, c, c.WriteConn, c.Read
+	j.q = newQueries(d)
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, j.stmts.close(), closeConns(c))
+		}
+	}()
+	if err := j.migrate(ctx); err != nil {
+		return err
+	}
+	if err := j.stmts.prepare(ctx, j.wconn, d); err != nil {
+		return err
+	}
+	j.reqs = make(chan *request, j.QueueSize)
+	j.quit = make(chan struct{})
+	j.wg.Add(1)
+	go j.run()
+	j.state = stateOpen
+	return nil
+}
+
+// Close stops accepting work, waits for the writer to commit everything
+// already queued and closes all connections. Calling it again returns nil.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	if j.state != stateOpen {
+		j.state = stateClosed
+		j.mu.Unlock()
+		return nil
+	}
+	j.state = stateClosed
+	j.mu.Unlock()
+
+	close(j.quit)
+	j.wg.Wait()
+
+	var cerr error
+	if j.c.BeforeClose != nil {
+		cerr = j.c.BeforeClose(context.Background(), j.wconn)
+	}
+	return errors.Join(cerr, j.stmts.close(), closeConns(j.c))
+}
+
+func closeConns(c Conns) error {
+	var errs []error
+	if c.WriteConn != nil {
+		errs = append(errs, c.WriteConn.Close())
+	}
+	if c.Write != nil {
+		errs = append(errs, c.Write.Close())
+	}
+	if c.Read != nil {
+		errs = append(errs, c.Read.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Commits counts committed batches, for tests that prove batching.
+func (j *Journal) Commits() int64 { return j.commits.Load() }
+
+// migrate applies the dialect's migrations not yet recorded in the
+// migrations table, each in its own transaction, in file-name order.
+func (j *Journal) migrate(ctx context.Context) (err error) {
+	if j.d.MigrateLock != "" {
+		if _, err := j.wconn.ExecContext(ctx, j.d.MigrateLock); err != nil {
+			return fmt.Errorf("lock for migrations: %w", err)
+		}
+		defer func() {
+			if _, uerr := j.wconn.ExecContext(context.WithoutCancel(ctx), j.d.MigrateUnlock); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("unlock after migrations: %w", uerr))
+			}
+		}()
+	}
+	if _, err := j.wconn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(j.d.Migrations, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := j.migrateFile(ctx, name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (j *Journal) migrateFile(ctx context.Context, name string) error {
+	tx, err := j.wconn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	var n int
+	if err := tx.QueryRowContext(ctx, j.d.rebind(`SELECT COUNT(*) FROM migrations WHERE name = ?`), name).Scan(&n); err != nil {
+		return err
+	} else if n != 0 {
+		return nil
+	}
+	buf, err := fs.ReadFile(j.d.Migrations, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, j.d.rebind(`INSERT INTO migrations (name) VALUES (?)`), name); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// rebind rewrites the "?" placeholders of q for the dialect. The queries
+// here hold no "?" inside literals.
+func (d Dialect) rebind(q string) string {
+	if d.Placeholders != "dollar" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// begin takes the read side of mu for a call, so that Close waits for it
+// and no call starts after Close.
+func (j *Journal) begin() error {
+	j.mu.RLock()
+	switch j.state {
+	case stateOpen:
+		return nil
+	case stateNew:
+		j.mu.RUnlock()
+		return ErrNotOpen
+	}
+	j.mu.RUnlock()
+	return trading.ErrJournalClosed
+}
+
+func (j *Journal) end() { j.mu.RUnlock() }
+
+// internal wraps a storage failure as EINTERNAL, keeping the cause for
+// errors.Is/As and logs but out of the user-facing message.
+func (j *Journal) internal(op string, err error) error {
+	return &internalError{name: j.d.Name, op: op, err: err}
+}
+
+type internalError struct {
+	name, op string
+	err      error
+}
+
+func (e *internalError) Error() string { return e.name + ": " + e.op + ": " + e.err.Error() }
+func (e *internalError) Unwrap() error { return e.err }
