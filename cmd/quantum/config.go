@@ -26,8 +26,12 @@ import (
 type Config struct {
 	// Broker is the trading API base URL; empty runs the embedded broker.
 	Broker string `yaml:"broker"`
-	// Data is the directory of the journal.
+	// Data is the directory of the SQLite journal and the saved trading
+	// states.
 	Data string `yaml:"data"`
+	// Journal is "sqlite" (the default: a file under Data) or a
+	// postgres:// URL; ${NAME} is replaced from the environment.
+	Journal string `yaml:"journal"`
 	// Listen is the ops API address.
 	Listen string `yaml:"listen"`
 	// RateLimit is requests/min per tenant; 0 is unlimited. Unset: 0 for
@@ -38,7 +42,8 @@ type Config struct {
 	IdleConnTimeout string         `yaml:"idle_conn_timeout"`
 	Tenants         []TenantConfig `yaml:"tenants"`
 
-	idleConn time.Duration // IdleConnTimeout, parsed by Validate
+	idleConn   time.Duration // IdleConnTimeout, parsed by Validate
+	journalDSN string        // Journal after ${NAME} expansion
 }
 
 // TenantConfig is one tenant in the config file.
@@ -119,6 +124,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (Config, error) {
 		}
 		return cfg, fmt.Errorf("config: %w", err)
 	}
+	cfg.journalDSN = expandEnv(cfg.Journal, getenv)
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		t.keyID = expandEnv(t.KeyID, getenv)
@@ -211,6 +217,18 @@ func (c *Config) Validate(deriveKeys bool) ([]tenantSpec, error) {
 	}
 	if c.RateLimit != nil && *c.RateLimit < 0 {
 		return nil, bad("rate_limit", fmt.Sprint(*c.RateLimit), errors.New("must not be negative"))
+	}
+	switch c.journalDSN {
+	case "", "sqlite":
+	default:
+		// The value may hold a password: it is shown redacted or not at all.
+		u, err := url.Parse(c.journalDSN)
+		if err != nil {
+			return nil, bad("journal", "", errors.New(`want "sqlite" or a postgres:// URL`))
+		}
+		if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+			return nil, bad("journal", u.Redacted(), errors.New(`want "sqlite" or a postgres:// URL`))
+		}
 	}
 	if c.IdleConnTimeout != "" {
 		d, err := time.ParseDuration(c.IdleConnTimeout)

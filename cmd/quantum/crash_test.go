@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/internal/pgtest"
+	"github.com/quantum-alpaca/quantum/postgres"
 	"github.com/quantum-alpaca/quantum/sqlite"
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -33,21 +35,25 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs subprocesses; skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 85*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "quantum")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	t.Run("CleanBroker", func(t *testing.T) { crashRun(ctx, t, bin, 200) })
+	t.Run("CleanBroker", func(t *testing.T) { crashRun(ctx, t, bin, "", 200) })
 	// The same with a broker that fails and drops some requests, half of
 	// them after acting on them: the ambiguous case look-up-before-resend
 	// exists for.
-	t.Run("FaultyBroker", func(t *testing.T) { crashRun(ctx, t, bin, 100, "--fail-rate", "0.05", "--drop-rate", "0.05") })
+	t.Run("FaultyBroker", func(t *testing.T) { crashRun(ctx, t, bin, "", 100, "--fail-rate", "0.05", "--drop-rate", "0.05") })
+	// The same proof with the journal in PostgreSQL.
+	t.Run("PostgreSQL", func(t *testing.T) { crashRun(ctx, t, bin, pgtest.SchemaDSN(t), 100) })
 }
 
-func crashRun(ctx context.Context, t *testing.T, bin string, count int, brokerFlags ...string) {
+// crashRun runs the proof with the journal in dsn, or in SQLite under the
+// data directory when dsn is empty.
+func crashRun(ctx context.Context, t *testing.T, bin, dsn string, count int, brokerFlags ...string) {
 	const (
 		tenants = 5
 		kills   = 3
@@ -61,7 +67,11 @@ func crashRun(ctx context.Context, t *testing.T, bin string, count int, brokerFl
 	brokerURL := broker.waitFor(t, regexp.MustCompile(`serving the Alpaca API on (http://\S+)`), 20*time.Second)
 
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "broker: %s\nrate_limit: 0\ntenants:\n", brokerURL)
+	fmt.Fprintf(&cfg, "broker: %s\nrate_limit: 0\n", brokerURL)
+	if dsn != "" {
+		fmt.Fprintf(&cfg, "journal: %q\n", dsn)
+	}
+	cfg.WriteString("tenants:\n")
 	runID := time.Now().UnixNano()
 	keys := make([]string, tenants)
 	for i := range tenants {
@@ -131,7 +141,13 @@ func crashRun(ctx context.Context, t *testing.T, bin string, count int, brokerFl
 
 	// The journal must agree with the broker: every tenant's 200 orders
 	// journaled as filled, with the broker's order ids.
-	j := sqlite.NewJournal(filepath.Join(data, "journal.db"))
+	var j interface {
+		trading.Journal
+		Open(context.Context) error
+	} = sqlite.NewJournal(filepath.Join(data, "journal.db"))
+	if dsn != "" {
+		j = postgres.NewJournal(dsn)
+	}
 	if err := j.Open(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,9 @@ import (
 	"github.com/quantum-alpaca/quantum/alpacabroker"
 	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/metrics"
+	"github.com/quantum-alpaca/quantum/postgres"
 	"github.com/quantum-alpaca/quantum/sqlite"
+	"github.com/quantum-alpaca/quantum/trading"
 )
 
 type runCommand struct{ m *Main }
@@ -37,6 +39,7 @@ three tenants with different built-in strategies (dca, macross, rebalance).
 Config file (YAML; unknown keys are errors):
   broker: http://127.0.0.1:8090   # omit: embedded broker
   data: ./quantum-data
+  journal: sqlite                 # or postgres://user@host:5432/db (${NAME} from the env)
   rate_limit: 200                 # requests/min per tenant; 0 = unlimited
   idle_conn_timeout: 5s           # an unused REST connection closes after this
   tenants:
@@ -134,7 +137,22 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		cfg.Broker = url
 	}
 
-	j := sqlite.NewJournal(filepath.Join(cfg.Data, "journal.db"))
+	var j interface {
+		trading.Journal
+		Open(context.Context) error
+	}
+	var journalAt string
+	if cfg.journalDSN == "" || cfg.journalDSN == "sqlite" {
+		journalAt = filepath.Join(cfg.Data, "journal.db")
+		j = sqlite.NewJournal(journalAt)
+	} else {
+		// Host and database only: user, password and parameters stay out.
+		journalAt = "PostgreSQL (invalid URL)"
+		if u, err := url.Parse(cfg.journalDSN); err == nil {
+			journalAt = "PostgreSQL " + u.Host + u.Path
+		}
+		j = postgres.NewJournal(cfg.journalDSN)
+	}
 	if err := j.Open(ctx); err != nil {
 		return err
 	}
@@ -206,7 +224,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	}
 	api := "http://" + ln.Addr().String()
 	fmt.Fprintf(c.m.Stdout, "quantum run: %d tenants trading against the %s\n", len(specs), where)
-	fmt.Fprintf(c.m.Stdout, "  journal:   %s\n", j.Path)
+	fmt.Fprintf(c.m.Stdout, "  journal:   %s\n", journalAt)
 	fmt.Fprintf(c.m.Stdout, "  ops API:   %s/api/tenants\n", api)
 	fmt.Fprintf(c.m.Stdout, "  orders:    %s/api/tenants/%s/orders\n", api, specs[0].ID)
 	fmt.Fprintf(c.m.Stdout, "  kill switch: curl -X POST -d '{\"state\":\"HALTED\"}' %s/api/tenants/%s/state\n", api, specs[0].ID)

@@ -89,6 +89,7 @@ tenants:
 		{"BadState", base + "    state: panic\n", "tenants[0](t1).state"},
 		{"NegativeRate", "rate_limit: -5\n" + base, "rate_limit"},
 		{"BadIdleConnTimeout", "idle_conn_timeout: forever\n" + base, "idle_conn_timeout"},
+		{"BadJournal", "journal: mysql://u:s3cr3t@db/x\n" + base, "journal"},
 		{"ZeroIdleConnTimeout", "idle_conn_timeout: 0s\n" + base, "idle_conn_timeout"},
 		{"BadBroker", "broker: ftp://x\n" + base, "broker"},
 		{"DuplicateID", base + strings.TrimPrefix(base, "tenants:\n"), "used by two tenants"},
