@@ -33,6 +33,9 @@ const (
 	// DefaultSweepInterval is how often each runner checks its open orders
 	// and positions by REST, to catch anything the stream missed.
 	DefaultSweepInterval = 2 * time.Second
+	// DefaultAcquireInterval is how often an engine tries to take a
+	// tenant another engine owns, with Owners set.
+	DefaultAcquireInterval = time.Second
 	// DefaultAccountInterval is how often each runner reloads positions
 	// and equity from the broker (also the daily-loss figure). Fills keep
 	// the positions current in between; this corrects any drift. It is
@@ -98,6 +101,12 @@ type Engine struct {
 	RestartReset    time.Duration
 	UpdateBuffer    int
 	QuoteMaxAge     time.Duration
+	// Owners, when several engines share one journal, decides which of
+	// them runs each tenant; nil runs every tenant here. A tenant owned
+	// elsewhere waits in HealthStandby and is tried again every
+	// AcquireInterval.
+	Owners          Ownership
+	AcquireInterval time.Duration
 
 	tenants []*tenant
 	byID    map[trading.TenantID]*tenant
@@ -128,6 +137,7 @@ func NewEngine(j trading.Journal) *Engine {
 		RestartReset:    DefaultRestartReset,
 		UpdateBuffer:    DefaultUpdateBuffer,
 		QuoteMaxAge:     DefaultQuoteMaxAge,
+		AcquireInterval: DefaultAcquireInterval,
 		byID:            make(map[trading.TenantID]*tenant),
 	}
 }
@@ -267,6 +277,7 @@ const (
 	HealthRunning  = "running"
 	HealthFailed   = "failed" // crashed; restarting after a backoff
 	HealthStopped  = "stopped"
+	HealthStandby  = "standby" // another engine owns the tenant
 )
 
 // TenantStatus is a point-in-time copy of a tenant's state, published by
@@ -337,18 +348,48 @@ func (t *tenant) snapshot() TenantStatus {
 	return s
 }
 
+// Ownership decides which of several engines sharing one journal runs a
+// tenant (the postgres package's advisory locks, for one).
+type Ownership interface {
+	// Acquire tries to take tenant without waiting. It returns a context
+	// that ends if the ownership is lost (or ctx ends) and a func that
+	// gives the tenant up, or a nil context when another engine owns it.
+	Acquire(ctx context.Context, tenant trading.TenantID) (context.Context, func(), error)
+}
+
 // supervise runs t's runner until the engine closes, restarting it with
-// exponential backoff whenever it fails or panics.
+// exponential backoff whenever it fails or panics. With Owners set it runs
+// the tenant only while this engine owns it.
 func (e *Engine) supervise(t *tenant) {
 	log := e.Logger.With(LogKeyTenant, t.cfg.ID)
 	backoff := e.RestartMin
 	restarts := 0
 	for {
+		lease, release, ok := e.own(t, log)
+		if !ok {
+			t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
+			return
+		}
 		started := e.Now()
-		err := e.runOnce(t, log, restarts)
+		err := e.runOnce(t, lease, log, restarts)
+		lost := lease.Err() != nil && e.hardCtx.Err() == nil
+		release()
 		if e.softCtx.Err() != nil {
 			t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
 			return
+		}
+		if lost {
+			// Not the runner's failure: another engine may run the
+			// tenant now. It is tried again like any unowned tenant.
+			log.Warn("tenant ownership lost; runner stopped")
+			t.publish(func(s *TenantStatus) { s.Health, s.LastError = HealthStandby, "ownership lost" })
+			// An engine that just lost its locks is the one to distrust:
+			// the others get the first chance at its tenants.
+			if !e.sleep(e.AcquireInterval) {
+				t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
+				return
+			}
+			continue
 		}
 		restarts++
 		if e.Now().Sub(started) > e.RestartReset {
@@ -362,11 +403,7 @@ func (e *Engine) supervise(t *tenant) {
 		t.publish(func(s *TenantStatus) {
 			s.Health, s.LastError, s.Restarts = HealthFailed, msg, restarts
 		})
-		timer := time.NewTimer(backoff)
-		select {
-		case <-timer.C:
-		case <-e.softCtx.Done():
-			timer.Stop()
+		if !e.sleep(backoff) {
 			t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
 			return
 		}
@@ -374,10 +411,49 @@ func (e *Engine) supervise(t *tenant) {
 	}
 }
 
+// own waits until this engine owns t, returning the ownership's context
+// and release func, or false once the engine is closing. Without Owners
+// every tenant is owned here for the engine's life.
+func (e *Engine) own(t *tenant, log *slog.Logger) (context.Context, func(), bool) {
+	if e.Owners == nil {
+		return e.hardCtx, func() {}, e.softCtx.Err() == nil
+	}
+	for e.softCtx.Err() == nil {
+		lease, release, err := e.Owners.Acquire(e.hardCtx, t.cfg.ID)
+		switch {
+		case err != nil:
+			log.Warn("cannot check tenant ownership", "err", err)
+			t.publish(func(s *TenantStatus) { s.Health, s.LastError = HealthStandby, "ownership: "+err.Error() })
+		case lease != nil:
+			return lease, release, true
+		default:
+			t.publish(func(s *TenantStatus) { s.Health = HealthStandby })
+		}
+		if !e.sleep(e.AcquireInterval) {
+			break
+		}
+	}
+	return nil, nil, false
+}
+
+// sleep waits d, or returns false at once when the engine closes.
+func (e *Engine) sleep(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-e.softCtx.Done():
+		return false
+	}
+}
+
 // runOnce runs one incarnation of t's runner; a panic anywhere in it (the
 // strategy's, most likely) becomes an error, so it ends only this tenant's
-// runner, after the runner's deferred cleanup has stopped its stream.
-func (e *Engine) runOnce(t *tenant, log *slog.Logger, restarts int) (err error) {
+// runner, after the runner's deferred cleanup has stopped its stream. Its
+// loop ends with the engine's graceful shutdown or with lease; its broker
+// and journal calls only with lease.
+func (e *Engine) runOnce(t *tenant, lease context.Context, log *slog.Logger, restarts int) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			// The stack goes to the log, not into the error: the error
@@ -386,7 +462,11 @@ func (e *Engine) runOnce(t *tenant, log *slog.Logger, restarts int) (err error) 
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
-	r := newRunner(e, t, log, restarts)
+	ctx, cancel := context.WithCancel(lease)
+	defer cancel()
+	stop := context.AfterFunc(e.softCtx, cancel)
+	defer stop()
+	r := newRunner(e, t, log, restarts, ctx, lease)
 	return r.run()
 }
 

@@ -55,11 +55,16 @@ type runner struct {
 
 	stats    *tenantStats // the tenant's, kept across restarts
 	restarts int
+
+	// ctx ends the loop (graceful shutdown, or the tenant's ownership
+	// lost); ioCtx bounds broker and journal calls, which a graceful
+	// shutdown lets finish but a lost ownership cuts short.
+	ctx, ioCtx context.Context
 }
 
-func newRunner(e *Engine, t *tenant, log *slog.Logger, restarts int) *runner {
+func newRunner(e *Engine, t *tenant, log *slog.Logger, restarts int, ctx, ioCtx context.Context) *runner {
 	return &runner{
-		e: e, t: t, log: log, id: t.cfg.ID,
+		e: e, t: t, log: log, id: t.cfg.ID, ctx: ctx, ioCtx: ioCtx,
 		open:      make(map[string]*trading.OrderState),
 		positions: make(map[string]decimal.Decimal),
 		quotes:    make(map[string]Quote),
@@ -71,8 +76,8 @@ func newRunner(e *Engine, t *tenant, log *slog.Logger, restarts int) *runner {
 
 // io returns the context for broker and journal calls: it survives a
 // graceful shutdown (so an order in flight is finished and journaled) and
-// ends only when Close gives up waiting.
-func (r *runner) io() context.Context { return r.e.hardCtx }
+// ends only when Close gives up waiting or the tenant's ownership is lost.
+func (r *runner) io() context.Context { return r.ioCtx }
 
 func (r *runner) run() (err error) {
 	// Acknowledgements applied but not yet journaled are written on every
@@ -82,7 +87,7 @@ func (r *runner) run() (err error) {
 			err = ferr
 		}
 	}()
-	ctx := r.e.softCtx
+	ctx := r.ctx
 	b := r.t.cfg.Broker
 	r.t.publish(func(s *TenantStatus) { s.Health = HealthStarting })
 
@@ -275,7 +280,7 @@ func (r *runner) reconcileAll(all bool) error {
 	}
 	now := r.e.Now()
 	for _, st := range sortedOpen(r.open) {
-		if r.e.softCtx.Err() != nil {
+		if r.ctx.Err() != nil {
 			return nil // shutting down: what is left is reconciled next start
 		}
 		cid := st.Intent.ClientOrderID
@@ -356,7 +361,7 @@ func (r *runner) applyReconciled(st *trading.OrderState, bo BrokerOrder) error {
 // placeAll runs the order path for each order a strategy asked for.
 func (r *runner) placeAll(orders []Order) error {
 	for _, o := range orders {
-		if r.e.softCtx.Err() != nil {
+		if r.ctx.Err() != nil {
 			// Shutting down: start nothing new. The strategy decides
 			// again after the restart, from the journal's counts.
 			return nil
