@@ -169,6 +169,22 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	e := engine.NewEngine(j)
 	e.Logger = log.With("system", "engine")
 	e.OnStateChange = states.set
+	if _, shared := j.(*postgres.Journal); shared {
+		// Engines sharing the database share the tenants: each runs the
+		// tenants whose advisory lock it holds and adopts those of an
+		// engine that dies.
+		own, err := postgres.NewOwnership(cfg.journalDSN)
+		if err != nil {
+			return err
+		}
+		own.Logger = log.With("system", "ownership")
+		own.Tenants = len(specs)
+		if err := own.Start(ctx); err != nil {
+			return fmt.Errorf("tenant ownership: %w", err)
+		}
+		defer own.Close()
+		e.Owners = own
+	}
 	reg := metrics.New(e)
 	for _, s := range specs {
 		if saved, ok := states.get(s.ID); ok && saved != s.State {

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/internal/pgtest"
+)
+
+// TestMultiNodeFailover is design section 6's test: three engines share
+// one PostgreSQL journal and one separate broker; each runs the tenants
+// whose lock it holds, two of six each once they have balanced. One is
+// killed with SIGKILL while its tenants trade; the others adopt them, and
+// in the end every tenant's account holds exactly `count` orders with
+// `count` distinct client ids.
+func TestMultiNodeFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs subprocesses; skipped with -short")
+	}
+	dsn := pgtest.SchemaDSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "quantum")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	const (
+		tenants = 6
+		nodes   = 3
+		count   = 400 // 8 s of trading at 20 ms: time to balance, kill and adopt
+	)
+	broker := startProc(ctx, t, bin, "broker", "--listen", "127.0.0.1:0", "--auto-provision", "--seed", "12")
+	defer broker.stop(t)
+	brokerURL := broker.waitFor(t, regexp.MustCompile(`serving the Alpaca API on (http://\S+)`), 20*time.Second)
+
+	dir := t.TempDir()
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "broker: %s\nrate_limit: 0\njournal: %q\ntenants:\n", brokerURL, dsn)
+	runID := time.Now().UnixNano()
+	clients := make([]*alpaca.Client, tenants)
+	for i := range tenants {
+		key, secret := fmt.Sprintf("PKNODE%d%d", runID, i), fmt.Sprintf("node-secret-%d-0123456789", i)
+		fmt.Fprintf(&cfg, "  - {id: m%d, key_id: %s, secret: %s, strategy: dca, params: {symbol: AAPL, qty: 1, interval: 20ms, count: %d}}\n", i, key, secret, count)
+		c, err := alpaca.New(brokerURL, alpaca.WithCredentials(key, secret), alpaca.WithRateLimit(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	cfgPath := filepath.Join(dir, "cfg.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	apiRE := regexp.MustCompile(`ops API:\s+(http://127\.0\.0\.1:\d+)`)
+	procs := make([]*proc, nodes)
+	apis := make([]string, nodes)
+	for n := range nodes {
+		procs[n] = startProc(ctx, t, bin, "run", "--config", cfgPath, "--data", filepath.Join(dir, fmt.Sprint("node", n)), "--listen", "127.0.0.1:0")
+		apis[n] = procs[n].waitFor(t, apiRE, 20*time.Second)
+	}
+
+	// The first node takes every tenant and gives the excess up as the
+	// others join: in the end each runs its share of two.
+	var owners map[string]int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var exclusive bool
+		owners, exclusive = running(t, apis, nil)
+		perNode := map[int]int{}
+		for _, n := range owners {
+			perNode[n]++
+		}
+		if exclusive && len(owners) == tenants && perNode[0] == 2 && perNode[1] == 2 && perNode[2] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tenants not balanced over the nodes: %v", owners)
+		}
+	}
+	t.Logf("owners: %v", owners)
+	victim := owners["m0"]
+	var moved []string
+	for id, n := range owners {
+		if n == victim {
+			moved = append(moved, id)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // mid-flow: each tenant needs 3 s for its count
+	procs[victim].kill(t)
+	t.Logf("killed node %d, which ran %v", victim, moved)
+
+	alive := map[int]bool{}
+	for n := range nodes {
+		alive[n] = n != victim
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var exclusive bool
+		owners, exclusive = running(t, apis, alive)
+		done := exclusive && len(owners) == tenants
+		for _, c := range clients {
+			orders, err := listAll(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(orders) < count {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tenants not finished after the failover; running: %v", owners)
+		}
+	}
+	for _, id := range moved {
+		if n, ok := owners[id]; !ok || n == victim {
+			t.Errorf("tenant %s of the killed node is not running elsewhere: %v", id, owners)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // anything placed twice would show by now
+	for i, c := range clients {
+		orders, err := listAll(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, o := range orders {
+			ids[o.ClientOrderID] = true
+		}
+		if len(orders) != count || len(ids) != count {
+			t.Errorf("tenant m%d: broker holds %d orders with %d distinct client ids, want %d", i, len(orders), len(ids), count)
+		}
+	}
+	for n, p := range procs {
+		if n == victim {
+			continue
+		}
+		if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.wait(20 * time.Second); err != nil {
+			t.Errorf("node %d exit after SIGINT: %v\n%s", n, err, p.output())
+		}
+	}
+}
+
+// running asks each node's ops API which tenants it runs and returns
+// tenant -> node, and whether no tenant showed on two nodes (which
+// status snapshots may for a moment while a tenant moves; the locks, not
+// the snapshots, are what keep it on one). Nodes not in alive (when alive
+// is set) are skipped.
+func running(t *testing.T, apis []string, alive map[int]bool) (map[string]int, bool) {
+	t.Helper()
+	out := map[string]int{}
+	exclusive := true
+	for n, api := range apis {
+		if alive != nil && !alive[n] {
+			continue
+		}
+		resp, err := http.Get(api + "/api/tenants")
+		if err != nil {
+			t.Fatalf("node %d: %v", n, err)
+		}
+		var body struct {
+			Tenants []tenantJSON `json:"tenants"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("node %d: %v", n, err)
+		}
+		for _, ts := range body.Tenants {
+			if ts.Health != "running" && ts.Health != "starting" {
+				continue
+			}
+			if _, dup := out[ts.ID]; dup {
+				exclusive = false
+			}
+			out[ts.ID] = n
+		}
+	}
+	return out, exclusive
+}
