@@ -253,6 +253,26 @@ func (e *Engine) SetState(id trading.TenantID, s TradingState) error {
 	return nil
 }
 
+// AdoptState sets a tenant's trading state that was saved elsewhere
+// (another engine sharing the store), without calling OnStateChange: the
+// state is already saved, and saving it again could overwrite a newer one.
+func (e *Engine) AdoptState(id trading.TenantID, s TradingState) error {
+	t := e.byID[id]
+	if t == nil {
+		return ErrUnknownTenant
+	}
+	if !s.Valid() {
+		return trading.Errorf(trading.EINVALID, "Invalid trading state %q.", s)
+	}
+	t.stateMu.Lock()
+	defer t.stateMu.Unlock()
+	if t.tradingState() != s {
+		t.state.Store(string(s))
+		e.Logger.Info("trading state adopted from another engine", LogKeyTenant, id, "state", s)
+	}
+	return nil
+}
+
 // Status returns a tenant's latest status.
 func (e *Engine) Status(id trading.TenantID) (TenantStatus, error) {
 	t := e.byID[id]

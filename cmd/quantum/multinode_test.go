@@ -22,7 +22,9 @@ import (
 // whose lock it holds, two of six each once they have balanced. One is
 // killed with SIGKILL while its tenants trade; the others adopt them, and
 // in the end every tenant's account holds exactly `count` orders with
-// `count` distinct client ids.
+// `count` distinct client ids. A tenant halted through one node's API is
+// halted on the node that runs it, and stays halted on the node that
+// adopts it.
 func TestMultiNodeFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs subprocesses; skipped with -short")
@@ -94,7 +96,12 @@ func TestMultiNodeFailover(t *testing.T) {
 			moved = append(moved, id)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // mid-flow: each tenant needs 3 s for its count
+	other := (victim + 1) % nodes
+
+	// The kill switch is shared: m0 halted through another node's API
+	// halts it on the node that runs it.
+	setState(t, apis[other], "m0", "HALTED")
+	waitState(t, apis[victim], "m0", "HALTED")
 	procs[victim].kill(t)
 	t.Logf("killed node %d, which ran %v", victim, moved)
 
@@ -102,6 +109,32 @@ func TestMultiNodeFailover(t *testing.T) {
 	for n := range nodes {
 		alive[n] = n != victim
 	}
+	// The node that adopts m0 keeps it halted: no new orders.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		owners, _ = running(t, apis, alive)
+		if n, ok := owners["m0"]; ok && n != victim {
+			if s := tenantState(t, apis[n], "m0"); s != "HALTED" {
+				t.Fatalf("m0 adopted by node %d in state %s, want HALTED", n, s)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("m0 not adopted: %v", owners)
+		}
+	}
+	before, err := listAll(ctx, clients[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	after, err := listAll(ctx, clients[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("halted m0 placed %d orders after its adoption", len(after)-len(before))
+	}
+	setState(t, apis[other], "m0", "ACTIVE")
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var exclusive bool
 		owners, exclusive = running(t, apis, alive)
@@ -190,4 +223,39 @@ func running(t *testing.T, apis []string, alive map[int]bool) (map[string]int, b
 		}
 	}
 	return out, exclusive
+}
+
+func setState(t *testing.T, api, tenant, state string) {
+	t.Helper()
+	resp, err := http.Post(api+"/api/tenants/"+tenant+"/state", "application/json", strings.NewReader(`{"state":"`+state+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("set %s %s: status %d", tenant, state, resp.StatusCode)
+	}
+}
+
+func tenantState(t *testing.T, api, tenant string) string {
+	t.Helper()
+	resp, err := http.Get(api + "/api/tenants/" + tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ts tenantJSON
+	if err := json.NewDecoder(resp.Body).Decode(&ts); err != nil {
+		t.Fatal(err)
+	}
+	return ts.State
+}
+
+func waitState(t *testing.T, api, tenant, state string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); tenantState(t, api, tenant) != state; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never showed %s on %s", tenant, state, api)
+		}
+	}
 }

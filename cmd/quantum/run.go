@@ -162,14 +162,36 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		}
 	}()
 
-	states, err := openStateFile(cfg.Data)
-	if err != nil {
-		return err
-	}
 	e := engine.NewEngine(j)
 	e.Logger = log.With("system", "engine")
-	e.OnStateChange = states.set
-	if _, shared := j.(*postgres.Journal); shared {
+	// Trading states set through the ops API survive restarts: in a file
+	// under --data, or in the database that engines share.
+	var savedState func(trading.TenantID) (engine.TradingState, bool)
+	if _, shared := j.(*postgres.Journal); !shared {
+		states, err := openStateFile(cfg.Data)
+		if err != nil {
+			return err
+		}
+		savedState, e.OnStateChange = states.get, states.set
+	} else {
+		states, err := postgres.OpenStates(ctx, cfg.journalDSN)
+		if err != nil {
+			return fmt.Errorf("trading states: %w", err)
+		}
+		defer states.Close()
+		all, err := states.All(ctx)
+		if err != nil {
+			return fmt.Errorf("trading states: %w", err)
+		}
+		savedState = func(id trading.TenantID) (engine.TradingState, bool) { s, ok := all[id]; return s, ok }
+		e.OnStateChange = func(id trading.TenantID, s engine.TradingState) error {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return states.Set(sctx, id, s)
+		}
+		stopSync := syncStates(ctx, e, states, log)
+		defer stopSync()
+
 		// Engines sharing the database share the tenants: each runs the
 		// tenants whose advisory lock it holds and adopts those of an
 		// engine that dies.
@@ -187,7 +209,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	}
 	reg := metrics.New(e)
 	for _, s := range specs {
-		if saved, ok := states.get(s.ID); ok && saved != s.State {
+		if saved, ok := savedState(s.ID); ok && saved != s.State {
 			log.Warn("trading state from the ops API overrides the config", "tenant", s.ID, "state", saved, "config", s.State)
 			s.State = saved
 		}
@@ -308,4 +330,38 @@ func redactURL(u string) string {
 func bearerOK(r *http.Request, token string) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+// stateSyncInterval is how soon a trading state set on one engine takes
+// effect on the engine running the tenant.
+const stateSyncInterval = time.Second
+
+// syncStates applies the trading states other engines save, until the
+// returned func is called.
+func syncStates(ctx context.Context, e *engine.Engine, states *postgres.States, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(stateSyncInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			all, err := states.All(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("cannot read shared trading states", "err", err)
+				}
+				continue
+			}
+			for id, s := range all {
+				_ = e.AdoptState(id, s) // a tenant of another fleet is not ours: skip it
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
