@@ -7,10 +7,9 @@
 // (synchronous_commit, on by default); group commit makes N concurrent
 // appends one commit.
 //
-// Several nodes may share a database as long as each tenant is written by
-// one node at a time: sequence blocks are cached per process. Assigning
-// tenants to nodes (the design's advisory locks) is not part of this
-// package yet.
+// Several engines may share a database as long as each tenant is written
+// by one of them at a time (sequence blocks are cached per process):
+// Ownership assigns the tenants, and States shares their trading states.
 package postgres
 
 import (
