@@ -66,9 +66,9 @@ var _ engine.Ownership = (*Ownership)(nil)
 // NewOwnership returns an Ownership on the database at dsn. Start it
 // before use and Close it after the engine.
 func NewOwnership(dsn string) (*Ownership, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
-		return nil, errors.New("postgres: invalid DSN") // pgx's message repeats it, password included
+		return nil, err
 	}
 	return &Ownership{CheckInterval: DefaultCheckInterval, cfg: cfg, held: map[trading.TenantID]*lease{}}, nil
 }

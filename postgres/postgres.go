@@ -14,7 +14,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -79,22 +78,15 @@ func (j *Journal) Open(ctx context.Context) (err error) {
 	if j.DSN == "" {
 		return errors.New("postgres: DSN required")
 	}
-	cfg, err := pgx.ParseConfig(j.DSN)
+	cfg, err := parseDSN(j.DSN)
 	if err != nil {
-		// pgx's message repeats the DSN, password included.
-		return errors.New("postgres: invalid DSN")
+		return err
 	}
 	var c sqljournal.Conns
+	started := false // from Start on, the connections are its to close
 	defer func() {
-		if err != nil {
-			if c.WriteConn != nil {
-				_ = c.WriteConn.Close()
-			}
-			for _, db := range []*sql.DB{c.Write, c.Read} {
-				if db != nil {
-					_ = db.Close()
-				}
-			}
+		if err != nil && !started {
+			_ = c.Close()
 		}
 	}()
 	c.Write = stdlib.OpenDB(*cfg)
@@ -111,6 +103,16 @@ func (j *Journal) Open(ctx context.Context) (err error) {
 	if err := c.Read.PingContext(ctx); err != nil {
 		return err
 	}
-	j.conns = c
+	j.conns, started = c, true
 	return j.Start(ctx, dialect, c)
+}
+
+// parseDSN reads a connection string. pgx's own error repeats the string,
+// password included, so it is not passed on.
+func parseDSN(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("postgres: invalid DSN")
+	}
+	return cfg, nil
 }

@@ -3,10 +3,8 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/quantum-alpaca/quantum/engine"
@@ -21,9 +19,9 @@ type States struct{ db *sql.DB }
 
 // OpenStates connects to the database at dsn.
 func OpenStates(ctx context.Context, dsn string) (*States, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
-		return nil, errors.New("postgres: invalid DSN") // pgx's message repeats it, password included
+		return nil, err
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(2)

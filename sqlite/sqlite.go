@@ -114,14 +114,7 @@ func (j *Journal) Open(ctx context.Context) (err error) {
 func openConns(ctx context.Context, path string, readConns int) (c sqljournal.Conns, err error) {
 	defer func() {
 		if err != nil {
-			if c.WriteConn != nil {
-				_ = c.WriteConn.Close()
-			}
-			for _, db := range []*sql.DB{c.Write, c.Read} {
-				if db != nil {
-					_ = db.Close()
-				}
-			}
+			_ = c.Close()
 		}
 	}()
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", DefaultBusyTimeout.Milliseconds())

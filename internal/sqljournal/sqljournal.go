@@ -204,6 +204,10 @@ func (j *Journal) Close() error {
 	return errors.Join(cerr, j.stmts.close(), closeConns(j.c))
 }
 
+// Close closes whichever of c's connections are open; stores call it when
+// opening fails before Start, which otherwise owns them.
+func (c Conns) Close() error { return closeConns(c) }
+
 func closeConns(c Conns) error {
 	var errs []error
 	if c.WriteConn != nil {
