@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -69,26 +68,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 func TestGroupCommitBatches(t *testing.T) {
 	j := mustOpen(t, pgtest.SchemaDSN(t))
 	defer j.Close()
-	const workers, each = 50, 20
-	var wg sync.WaitGroup
-	for w := range workers {
-		tenant := trading.TenantID(fmt.Sprint("t", w%5))
-		wg.Go(func() {
-			for range each {
-				in := journaltest.NewIntent(t, j, tenant, "AAPL")
-				if err := j.Append(context.Background(), trading.IntentEvent(in)); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	commits := j.Commits()
-	t.Logf("%d appends in %d commits", workers*each, commits)
-	if commits >= workers*each/2 {
-		t.Errorf("%d commits for %d concurrent appends; want them batched", commits, workers*each)
-	}
+	journaltest.GroupCommit(t, j)
 }
 
 // A bad DSN is reported without repeating it: it may hold a password.

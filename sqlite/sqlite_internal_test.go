@@ -2,13 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 
-	"github.com/quantum-alpaca/quantum/trading"
-	"github.com/shopspring/decimal"
+	"github.com/quantum-alpaca/quantum/internal/journaltest"
 )
 
 func mustOpen(t *testing.T) *Journal {
@@ -40,35 +37,7 @@ func TestWriteConnectionIsDurable(t *testing.T) {
 
 // Concurrent appends must share commits: that is the whole point of the
 // writer goroutine.
-func TestGroupCommitBatches(t *testing.T) {
-	j := mustOpen(t)
-	const workers, each = 50, 20
-	var wg sync.WaitGroup
-	for w := range workers {
-		tenant := trading.TenantID(fmt.Sprint("t", w%5))
-		wg.Go(func() {
-			for range each {
-				seq, err := j.NextSequence(context.Background(), tenant)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				in := trading.Intent{Tenant: tenant, Seq: seq, ClientOrderID: trading.ClientOrderID(tenant, seq),
-					Symbol: "AAPL", Side: trading.Buy, Type: trading.Market, TimeInForce: trading.Day, Qty: decimal.NewFromInt(1)}
-				if err := j.Append(context.Background(), trading.IntentEvent(in)); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	commits := j.Commits()
-	t.Logf("%d appends in %d commits", workers*each, commits)
-	if commits >= workers*each/2 {
-		t.Errorf("%d commits for %d concurrent appends; want them batched", commits, workers*each)
-	}
-}
+func TestGroupCommitBatches(t *testing.T) { journaltest.GroupCommit(t, mustOpen(t)) }
 
 // Migrations run once: reopening applies nothing twice.
 func TestMigrateIdempotent(t *testing.T) {

@@ -3,6 +3,7 @@ package journaltest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -45,4 +46,41 @@ func BenchmarkAppendIntent(b *testing.B, j trading.Journal) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "intents/s")
+}
+
+// Batcher is a Journal that counts its committed batches.
+type Batcher interface {
+	trading.Journal
+	Commits() int64
+}
+
+// GroupCommit checks that concurrent appends share commits, which is the
+// point of a group-committing journal.
+func GroupCommit(t *testing.T, j Batcher) {
+	const workers, each = 50, 20
+	var wg sync.WaitGroup
+	for w := range workers {
+		tenant := trading.TenantID(fmt.Sprint("t", w%5))
+		wg.Go(func() {
+			for range each {
+				seq, err := j.NextSequence(context.Background(), tenant)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				in := trading.Intent{Tenant: tenant, Seq: seq, ClientOrderID: trading.ClientOrderID(tenant, seq),
+					Symbol: "AAPL", Side: trading.Buy, Type: trading.Market, TimeInForce: trading.Day, Qty: decimal.NewFromInt(1)}
+				if err := j.Append(context.Background(), trading.IntentEvent(in)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	commits := j.Commits()
+	t.Logf("%d appends in %d commits", workers*each, commits)
+	if commits >= workers*each/2 {
+		t.Errorf("%d commits for %d concurrent appends; want them batched", commits, workers*each)
+	}
 }
