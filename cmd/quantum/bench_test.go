@@ -33,11 +33,7 @@ import (
 func BenchmarkIdleTenantMemory(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "quantum")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := quantumBinary(b)
 	// Each tenant holds one connection (HTTP/2: REST and stream together)
 	// in this process and one in the broker's.
 	var lim syscall.Rlimit

@@ -37,11 +37,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "quantum")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := quantumBinary(t)
 	t.Run("CleanBroker", func(t *testing.T) { crashRun(ctx, t, bin, "", 200) })
 	// The same with a broker that fails and drops some requests, half of
 	// them after acting on them: the ambiguous case look-up-before-resend

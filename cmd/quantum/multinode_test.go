@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -32,10 +31,7 @@ func TestMultiNodeFailover(t *testing.T) {
 	dsn := pgtest.SchemaDSN(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "quantum")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := quantumBinary(t)
 	const (
 		tenants = 6
 		nodes   = 3
