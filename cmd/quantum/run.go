@@ -128,6 +128,12 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(c.m.Stderr, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))}))
 
 	if embedded {
+		if cfg.journalDSN != "" && cfg.journalDSN != "sqlite" {
+			// Each engine would trade against a broker of its own in its
+			// own memory, while sharing one journal: an adopted tenant's
+			// orders would be at a broker the adopter cannot see.
+			log.Warn("a PostgreSQL journal with the embedded broker: do not run a second engine on this database; give every engine the same broker URL for that")
+		}
 		url, stop, err := startEmbeddedBroker(uint64(time.Now().UnixNano()))
 		if err != nil {
 			return err
