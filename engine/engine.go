@@ -438,15 +438,20 @@ func (e *Engine) own(t *tenant, log *slog.Logger) (context.Context, func(), bool
 	if e.Owners == nil {
 		return e.hardCtx, func() {}, e.softCtx.Err() == nil
 	}
+	failing := false // log a failure once, not at every attempt of every tenant
 	for e.softCtx.Err() == nil {
 		lease, release, err := e.Owners.Acquire(e.hardCtx, t.cfg.ID)
 		switch {
 		case err != nil:
-			log.Warn("cannot check tenant ownership", "err", err)
+			if !failing {
+				log.Warn("cannot check tenant ownership; retrying", "err", err)
+			}
+			failing = true
 			t.publish(func(s *TenantStatus) { s.Health, s.LastError = HealthStandby, "ownership: "+err.Error() })
 		case lease != nil:
 			return lease, release, true
 		default:
+			failing = false
 			t.publish(func(s *TenantStatus) { s.Health = HealthStandby })
 		}
 		if !e.sleep(e.AcquireInterval) {

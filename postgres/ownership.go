@@ -123,6 +123,10 @@ func (o *Ownership) heartbeatLocked(ctx context.Context) error {
 		ON CONFLICT (id) DO UPDATE SET seen_at = now()`, o.node); err != nil {
 		return err
 	}
+	// Engines that died leave their rows; an hour later they go.
+	if _, err := o.conn.ExecContext(ctx, `DELETE FROM quantum_nodes WHERE seen_at < now() - interval '1 hour'`); err != nil {
+		return err
+	}
 	var live int
 	if err := o.conn.QueryRowContext(ctx, `SELECT count(*) FROM quantum_nodes WHERE seen_at > now() - $1::interval`,
 		(3 * o.CheckInterval).String()).Scan(&live); err != nil {
