@@ -99,6 +99,7 @@ func TestMultiNodeFailover(t *testing.T) {
 	setState(t, apis[other], "m0", "HALTED")
 	waitState(t, apis[victim], "m0", "HALTED")
 	procs[victim].kill(t)
+	killedAt := time.Now()
 	t.Logf("killed node %d, which ran %v", victim, moved)
 
 	alive := map[int]bool{}
@@ -109,6 +110,7 @@ func TestMultiNodeFailover(t *testing.T) {
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		owners, _ = running(t, apis, alive)
 		if n, ok := owners["m0"]; ok && n != victim {
+			t.Logf("m0 adopted by node %d %v after the kill", n, time.Since(killedAt).Round(10*time.Millisecond))
 			if s := tenantState(t, apis[n], "m0"); s != "HALTED" {
 				t.Fatalf("m0 adopted by node %d in state %s, want HALTED", n, s)
 			}
