@@ -41,6 +41,8 @@ var dialect = sqljournal.Dialect{
 	// Nodes starting together take turns (CREATE TABLE IF NOT EXISTS
 	// itself races in PostgreSQL): the second sees the first's migrations
 	// recorded and skips them. The key is arbitrary and fixed.
+	InsertOrderEvent: sqljournal.OrderEventInsert([]string{"::text", "::bigint", "::text", "::text", "::bigint", "::text",
+		"::text", "::text", "::text", "::text", "::text", "::text"}),
 	MigrateLock:   "SELECT pg_advisory_lock(7243006121)",
 	MigrateUnlock: "SELECT pg_advisory_unlock(7243006121)",
 }

@@ -46,6 +46,9 @@ func BenchmarkAppendIntent(b *testing.B, j trading.Journal) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "intents/s")
+	if bj, ok := j.(Batcher); ok {
+		b.ReportMetric(float64(b.N)/float64(max(bj.Commits(), 1)), "intents/commit")
+	}
 }
 
 // Batcher is a Journal that counts its committed batches.

@@ -63,6 +63,11 @@ type Dialect struct {
 	// Migrations holds the schema's files as migration/*.sql, applied in
 	// name order and recorded by that name (so a file keeps its name).
 	Migrations fs.FS
+	// InsertOrderEvent, if set, inserts a new order (the orderColumns,
+	// skipped on conflict) and its first event (the event columns) in one
+	// statement whose rows affected is 0 when the order already existed.
+	// Build it with OrderEventInsert.
+	InsertOrderEvent string
 	// MigrateLock and MigrateUnlock, if set, run on the write connection
 	// around all migrations, so that nodes starting together on one
 	// database migrate it one after the other.
@@ -330,3 +335,19 @@ type internalError struct {
 
 func (e *internalError) Error() string { return e.name + ": " + e.op + ": " + e.err.Error() }
 func (e *internalError) Unwrap() error { return e.err }
+
+// OrderEventInsert returns Dialect.InsertOrderEvent for a database with
+// data-modifying WITH clauses, given the casts that type each event
+// parameter (the SELECT list gives the server nothing else to go by).
+func OrderEventInsert(eventCasts []string) string {
+	params := make([]string, len(eventCasts))
+	for i, c := range eventCasts {
+		params[i] = "?" + c
+	}
+	return `WITH o AS (
+		INSERT INTO orders (` + orderColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING RETURNING 1)
+	INSERT INTO events (` + eventColumns + `)
+	SELECT ` + strings.Join(params, ", ") + ` WHERE EXISTS (SELECT 1 FROM o)`
+}

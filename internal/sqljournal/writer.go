@@ -284,7 +284,13 @@ func (j *Journal) applyEvent(ctx context.Context, b *batchState, e trading.Event
 		}
 		st = trading.NewOrderState(in, e.Time)
 		st.Apply(e)
-		res, err := j.stmts.insertOrder.ExecContext(ctx, orderArgs(&st)...)
+		// Where the dialect can, order and event go in one statement: one
+		// round trip to a server across a network instead of two.
+		stmt, args := j.stmts.insertOrder, orderArgs(&st)
+		if j.stmts.insertOrderEvent != nil {
+			stmt, args = j.stmts.insertOrderEvent, append(args, eventArgs(&e)...)
+		}
+		res, err := stmt.ExecContext(ctx, args...)
 		if err != nil {
 			return j.internal("insert order", err)
 		}
@@ -296,12 +302,14 @@ func (j *Journal) applyEvent(ctx context.Context, b *batchState, e trading.Event
 		if in.Seq > t.seqReserved {
 			t.seqReserved = in.Seq
 		}
+		if j.stmts.insertOrderEvent != nil {
+			t.lastEventID = e.ID
+			t.dirty = true
+			return nil
+		}
 	}
 
-	res, err := j.stmts.insertEvent.ExecContext(ctx,
-		string(e.Tenant), int64(e.ID), e.ClientOrderID, string(e.Kind), e.Time.UnixNano(),
-		e.BrokerOrderID, string(e.Status), e.ExecutionID,
-		e.Qty.String(), e.Price.String(), e.CumQty.String(), e.Reason)
+	res, err := j.stmts.insertEvent.ExecContext(ctx, eventArgs(&e)...)
 	if err != nil {
 		return j.internal("insert event", err)
 	}
@@ -342,6 +350,16 @@ const orderColumns = `tenant, client_order_id, seq, symbol, side, type, time_in_
 	qty, notional, limit_price, stop_price, trail_price, trail_percent, extended_hours,
 	created_at, strategy, strategy_reason, broker_order_id, status, filled_qty,
 	filled_notional, filled_avg_price, reason, updated_at, last_event_id, terminal`
+
+// eventColumns lists the events columns in the order eventArgs uses.
+const eventColumns = `tenant, id, client_order_id, kind, time, broker_order_id,
+	status, execution_id, qty, price, cum_qty, reason`
+
+func eventArgs(e *trading.Event) []any {
+	return []any{string(e.Tenant), int64(e.ID), e.ClientOrderID, string(e.Kind), e.Time.UnixNano(),
+		e.BrokerOrderID, string(e.Status), e.ExecutionID,
+		e.Qty.String(), e.Price.String(), e.CumQty.String(), e.Reason}
+}
 
 func orderArgs(st *trading.OrderState) []any {
 	in := &st.Intent
@@ -419,6 +437,7 @@ type writeStmts struct {
 	selectTenant, upsertTenant     *sql.Stmt
 	selectOrder, insertOrder       *sql.Stmt
 	updateOrder, insertEvent       *sql.Stmt
+	insertOrderEvent               *sql.Stmt // nil unless Dialect.InsertOrderEvent
 	all                            []*sql.Stmt
 }
 
@@ -445,8 +464,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d Dialect) err
 		{&s.updateOrder, `UPDATE orders SET broker_order_id = ?, status = ?, filled_qty = ?,
 			filled_notional = ?, filled_avg_price = ?, reason = ?, updated_at = ?, last_event_id = ?,
 			terminal = ? WHERE tenant = ? AND client_order_id = ?`},
-		{&s.insertEvent, `INSERT INTO events (tenant, id, client_order_id, kind, time, broker_order_id,
-			status, execution_id, qty, price, cum_qty, reason)
+		{&s.insertEvent, `INSERT INTO events (` + eventColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant, client_order_id, execution_id) WHERE kind = 'fill' DO NOTHING`},
 	} {
@@ -455,6 +473,14 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d Dialect) err
 			return fmt.Errorf("prepare %q: %w", p.sql, err)
 		}
 		*p.dst = st
+		s.all = append(s.all, st)
+	}
+	if d.InsertOrderEvent != "" {
+		st, err := conn.PrepareContext(ctx, d.rebind(d.InsertOrderEvent))
+		if err != nil {
+			return fmt.Errorf("prepare order and event insert: %w", err)
+		}
+		s.insertOrderEvent = st
 		s.all = append(s.all, st)
 	}
 	return nil
