@@ -271,6 +271,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.m.Stdout, "  journal:   %s\n", journalAt)
 	fmt.Fprintf(c.m.Stdout, "  ops API:   %s/api/tenants\n", api)
 	fmt.Fprintf(c.m.Stdout, "  orders:    %s/api/tenants/%s/orders\n", api, specs[0].ID)
+	fmt.Fprintf(c.m.Stdout, "  metrics:   %s/metrics\n", api)
 	fmt.Fprintf(c.m.Stdout, "  kill switch: curl -X POST -d '{\"state\":\"HALTED\"}' %s/api/tenants/%s/state\n", api, specs[0].ID)
 	fmt.Fprintf(c.m.Stdout, "Ctrl-C stops gracefully.\n")
 
