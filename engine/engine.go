@@ -487,10 +487,14 @@ func (e *Engine) runOnce(t *tenant, lease context.Context, log *slog.Logger, res
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
-	ctx, cancel := context.WithCancel(lease)
-	defer cancel()
-	stop := context.AfterFunc(e.softCtx, cancel)
-	defer stop()
+	ctx := e.softCtx // without Owners the lease is the engine's own life
+	if lease != e.hardCtx {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(lease)
+		defer cancel()
+		stop := context.AfterFunc(e.softCtx, cancel)
+		defer stop()
+	}
 	r := newRunner(e, t, log, restarts, ctx, lease)
 	return r.run()
 }
