@@ -16,7 +16,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -55,8 +54,6 @@ type Journal struct {
 	// DSN is a PostgreSQL connection string
 	// (postgres://user@host:5432/db?sslmode=disable, or key=value form).
 	DSN string
-
-	conns sqljournal.Conns // for the package's tests
 }
 
 // NewJournal returns a Journal for the database at dsn, with defaults set.
@@ -68,45 +65,33 @@ func NewJournal(dsn string) *Journal {
 }
 
 // Open connects, applies pending migrations and starts the writer.
-func (j *Journal) Open(ctx context.Context) (err error) {
-	defer func() {
+func (j *Journal) Open(ctx context.Context) error {
+	return j.OpenWith(ctx, dialect, func(ctx context.Context) (c sqljournal.Conns, err error) {
+		if j.DSN == "" {
+			return c, errors.New("postgres: DSN required")
+		}
+		cfg, err := parseDSN(j.DSN)
 		if err != nil {
-			err = fmt.Errorf("open journal: %w", err)
+			return c, err
 		}
-	}()
-	if err := j.Check(); err != nil {
-		return err
-	}
-	if j.DSN == "" {
-		return errors.New("postgres: DSN required")
-	}
-	cfg, err := parseDSN(j.DSN)
-	if err != nil {
-		return err
-	}
-	var c sqljournal.Conns
-	started := false // from Start on, the connections are its to close
-	defer func() {
-		if err != nil && !started {
-			_ = c.Close()
+		defer func() {
+			if err != nil {
+				_ = c.Close()
+			}
+		}()
+		c.Write = stdlib.OpenDB(*cfg)
+		c.Write.SetMaxOpenConns(1)
+		c.Write.SetMaxIdleConns(1)
+		c.Write.SetConnMaxLifetime(0)
+		c.Write.SetConnMaxIdleTime(0)
+		if c.WriteConn, err = c.Write.Conn(ctx); err != nil {
+			return c, err
 		}
-	}()
-	c.Write = stdlib.OpenDB(*cfg)
-	c.Write.SetMaxOpenConns(1)
-	c.Write.SetMaxIdleConns(1)
-	c.Write.SetConnMaxLifetime(0)
-	c.Write.SetConnMaxIdleTime(0)
-	if c.WriteConn, err = c.Write.Conn(ctx); err != nil {
-		return err
-	}
-	c.Read = stdlib.OpenDB(*cfg)
-	c.Read.SetMaxOpenConns(j.ReadConns)
-	c.Read.SetMaxIdleConns(j.ReadConns)
-	if err := c.Read.PingContext(ctx); err != nil {
-		return err
-	}
-	j.conns, started = c, true
-	return j.Start(ctx, dialect, c)
+		c.Read = stdlib.OpenDB(*cfg)
+		c.Read.SetMaxOpenConns(j.ReadConns)
+		c.Read.SetMaxIdleConns(j.ReadConns)
+		return c, c.Read.PingContext(ctx)
+	})
 }
 
 // parseDSN reads a connection string. pgx's own error repeats the string,

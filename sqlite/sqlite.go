@@ -82,31 +82,22 @@ func NewJournal(path string) *Journal {
 
 // Open opens (creating if needed) the database, applies pending
 // migrations and starts the writer goroutine.
-func (j *Journal) Open(ctx context.Context) (err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("open journal: %w", err)
+func (j *Journal) Open(ctx context.Context) error {
+	return j.OpenWith(ctx, dialect, func(ctx context.Context) (sqljournal.Conns, error) {
+		if j.Path == "" {
+			return sqljournal.Conns{}, errors.New("sqlite: journal path required")
 		}
-	}()
-	if err := j.Check(); err != nil {
-		return err
-	}
-	if j.Path == "" {
-		return errors.New("sqlite: journal path required")
-	}
-	// The driver reads everything after '?' as parameters.
-	if strings.ContainsRune(j.Path, '?') {
-		return fmt.Errorf("sqlite: journal path %q must not contain '?'", j.Path)
-	}
-	if err := os.MkdirAll(filepath.Dir(j.Path), 0o700); err != nil {
-		return err
-	}
-	c, err := openConns(ctx, j.Path, j.ReadConns)
-	if err != nil {
-		return err
-	}
-	j.conns = c
-	return j.Start(ctx, dialect, c)
+		// The driver reads everything after '?' as parameters.
+		if strings.ContainsRune(j.Path, '?') {
+			return sqljournal.Conns{}, fmt.Errorf("sqlite: journal path %q must not contain '?'", j.Path)
+		}
+		if err := os.MkdirAll(filepath.Dir(j.Path), 0o700); err != nil {
+			return sqljournal.Conns{}, err
+		}
+		c, err := openConns(ctx, j.Path, j.ReadConns)
+		j.conns = c
+		return c, err
+	})
 }
 
 // openConns opens the write connection (checked to be in WAL mode) and the

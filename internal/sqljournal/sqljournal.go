@@ -74,8 +74,9 @@ type Dialect struct {
 	MigrateLock, MigrateUnlock string
 }
 
-// Conns are the connections a Journal runs on. The Journal owns them from
-// Start on and closes them in Close (after BeforeClose, if set).
+// Conns are the connections a Journal runs on. The Journal owns them once
+// the store's connect func returns them, and closes them in Close (after
+// BeforeClose, if set).
 type Conns struct {
 	Write       *sql.DB   // holds the single write connection
 	WriteConn   *sql.Conn // the writer's connection, taken from Write
@@ -90,7 +91,7 @@ var ErrNotOpen = errors.New("journal not open")
 var _ trading.Journal = (*Journal)(nil)
 
 // Journal is the shared implementation. Stores embed it, set the exported
-// fields' defaults with Init, and call Start from their Open.
+// fields' defaults with Init, and call OpenWith from their Open.
 type Journal struct {
 	// QueueSize, MaxBatch, SequenceBlock and ReadConns default to the
 	// constants of the same name; change them only before Open.
@@ -141,12 +142,21 @@ func (j *Journal) Init() {
 	j.seqs = make(map[trading.TenantID]*seqBlock)
 }
 
-// Check reports bad tunables before a store opens anything.
-func (j *Journal) Check() error {
-	j.mu.RLock()
-	defer j.mu.RUnlock()
+// OpenWith is the stores' Open: it checks the tunables, gets connections
+// from connect (which checks the store's own settings and closes what it
+// opened if it fails), applies pending migrations, prepares the writer's
+// statements and starts the writer. From connect's return on, the
+// connections are the Journal's: closed on a later error or by Close.
+func (j *Journal) OpenWith(ctx context.Context, d Dialect, connect func(context.Context) (Conns, error)) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("open journal: %w", err)
+		}
+	}()
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	if j.state != stateNew {
-		return fmt.Errorf("%s: journal already opened", j.d.Name)
+		return fmt.Errorf("%s: journal already opened", d.Name)
 	}
 	if j.QueueSize <= 0 || j.MaxBatch <= 0 || j.SequenceBlock == 0 || j.ReadConns <= 0 {
 		return errors.New("QueueSize, MaxBatch, SequenceBlock and ReadConns must be positive")
@@ -154,17 +164,9 @@ func (j *Journal) Check() error {
 	if j.Now == nil {
 		j.Now = time.Now
 	}
-	return nil
-}
-
-// Start applies pending migrations on c, prepares the writer's statements
-// and starts the writer. On error it closes c.
-func (j *Journal) Start(ctx context.Context, d Dialect, c Conns) (err error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.state != stateNew {
-		_ = closeConns(c)
-		return fmt.Errorf("%s: journal already opened", d.Name)
+	c, err := connect(ctx)
+	if err != nil {
+		return err
 	}
 	j.d, j.c, j.wconn, j.rdb = d, c, c.WriteConn, c.Read
 	j.q = newQueries(d)
@@ -209,8 +211,8 @@ func (j *Journal) Close() error {
 	return errors.Join(cerr, j.stmts.close(), closeConns(j.c))
 }
 
-// Close closes whichever of c's connections are open; stores call it when
-// opening fails before Start, which otherwise owns them.
+// Close closes whichever of c's connections are open; a store's connect
+// func calls it when it fails half way.
 func (c Conns) Close() error { return closeConns(c) }
 
 func closeConns(c Conns) error {
