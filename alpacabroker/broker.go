@@ -341,12 +341,7 @@ func fromOrder(o *alpaca.Order) engine.BrokerOrder {
 		// sweep keeps asking until it becomes one we know.
 		bo.Status = trading.StatusNew
 	}
-	if o.Qty != nil {
-		bo.Qty = *o.Qty
-	}
-	if o.FilledAvgPrice != nil {
-		bo.FilledAvgPrice = *o.FilledAvgPrice
-	}
+	bo.Qty, bo.FilledAvgPrice = dval(o.Qty), dval(o.FilledAvgPrice)
 	if o.UpdatedAt != nil {
 		bo.UpdatedAt = *o.UpdatedAt
 	}
@@ -374,7 +369,7 @@ func dptr(d decimal.Decimal) *decimal.Decimal {
 // dval reads an optional decimal, zero when absent.
 func dval(d *decimal.Decimal) decimal.Decimal {
 	if d == nil {
-		return decimal.Zero
+		return decimal.Decimal{}
 	}
 	return *d
 }

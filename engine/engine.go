@@ -231,12 +231,9 @@ func (e *Engine) Close(ctx context.Context) error {
 // SetState sets a tenant's trading state (the kill switch). It takes
 // effect before the tenant's next order.
 func (e *Engine) SetState(id trading.TenantID, s TradingState) error {
-	t := e.byID[id]
-	if t == nil {
-		return ErrUnknownTenant
-	}
-	if !s.Valid() {
-		return trading.Errorf(trading.EINVALID, "Invalid trading state %q: want ACTIVE, REDUCING or HALTED.", s)
+	t, err := e.stateTarget(id, s)
+	if err != nil {
+		return err
 	}
 	t.stateMu.Lock()
 	defer t.stateMu.Unlock()
@@ -257,12 +254,9 @@ func (e *Engine) SetState(id trading.TenantID, s TradingState) error {
 // (another engine sharing the store), without calling OnStateChange: the
 // state is already saved, and saving it again could overwrite a newer one.
 func (e *Engine) AdoptState(id trading.TenantID, s TradingState) error {
-	t := e.byID[id]
-	if t == nil {
-		return ErrUnknownTenant
-	}
-	if !s.Valid() {
-		return trading.Errorf(trading.EINVALID, "Invalid trading state %q.", s)
+	t, err := e.stateTarget(id, s)
+	if err != nil {
+		return err
 	}
 	t.stateMu.Lock()
 	defer t.stateMu.Unlock()
@@ -271,6 +265,18 @@ func (e *Engine) AdoptState(id trading.TenantID, s TradingState) error {
 		e.Logger.Info("trading state adopted from another engine", LogKeyTenant, id, "state", s)
 	}
 	return nil
+}
+
+// stateTarget returns the tenant whose state is to become s, checking both.
+func (e *Engine) stateTarget(id trading.TenantID, s TradingState) (*tenant, error) {
+	t := e.byID[id]
+	if t == nil {
+		return nil, ErrUnknownTenant
+	}
+	if !s.Valid() {
+		return nil, trading.Errorf(trading.EINVALID, "Invalid trading state %q: want ACTIVE, REDUCING or HALTED.", s)
+	}
+	return t, nil
 }
 
 // Status returns a tenant's latest status.
