@@ -46,6 +46,10 @@ type Config struct {
 	journalDSN string        // Journal after ${NAME} expansion
 }
 
+// sharedJournal says whether the journal is in PostgreSQL (a database
+// engines can share) rather than SQLite under Data.
+func (c *Config) sharedJournal() bool { return c.journalDSN != "" && c.journalDSN != "sqlite" }
+
 // TenantConfig is one tenant in the config file.
 type TenantConfig struct {
 	ID        string `yaml:"id"`
@@ -218,9 +222,7 @@ func (c *Config) Validate(deriveKeys bool) ([]tenantSpec, error) {
 	if c.RateLimit != nil && *c.RateLimit < 0 {
 		return nil, bad("rate_limit", fmt.Sprint(*c.RateLimit), errors.New("must not be negative"))
 	}
-	switch c.journalDSN {
-	case "", "sqlite":
-	default:
+	if c.sharedJournal() {
 		// The value may hold a password: it is shown redacted or not at all.
 		u, err := url.Parse(c.journalDSN)
 		if err != nil {

@@ -128,7 +128,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(c.m.Stderr, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))}))
 
 	if embedded {
-		if cfg.journalDSN != "" && cfg.journalDSN != "sqlite" {
+		if cfg.sharedJournal() {
 			// Each engine would trade against a broker of its own in its
 			// own memory, while sharing one journal: an adopted tenant's
 			// orders would be at a broker the adopter cannot see.
@@ -147,17 +147,12 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		trading.Journal
 		Open(context.Context) error
 	}
-	var journalAt string
-	if cfg.journalDSN == "" || cfg.journalDSN == "sqlite" {
-		journalAt = filepath.Join(cfg.Data, "journal.db")
-		j = sqlite.NewJournal(journalAt)
-	} else {
-		// Host and database only: user, password and parameters stay out.
-		journalAt = "PostgreSQL (invalid URL)"
-		if u, err := url.Parse(cfg.journalDSN); err == nil {
-			journalAt = "PostgreSQL " + u.Host + u.Path
-		}
+	journalAt := filepath.Join(cfg.Data, "journal.db")
+	if cfg.sharedJournal() {
+		journalAt = "PostgreSQL " + redactURL(cfg.journalDSN)
 		j = postgres.NewJournal(cfg.journalDSN)
+	} else {
+		j = sqlite.NewJournal(journalAt)
 	}
 	if err := j.Open(ctx); err != nil {
 		return err
@@ -173,7 +168,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	// Trading states set through the ops API survive restarts: in a file
 	// under --data, or in the database that engines share.
 	var savedState func(trading.TenantID) (engine.TradingState, bool)
-	if _, shared := j.(*postgres.Journal); !shared {
+	if !cfg.sharedJournal() {
 		states, err := openStateFile(cfg.Data)
 		if err != nil {
 			return err
@@ -322,13 +317,15 @@ func loopbackURL(u string) bool {
 	return loopback(net.JoinHostPort(p.Hostname(), port))
 }
 
-// redactURL drops any user info from a URL before it is printed.
+// redactURL drops user info, query and fragment from a URL before it is
+// printed: a password can sit in the user info or, for PostgreSQL, in the
+// query.
 func redactURL(u string) string {
 	p, err := url.Parse(u)
 	if err != nil {
 		return "(invalid URL)"
 	}
-	p.User = nil
+	p.User, p.RawQuery, p.Fragment = nil, "", ""
 	return p.String()
 }
 
