@@ -52,7 +52,6 @@ type Ownership struct {
 	mu   sync.Mutex
 	db   *sql.DB
 	conn *sql.Conn // nil after the session was lost, until reconnected
-	gen  int       // session generation: releases of an older one are void
 	held map[trading.TenantID]*lease
 	node string // this engine's row in quantum_nodes
 	live int    // engines seen alive at the last check, this one included
@@ -112,8 +111,11 @@ func (o *Ownership) connectLocked(ctx context.Context) error {
 	}
 	o.schema = schema.String
 	o.conn = c
-	o.gen++
-	return o.heartbeatLocked(ctx)
+	if err := o.heartbeatLocked(ctx); err != nil {
+		o.dropLocked()
+		return err
+	}
+	return nil
 }
 
 // heartbeatLocked records this engine as alive and counts the live ones.
@@ -173,7 +175,6 @@ func (o *Ownership) Acquire(ctx context.Context, t trading.TenantID) (context.Co
 	}
 	if o.conn == nil {
 		if err := o.connectLocked(ctx); err != nil {
-			o.dropLocked()
 			return nil, nil, err
 		}
 	}
@@ -204,12 +205,30 @@ func (o *Ownership) release(t trading.TenantID, l *lease) {
 	if o.held[t] != l || o.conn == nil {
 		return // already given up (shed, or its session is gone)
 	}
+	o.giveUpLocked(t, l)
+}
+
+// giveUpLocked ends t's lease and unlocks it. An unlock that fails means
+// the session is in doubt, so every lease of it ends; it reports whether
+// the session is still there.
+func (o *Ownership) giveUpLocked(t trading.TenantID, l *lease) bool {
+	l.cancel()
 	delete(o.held, t)
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	var ok bool
 	if err := o.conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1)`, LockKey(o.schema, t)).Scan(&ok); err != nil {
 		o.loseLocked(err)
+		return false
+	}
+	return true
+}
+
+// endAllLocked ends every lease without unlocking: the session is going.
+func (o *Ownership) endAllLocked() {
+	for t, l := range o.held {
+		l.cancel()
+		delete(o.held, t)
 	}
 }
 
@@ -221,10 +240,7 @@ func (o *Ownership) loseLocked(cause error) {
 	if len(o.held) > 0 {
 		o.Logger.Error("tenant lock session lost; stopping its tenants", "tenants", len(o.held), "err", cause)
 	}
-	for t, l := range o.held {
-		l.cancel()
-		delete(o.held, t)
-	}
+	o.endAllLocked()
 	o.dropLocked()
 }
 
@@ -270,14 +286,7 @@ func (o *Ownership) shedLocked() {
 	}
 	o.Logger.Info("giving tenants up to rebalance", "held", len(o.held), "live engines", o.live, "giving up", excess)
 	for t, l := range o.held {
-		if excess == 0 {
-			break
-		}
-		l.cancel()
-		delete(o.held, t)
-		var ok bool
-		if err := o.conn.QueryRowContext(context.Background(), `SELECT pg_advisory_unlock($1)`, LockKey(o.schema, t)).Scan(&ok); err != nil {
-			o.loseLocked(err)
+		if excess == 0 || !o.giveUpLocked(t, l) {
 			return
 		}
 		excess--
@@ -294,10 +303,7 @@ func (o *Ownership) Close() error {
 	<-o.done
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for t, l := range o.held {
-		l.cancel()
-		delete(o.held, t)
-	}
+	o.endAllLocked()
 	var err error
 	if o.conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
