@@ -748,3 +748,53 @@ func streamMaskKey(k string) string {
 	}
 	return k[:4] + "****"
 }
+
+// resumePoint is the last trade update handed to the consumer: the id a
+// reconnect resumes after and duplicates are judged against. It moves
+// before an update is handed over, so that a consumer that has received
+// it never reads an older id, and moves back if the hand-over fails.
+type resumePoint struct {
+	mu sync.Mutex
+	m  resumeMark
+}
+
+// resumeMark is a resume point's value.
+type resumeMark struct {
+	id string
+	at time.Time
+}
+
+// get returns the last update's id and time.
+func (p *resumePoint) get() (string, time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m.id, p.m.at
+}
+
+// seen reports whether an update with this id was already handed over.
+func (p *resumePoint) seen(id string) bool {
+	if id == "" {
+		return false
+	}
+	last, _ := p.get()
+	return last != "" && !streamEventIDAfter(id, last)
+}
+
+// advance moves the point to tu, if it carries an id, and returns the
+// mark it left for restore.
+func (p *resumePoint) advance(tu TradeUpdate) resumeMark {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	prev := p.m
+	if tu.EventID != "" {
+		p.m = resumeMark{id: tu.EventID, at: tu.At}
+	}
+	return prev
+}
+
+// restore puts the point back where advance found it.
+func (p *resumePoint) restore(prev resumeMark) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m = prev
+}

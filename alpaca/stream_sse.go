@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -48,9 +47,7 @@ type TradeUpdateStream struct {
 	stats    streamCounters
 	fullLog  streamLogLimiter
 
-	mu     sync.Mutex
-	lastID string
-	lastAt time.Time
+	last resumePoint
 }
 
 // NewTradeUpdateStream returns a stream for <baseURL>/v2/events/trades,
@@ -87,7 +84,7 @@ func NewTradeUpdateStream(baseURL string, opts ...StreamOption) (*TradeUpdateStr
 		out:      make(chan TradeUpdate, buf),
 		resync:   make(chan struct{}, 1),
 		fullLog:  streamLogLimiter{interval: time.Second},
-		lastID:   o.SinceID,
+		last:     resumePoint{m: resumeMark{id: o.SinceID}},
 	}, nil
 }
 
@@ -111,9 +108,8 @@ func (s *TradeUpdateStream) ResyncNeeded() <-chan struct{} { return s.resync }
 // LastEventID returns the id of the last update put on the Updates
 // channel (or the WithResumeAfter id before any arrive).
 func (s *TradeUpdateStream) LastEventID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastID
+	id, _ := s.last.get()
+	return id
 }
 
 // Stats returns the stream's counters.
@@ -144,9 +140,7 @@ func (s *TradeUpdateStream) bounded() bool {
 // id filter in deliver removes the overlap that since allows.
 func (s *TradeUpdateStream) query() (q url.Values, resumed bool) {
 	q = url.Values{}
-	s.mu.Lock()
-	lastID, lastAt := s.lastID, s.lastAt
-	s.mu.Unlock()
+	lastID, lastAt := s.last.get()
 	o := &s.opts
 	switch {
 	case !o.Until.IsZero():
@@ -291,16 +285,11 @@ func (s *TradeUpdateStream) dispatch(ctx context.Context, data []byte, live *str
 		s.log.Warn("skipping undecodable trade event", "err", err, "bytes", len(data))
 		return nil
 	}
-	if tu.EventID != "" {
-		if last := s.LastEventID(); last != "" && !streamEventIDAfter(tu.EventID, last) {
-			s.stats.duplicates.Add(1)
-			return nil
-		}
+	if s.last.seen(tu.EventID) {
+		s.stats.duplicates.Add(1)
+		return nil
 	}
-	// The resume point moves before the update is handed over, so that a
-	// consumer that has received it never reads an older LastEventID; if
-	// the hand-over fails the stream is ending and the old point returns.
-	prevID, prevAt := s.setLast(tu)
+	prev := s.last.advance(tu)
 	var err error
 	if s.opts.OnTradeUpdate != nil {
 		live.pause() // the handler may wait on its consumer: not silence
@@ -314,24 +303,10 @@ func (s *TradeUpdateStream) dispatch(ctx context.Context, data []byte, live *str
 	} else {
 		err = deliverTradeUpdate(ctx, s.out, tu, live, &s.stats, s.opts.OnBufferFull, &s.fullLog, s.log)
 	}
-	if err != nil && tu.EventID != "" {
-		s.mu.Lock()
-		s.lastID, s.lastAt = prevID, prevAt
-		s.mu.Unlock()
+	if err != nil {
+		s.last.restore(prev) // the stream is ending
 	}
 	return err
-}
-
-// setLast records tu as the resume point if it carries an event id and
-// returns the previous one.
-func (s *TradeUpdateStream) setLast(tu TradeUpdate) (string, time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	prevID, prevAt := s.lastID, s.lastAt
-	if tu.EventID != "" {
-		s.lastID, s.lastAt = tu.EventID, tu.At
-	}
-	return prevID, prevAt
 }
 
 // deliverTradeUpdate puts tu on out, waiting as long as it takes: trade

@@ -43,8 +43,7 @@ type TradeUpdateSocket struct {
 	stats    streamCounters
 	fullLog  streamLogLimiter
 
-	mu     sync.Mutex
-	lastID string
+	last resumePoint
 }
 
 // NewTradeUpdateSocket returns a socket for <baseURL>/stream, where
@@ -90,9 +89,8 @@ func (s *TradeUpdateSocket) ResyncNeeded() <-chan struct{} { return s.resync }
 // LastEventID returns the event_id of the last update delivered, if the
 // server sends ids on this transport.
 func (s *TradeUpdateSocket) LastEventID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastID
+	id, _ := s.last.get()
+	return id
 }
 
 // Stats returns the socket's counters.
@@ -181,24 +179,13 @@ func (s *TradeUpdateSocket) connect(ctx context.Context) (connected bool, err er
 			s.log.Warn("skipping undecodable trade update", "err", err)
 			continue
 		}
-		if tu.EventID != "" {
-			if last := s.LastEventID(); last != "" && !streamEventIDAfter(tu.EventID, last) {
-				s.stats.duplicates.Add(1)
-				continue
-			}
+		if s.last.seen(tu.EventID) {
+			s.stats.duplicates.Add(1)
+			continue
 		}
-		// As for SSE: the id moves before the hand-over so a consumer
-		// never sees it lag, and moves back if the hand-over fails.
-		s.mu.Lock()
-		prev := s.lastID
-		if tu.EventID != "" {
-			s.lastID = tu.EventID
-		}
-		s.mu.Unlock()
+		prev := s.last.advance(tu)
 		if err := deliverTradeUpdate(connCtx, s.out, tu, live, &s.stats, s.opts.OnBufferFull, &s.fullLog, s.log); err != nil {
-			s.mu.Lock()
-			s.lastID = prev
-			s.mu.Unlock()
+			s.last.restore(prev)
 			return true, err
 		}
 	}
