@@ -56,43 +56,19 @@ func crashRun(ctx context.Context, t *testing.T, bin, dsn string, count int, bro
 	)
 	dir := t.TempDir()
 
-	// The broker is its own process, so that killing the engine cannot
-	// take the broker's state with it.
-	broker := startProc(ctx, t, bin, append([]string{"broker", "--listen", "127.0.0.1:0", "--auto-provision", "--seed", "11"}, brokerFlags...)...)
+	broker, brokerURL := startBroker(ctx, t, bin, append([]string{"--seed", "11"}, brokerFlags...)...)
 	defer broker.stop(t)
-	brokerURL := broker.waitFor(t, regexp.MustCompile(`serving the Alpaca API on (http://\S+)`), 20*time.Second)
-
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "broker: %s\nrate_limit: 0\n", brokerURL)
+	header := ""
 	if dsn != "" {
-		fmt.Fprintf(&cfg, "journal: %q\n", dsn)
+		header = fmt.Sprintf("journal: %q\n", dsn)
 	}
-	cfg.WriteString("tenants:\n")
-	runID := time.Now().UnixNano()
-	keys := make([]string, tenants)
-	for i := range tenants {
-		keys[i] = fmt.Sprintf("PKCRASH%d%d", runID, i)
-		fmt.Fprintf(&cfg, "  - {id: c%d, key_id: %s, secret: crash-secret-%d-0123456789, strategy: dca, params: {symbol: AAPL, qty: 1, interval: 5ms, count: %d}}\n", i, keys[i], i, count)
-	}
-	cfgPath := filepath.Join(dir, "cfg.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, clients := dcaFleet(t, dir, brokerURL, header, "c", tenants, count, "5ms")
 	data := filepath.Join(dir, "data")
-	apiRE := regexp.MustCompile(`ops API:\s+(http://127\.0\.0\.1:\d+)`)
 	runArgs := []string{"run", "--config", cfgPath, "--data", data, "--listen", "127.0.0.1:0"}
 
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 5))
 	t.Logf("kill timing seed %d", seed)
-	clients := make([]*alpaca.Client, tenants)
-	for i, key := range keys {
-		c, err := alpaca.New(brokerURL, alpaca.WithCredentials(key, fmt.Sprintf("crash-secret-%d-0123456789", i)), alpaca.WithRateLimit(0, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[i] = c
-	}
 	progress := func() string {
 		var b strings.Builder
 		for i, c := range clients {
@@ -300,4 +276,40 @@ func (p *proc) stop(t *testing.T) {
 	// Signalling a process that has exited is a harmless error.
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	_ = p.wait(10 * time.Second)
+}
+
+var brokerRE = regexp.MustCompile(`serving the Alpaca API on (http://\S+)`)
+
+// startBroker runs `quantum broker` as its own process, so that killing an
+// engine cannot take the broker's state with it, and returns its URL.
+func startBroker(ctx context.Context, t *testing.T, bin string, flags ...string) (*proc, string) {
+	t.Helper()
+	p := startProc(ctx, t, bin, append([]string{"broker", "--listen", "127.0.0.1:0", "--auto-provision"}, flags...)...)
+	return p, p.waitFor(t, brokerRE, 20*time.Second)
+}
+
+// dcaFleet writes a config of n dca tenants named prefix0, prefix1, ...
+// buying 1 AAPL every interval up to count, with the given top-level
+// lines, and returns its path and a client on each tenant's account.
+func dcaFleet(t *testing.T, dir, brokerURL, header, prefix string, n, count int, interval string) (string, []*alpaca.Client) {
+	t.Helper()
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "broker: %s\nrate_limit: 0\n%stenants:\n", brokerURL, header)
+	runID := time.Now().UnixNano()
+	clients := make([]*alpaca.Client, n)
+	for i := range n {
+		key, secret := fmt.Sprintf("PK%s%d%d", strings.ToUpper(prefix), runID, i), fmt.Sprintf("%s-secret-%d-0123456789", prefix, i)
+		fmt.Fprintf(&cfg, "  - {id: %s%d, key_id: %s, secret: %s, strategy: dca, params: {symbol: AAPL, qty: 1, interval: %s, count: %d}}\n",
+			prefix, i, key, secret, interval, count)
+		c, err := alpaca.New(brokerURL, alpaca.WithCredentials(key, secret), alpaca.WithRateLimit(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	path := filepath.Join(dir, "cfg.yaml")
+	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, clients
 }

@@ -7,12 +7,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/internal/pgtest"
 )
 
@@ -37,29 +35,10 @@ func TestMultiNodeFailover(t *testing.T) {
 		nodes   = 3
 		count   = 400 // 8 s of trading at 20 ms: time to balance, kill and adopt
 	)
-	broker := startProc(ctx, t, bin, "broker", "--listen", "127.0.0.1:0", "--auto-provision", "--seed", "12")
+	broker, brokerURL := startBroker(ctx, t, bin, "--seed", "12")
 	defer broker.stop(t)
-	brokerURL := broker.waitFor(t, regexp.MustCompile(`serving the Alpaca API on (http://\S+)`), 20*time.Second)
-
 	dir := t.TempDir()
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "broker: %s\nrate_limit: 0\njournal: %q\ntenants:\n", brokerURL, dsn)
-	runID := time.Now().UnixNano()
-	clients := make([]*alpaca.Client, tenants)
-	for i := range tenants {
-		key, secret := fmt.Sprintf("PKNODE%d%d", runID, i), fmt.Sprintf("node-secret-%d-0123456789", i)
-		fmt.Fprintf(&cfg, "  - {id: m%d, key_id: %s, secret: %s, strategy: dca, params: {symbol: AAPL, qty: 1, interval: 20ms, count: %d}}\n", i, key, secret, count)
-		c, err := alpaca.New(brokerURL, alpaca.WithCredentials(key, secret), alpaca.WithRateLimit(0, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[i] = c
-	}
-	cfgPath := filepath.Join(dir, "cfg.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	apiRE := regexp.MustCompile(`ops API:\s+(http://127\.0\.0\.1:\d+)`)
+	cfgPath, clients := dcaFleet(t, dir, brokerURL, fmt.Sprintf("journal: %q\n", dsn), "m", tenants, count, "20ms")
 	procs := make([]*proc, nodes)
 	apis := make([]string, nodes)
 	for n := range nodes {
