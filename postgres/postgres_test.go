@@ -23,20 +23,9 @@ func mustOpen(tb testing.TB, dsn string) *postgres.Journal {
 }
 
 func TestJournal(t *testing.T) {
-	var mu sync.Mutex
-	dsns := make(map[*testing.T]string)
-	journaltest.Run(t, func(t *testing.T) trading.Journal {
-		mu.Lock()
-		dsn, ok := dsns[t]
-		mu.Unlock()
-		if !ok {
-			dsn = pgtest.SchemaDSN(t)
-			mu.Lock()
-			dsns[t] = dsn
-			mu.Unlock()
-		}
-		return mustOpen(t, dsn)
-	})
+	journaltest.Run(t, journaltest.PerTest(
+		func(t *testing.T) string { return pgtest.SchemaDSN(t) },
+		func(t *testing.T, dsn string) trading.Journal { return mustOpen(t, dsn) }))
 }
 
 // Two nodes starting on one empty database migrate it once between them.

@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/quantum-alpaca/quantum/internal/journaltest"
@@ -23,18 +22,7 @@ func MustOpenJournal(tb testing.TB, path string) *sqlite.Journal {
 }
 
 func TestJournal(t *testing.T) {
-	// The suite reopens a test's storage to simulate a restart, so each
-	// test's file is remembered by its *testing.T.
-	var mu sync.Mutex
-	paths := make(map[*testing.T]string)
-	journaltest.Run(t, func(t *testing.T) trading.Journal {
-		mu.Lock()
-		path, ok := paths[t]
-		if !ok {
-			path = filepath.Join(t.TempDir(), "journal.db")
-			paths[t] = path
-		}
-		mu.Unlock()
-		return MustOpenJournal(t, path)
-	})
+	journaltest.Run(t, journaltest.PerTest(
+		func(t *testing.T) string { return filepath.Join(t.TempDir(), "journal.db") },
+		func(t *testing.T, path string) trading.Journal { return MustOpenJournal(t, path) }))
 }

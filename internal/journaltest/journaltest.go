@@ -55,6 +55,28 @@ func Run(t *testing.T, open OpenFunc) {
 	}
 }
 
+// PerTest builds an OpenFunc from a store's two halves: newStorage makes
+// empty storage for a test (a file, a database schema) and open opens a
+// Journal on it. A test's first call gets new storage; its later calls
+// reopen the same one, which is how the suite simulates a restart.
+func PerTest(newStorage func(t *testing.T) string, open func(t *testing.T, storage string) trading.Journal) OpenFunc {
+	var mu sync.Mutex
+	storage := make(map[*testing.T]string)
+	return func(t *testing.T) trading.Journal {
+		mu.Lock()
+		s, ok := storage[t]
+		mu.Unlock()
+		if !ok {
+			// A test calls from its own goroutine, one call at a time.
+			s = newStorage(t)
+			mu.Lock()
+			storage[t] = s
+			mu.Unlock()
+		}
+		return open(t, s)
+	}
+}
+
 // MustOpen calls open and closes the Journal when t ends.
 func MustOpen(t *testing.T, open OpenFunc) trading.Journal {
 	t.Helper()
