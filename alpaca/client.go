@@ -573,8 +573,14 @@ func newAuthHeaders(o Options) *authHeaders {
 	return a
 }
 
+// newDialer is how every connection of the package is dialed: the REST
+// transport's and the SSE stream's own.
+func newDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+}
+
 func newTransport(maxConns int, idle time.Duration, h2c bool) *http.Transport {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	d := newDialer()
 	t := &http.Transport{
 		// No Proxy: ProxyFromEnvironment would read the environment.
 		DialContext:           d.DialContext,

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
 )
 
 // sseConnBuffer is the read buffer of a direct SSE connection. Idle, the
@@ -38,8 +37,7 @@ func openDirect(ctx context.Context, req *http.Request, tlsConf *tls.Config) (*h
 			port = "443"
 		}
 	}
-	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	raw, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+	raw, err := newDialer().DialContext(ctx, "tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		return nil, err
 	}
