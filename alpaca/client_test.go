@@ -436,7 +436,10 @@ func TestContextCancellation(t *testing.T) {
 			writeJSON(w, 200, alpaca.Account{ID: "a1"})
 		}))
 		defer srv.Close()
-		c := MustClient(t, srv, alpaca.WithTimeout(50*time.Millisecond))
+		// Long enough that the answered attempt fits even on a loaded
+		// machine under -race (50ms did not, once), far short of the
+		// first attempt's 2s hang.
+		c := MustClient(t, srv, alpaca.WithTimeout(400*time.Millisecond))
 		a, err := c.GetAccount(t.Context())
 		if err != nil || a.ID != "a1" || n.Load() != 2 {
 			t.Fatalf("got %v, %v after %d attempts", a, err, n.Load())
