@@ -1,7 +1,7 @@
-// Package alpacabroker adapts the project's alpaca client to the engine's
-// Broker interface: one Broker per tenant, each with its own alpaca.Client
-// (own connection pool, rate limiter and credentials) and its own
-// trade-update stream.
+// Package alpacabroker adapts the project's alpaca client to the domain's
+// trading.Broker, trading.QuoteSource and trading.QuoteFeed: one Broker per
+// tenant, each with its own alpaca.Client (own connection pool, rate limiter
+// and credentials) and its own trade-update stream.
 package alpacabroker
 
 import (
@@ -14,14 +14,13 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
-// Compile-time proof that Broker satisfies the engine's interfaces.
+// Compile-time proof that Broker satisfies the domain's interfaces.
 var (
-	_ engine.Broker      = (*Broker)(nil)
-	_ engine.QuoteSource = (*Broker)(nil)
+	_ trading.Broker      = (*Broker)(nil)
+	_ trading.QuoteSource = (*Broker)(nil)
 )
 
 // DefaultStreamLookback is how far back a new trade-update stream
@@ -67,7 +66,7 @@ type Config struct {
 	Options []alpaca.Option
 }
 
-// Broker is an engine.Broker backed by an Alpaca account.
+// Broker is an trading.Broker backed by an Alpaca account.
 type Broker struct {
 	cfg    Config
 	client *alpaca.Client
@@ -109,9 +108,9 @@ func New(cfg Config) (*Broker, error) {
 // Client returns the underlying alpaca client.
 func (b *Broker) Client() *alpaca.Client { return b.client }
 
-// SubmitOrder implements engine.Broker. The alpaca client already looks
+// SubmitOrder implements trading.Broker. The alpaca client already looks
 // up before it resends; this maps its outcomes to the engine's.
-func (b *Broker) SubmitOrder(ctx context.Context, in trading.Intent) (engine.BrokerOrder, error) {
+func (b *Broker) SubmitOrder(ctx context.Context, in trading.Intent) (trading.BrokerOrder, error) {
 	req := alpaca.OrderRequest{
 		Symbol:        in.Symbol,
 		Side:          alpaca.Side(in.Side),
@@ -132,7 +131,7 @@ func (b *Broker) SubmitOrder(ctx context.Context, in trading.Intent) (engine.Bro
 	}
 	err = submitError(err)
 	var apiErr *alpaca.APIError
-	if errors.Is(err, engine.ErrRejected) && errors.As(err, &apiErr) && apiErr.StatusCode == 422 {
+	if errors.Is(err, trading.ErrRejected) && errors.As(err, &apiErr) && apiErr.StatusCode == 422 {
 		// A 422 may be the broker refusing a duplicate client_order_id,
 		// i.e. an earlier attempt landed. The client resolves the ones it
 		// recognises; this catches any it did not (an unexpected message),
@@ -142,7 +141,7 @@ func (b *Broker) SubmitOrder(ctx context.Context, in trading.Intent) (engine.Bro
 			return fromOrder(found), nil
 		}
 	}
-	return engine.BrokerOrder{}, err
+	return trading.BrokerOrder{}, err
 }
 
 // submitError classifies a SubmitOrder failure for the engine.
@@ -150,7 +149,7 @@ func submitError(err error) error {
 	var apiErr *alpaca.APIError
 	switch {
 	case errors.Is(err, alpaca.ErrUnknownOutcome):
-		return fmt.Errorf("%w: %w", engine.ErrUnknownOutcome, err)
+		return fmt.Errorf("%w: %w", trading.ErrUnknownOutcome, err)
 	case errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
 		apiErr.StatusCode != 408 && apiErr.StatusCode != 429 && apiErr.StatusCode != 401:
 		// A definite refusal (buying power, validation, or the id already
@@ -161,43 +160,43 @@ func submitError(err error) error {
 		if msg == "" {
 			msg = fmt.Sprintf("HTTP %d", apiErr.StatusCode)
 		}
-		return fmt.Errorf("%w: %w: %w", engine.ErrRejected, trading.Errorf(trading.EREJECTED, "%s", msg), apiErr)
+		return fmt.Errorf("%w: %w: %w", trading.ErrRejected, trading.Errorf(trading.EREJECTED, "%s", msg), apiErr)
 	}
 	return err
 }
 
-// LookupOrder implements engine.Broker.
-func (b *Broker) LookupOrder(ctx context.Context, clientOrderID string) (engine.BrokerOrder, error) {
+// LookupOrder implements trading.Broker.
+func (b *Broker) LookupOrder(ctx context.Context, clientOrderID string) (trading.BrokerOrder, error) {
 	o, err := b.client.GetOrderByClientOrderID(ctx, clientOrderID)
 	if err != nil {
 		if errors.Is(err, alpaca.ErrNotFound) {
-			return engine.BrokerOrder{}, fmt.Errorf("%w: %w", engine.ErrOrderNotFound, err)
+			return trading.BrokerOrder{}, fmt.Errorf("%w: %w", trading.ErrOrderNotFound, err)
 		}
-		return engine.BrokerOrder{}, err
+		return trading.BrokerOrder{}, err
 	}
 	return fromOrder(o), nil
 }
 
-// OpenOrders implements engine.Broker.
-func (b *Broker) OpenOrders(ctx context.Context) ([]engine.BrokerOrder, error) {
+// OpenOrders implements trading.Broker.
+func (b *Broker) OpenOrders(ctx context.Context) ([]trading.BrokerOrder, error) {
 	list, err := b.client.ListOrders(ctx, alpaca.ListOrdersRequest{Status: alpaca.OrdersOpen, Limit: 500})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]engine.BrokerOrder, len(list))
+	out := make([]trading.BrokerOrder, len(list))
 	for i := range list {
 		out[i] = fromOrder(&list[i])
 	}
 	return out, nil
 }
 
-// Positions implements engine.Broker.
-func (b *Broker) Positions(ctx context.Context) ([]engine.Position, error) {
+// Positions implements trading.Broker.
+func (b *Broker) Positions(ctx context.Context) ([]trading.Position, error) {
 	ps, err := b.client.ListPositions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]engine.Position, len(ps))
+	out := make([]trading.Position, len(ps))
 	for i, p := range ps {
 		q := p.Qty
 		// Alpaca reports short positions with side "short" and, in some
@@ -205,33 +204,33 @@ func (b *Broker) Positions(ctx context.Context) ([]engine.Position, error) {
 		if p.Side == "short" && q.IsPositive() {
 			q = q.Neg()
 		}
-		out[i] = engine.Position{Symbol: p.Symbol, Qty: q, AvgEntryPrice: p.AvgEntryPrice,
+		out[i] = trading.Position{Symbol: p.Symbol, Qty: q, AvgEntryPrice: p.AvgEntryPrice,
 			MarketValue: dval(p.MarketValue), UnrealizedPL: dval(p.UnrealizedPL)}
 	}
 	return out, nil
 }
 
-// Account implements engine.Broker.
-func (b *Broker) Account(ctx context.Context) (engine.Account, error) {
+// Account implements trading.Broker.
+func (b *Broker) Account(ctx context.Context) (trading.Account, error) {
 	a, err := b.client.GetAccount(ctx)
 	if err != nil {
-		return engine.Account{}, err
+		return trading.Account{}, err
 	}
-	return engine.Account{Equity: a.Equity, LastEquity: a.LastEquity, Cash: a.Cash}, nil
+	return trading.Account{Equity: a.Equity, LastEquity: a.LastEquity, Cash: a.Cash}, nil
 }
 
-// LatestQuote implements engine.Broker.
-func (b *Broker) LatestQuote(ctx context.Context, symbol string) (engine.Quote, error) {
+// LatestQuote implements trading.Broker.
+func (b *Broker) LatestQuote(ctx context.Context, symbol string) (trading.Quote, error) {
 	q, err := b.client.GetLatestQuote(ctx, symbol, alpaca.LatestRequest{})
 	if err != nil {
-		return engine.Quote{}, err
+		return trading.Quote{}, err
 	}
 	return fromQuote(symbol, *q), nil
 }
 
-// RecentBars implements engine.Broker: the latest n one-minute bars of
+// RecentBars implements trading.Broker: the latest n one-minute bars of
 // the last week (which spans weekends and holidays), oldest first.
-func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]engine.Bar, error) {
+func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]trading.Bar, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -244,10 +243,10 @@ func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]engine
 	if err != nil {
 		return nil, err
 	}
-	out := make([]engine.Bar, len(bars))
+	out := make([]trading.Bar, len(bars))
 	for i, br := range bars {
 		// Desc gives newest first; callers want time order.
-		out[len(bars)-1-i] = engine.Bar{
+		out[len(bars)-1-i] = trading.Bar{
 			Symbol: symbol, Time: br.Timestamp, Volume: br.Volume,
 			Open: decimal.NewFromFloat(br.Open), High: decimal.NewFromFloat(br.High),
 			Low: decimal.NewFromFloat(br.Low), Close: decimal.NewFromFloat(br.Close),
@@ -256,23 +255,23 @@ func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]engine
 	return out, nil
 }
 
-// LatestQuotes implements engine.QuoteSource.
-func (b *Broker) LatestQuotes(ctx context.Context, symbols []string) (map[string]engine.Quote, error) {
+// LatestQuotes implements trading.QuoteSource.
+func (b *Broker) LatestQuotes(ctx context.Context, symbols []string) (map[string]trading.Quote, error) {
 	qs, err := b.client.GetLatestQuotes(ctx, symbols, alpaca.LatestRequest{})
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]engine.Quote, len(qs))
+	out := make(map[string]trading.Quote, len(qs))
 	for s, q := range qs {
 		out[s] = fromQuote(s, q)
 	}
 	return out, nil
 }
 
-// StreamUpdates implements engine.Broker with the SSE trade-update
+// StreamUpdates implements trading.Broker with the SSE trade-update
 // stream, which resumes by event id after a dropped connection.
-func (b *Broker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdate) error {
-	send := func(ctx context.Context, u engine.OrderUpdate) error {
+func (b *Broker) StreamUpdates(ctx context.Context, out chan<- trading.OrderUpdate) error {
+	send := func(ctx context.Context, u trading.OrderUpdate) error {
 		select {
 		case out <- u:
 			return nil
@@ -287,7 +286,7 @@ func (b *Broker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdat
 		alpaca.WithTimeRange(time.Now().Add(-b.cfg.StreamLookback), time.Time{}),
 		alpaca.WithTradeUpdateHandler(
 			func(ctx context.Context, tu alpaca.TradeUpdate) error { return send(ctx, fromUpdate(tu)) },
-			func(ctx context.Context) error { return send(ctx, engine.OrderUpdate{Resync: true}) }),
+			func(ctx context.Context) error { return send(ctx, trading.OrderUpdate{Resync: true}) }),
 	}
 	if b.cfg.Logger != nil {
 		opts = append(opts, alpaca.WithStreamLogger(b.cfg.Logger))
@@ -306,8 +305,8 @@ func (b *Broker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdat
 	return err
 }
 
-func fromUpdate(tu alpaca.TradeUpdate) engine.OrderUpdate {
-	u := engine.OrderUpdate{
+func fromUpdate(tu alpaca.TradeUpdate) trading.OrderUpdate {
+	u := trading.OrderUpdate{
 		Event:       tu.Event,
 		EventID:     tu.EventID,
 		Time:        tu.At,
@@ -326,8 +325,8 @@ func fromUpdate(tu alpaca.TradeUpdate) engine.OrderUpdate {
 	return u
 }
 
-func fromOrder(o *alpaca.Order) engine.BrokerOrder {
-	bo := engine.BrokerOrder{
+func fromOrder(o *alpaca.Order) trading.BrokerOrder {
+	bo := trading.BrokerOrder{
 		ID:            o.ID,
 		ClientOrderID: o.ClientOrderID,
 		Symbol:        o.Symbol,
@@ -348,10 +347,10 @@ func fromOrder(o *alpaca.Order) engine.BrokerOrder {
 	return bo
 }
 
-func fromQuote(symbol string, q alpaca.Quote) engine.Quote {
+func fromQuote(symbol string, q alpaca.Quote) trading.Quote {
 	// Market data arrives as float64 on the wire; converting once here
 	// keeps every calculation downstream in decimal.
-	return engine.Quote{
+	return trading.Quote{
 		Symbol: symbol,
 		Bid:    decimal.NewFromFloat(q.BidPrice),
 		Ask:    decimal.NewFromFloat(q.AskPrice),

@@ -10,7 +10,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/alpacabroker"
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/internal/simtest"
 	"github.com/quantum-alpaca/quantum/sim"
 	"github.com/quantum-alpaca/quantum/trading"
@@ -33,7 +32,7 @@ func TestBroker(t *testing.T) {
 	srv := simtest.Start(t, sim.Config{Seed: 12})
 	b := mustBroker(t, srv.URL)
 
-	updates := make(chan engine.OrderUpdate, 16)
+	updates := make(chan trading.OrderUpdate, 16)
 	sctx, cancel := context.WithCancel(ctx)
 	streamDone := make(chan error, 1)
 	go func() { streamDone <- b.StreamUpdates(sctx, updates) }()
@@ -82,7 +81,7 @@ func TestBroker(t *testing.T) {
 		}
 	})
 	t.Run("NotFound", func(t *testing.T) {
-		if _, err := b.LookupOrder(ctx, "ab-999"); !errors.Is(err, engine.ErrOrderNotFound) {
+		if _, err := b.LookupOrder(ctx, "ab-999"); !errors.Is(err, trading.ErrOrderNotFound) {
 			t.Fatalf("lookup of a missing order: %v, want ErrOrderNotFound", err)
 		}
 	})
@@ -90,7 +89,7 @@ func TestBroker(t *testing.T) {
 		huge := in
 		huge.Seq, huge.ClientOrderID, huge.Qty = 2, "ab-2", decimal.NewFromInt(10_000_000)
 		_, err := b.SubmitOrder(ctx, huge)
-		if !errors.Is(err, engine.ErrRejected) || trading.ErrorCode(err) != trading.EREJECTED || trading.ErrorMessage(err) == "" {
+		if !errors.Is(err, trading.ErrRejected) || trading.ErrorCode(err) != trading.EREJECTED || trading.ErrorMessage(err) == "" {
 			t.Fatalf("oversized order: %v, want ErrRejected with a reason", err)
 		}
 	})

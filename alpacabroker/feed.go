@@ -8,23 +8,23 @@ import (
 	"sync/atomic"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
-	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/trading"
 )
 
-// Compile-time proof that Feed is an engine.QuoteFeed.
-var _ engine.QuoteFeed = (*Feed)(nil)
+// Compile-time proof that Feed is an trading.QuoteFeed.
+var _ trading.QuoteFeed = (*Feed)(nil)
 
 // DefaultFeedBuffer is the capacity of a Feed's quote channel.
 const DefaultFeedBuffer = 1024
 
-// Feed is an engine.QuoteFeed over Alpaca's market-data websocket: one
+// Feed is an trading.QuoteFeed over Alpaca's market-data websocket: one
 // connection serves every tenant's quotes.
 //
 // Overflow policy: when the hub falls behind, quotes are dropped (a newer
 // quote supersedes an older one) and counted in Dropped.
 type Feed struct {
 	s       *alpaca.MarketDataStream
-	out     chan engine.Quote
+	out     chan trading.Quote
 	dropped atomic.Uint64
 }
 
@@ -36,22 +36,22 @@ func NewFeed(dataURL string, feed alpaca.StreamFeed, keyID, secret string) (*Fee
 	if err != nil {
 		return nil, fmt.Errorf("alpacabroker: %w", err)
 	}
-	return &Feed{s: s, out: make(chan engine.Quote, DefaultFeedBuffer)}, nil
+	return &Feed{s: s, out: make(chan trading.Quote, DefaultFeedBuffer)}, nil
 }
 
-// Quotes implements engine.QuoteFeed.
-func (f *Feed) Quotes() <-chan engine.Quote { return f.out }
+// Quotes implements trading.QuoteFeed.
+func (f *Feed) Quotes() <-chan trading.Quote { return f.out }
 
 // Dropped returns how many quotes were dropped because the reader was
 // behind (here and in the stream's own buffer).
 func (f *Feed) Dropped() uint64 { return f.dropped.Load() + f.s.Stats().BufferFull }
 
-// Subscribe implements engine.QuoteFeed.
+// Subscribe implements trading.QuoteFeed.
 func (f *Feed) Subscribe(ctx context.Context, symbols []string) error {
 	return f.s.Subscribe(ctx, alpaca.Subscription{Quotes: symbols})
 }
 
-// Run implements engine.QuoteFeed.
+// Run implements trading.QuoteFeed.
 func (f *Feed) Run(ctx context.Context) error {
 	defer close(f.out)
 	sctx, cancel := context.WithCancel(ctx)

@@ -14,7 +14,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/alpacabroker"
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/sim"
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -52,10 +51,10 @@ func TestTenantConnections(t *testing.T) {
 	}
 	// One REST call first: two requests racing on a fresh client may each
 	// dial (the spare connection idles out); once one is up, all share it.
-	if _, err := b.LookupOrder(context.Background(), "none"); !errors.Is(err, engine.ErrOrderNotFound) {
+	if _, err := b.LookupOrder(context.Background(), "none"); !errors.Is(err, trading.ErrOrderNotFound) {
 		t.Fatalf("look-up: %v", err)
 	}
-	updates := make(chan engine.OrderUpdate, 64)
+	updates := make(chan trading.OrderUpdate, 64)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.StreamUpdates(ctx, updates) }()

@@ -22,7 +22,7 @@ import (
 // time from its Submit to the journaled acknowledgement (the OnOrder call
 // that reports the broker's status).
 type probe struct {
-	engine.Base
+	trading.BaseStrategy
 	every  time.Duration
 	count  int
 	sentAt time.Time
@@ -50,19 +50,19 @@ func (l *latencies) len() int {
 	return len(l.d)
 }
 
-func (p *probe) Start(*engine.Env) (engine.Subscription, error) {
-	return engine.Subscription{Interval: p.every}, nil
+func (p *probe) Start(*trading.Env) (trading.Subscription, error) {
+	return trading.Subscription{Interval: p.every}, nil
 }
 
-func (p *probe) OnTimer(env *engine.Env) {
+func (p *probe) OnTimer(env *trading.Env) {
 	if env.OrdersPlaced() >= p.count || !p.armed.Load() {
 		return
 	}
 	p.sentAt = time.Now()
-	env.Submit(engine.Order{Symbol: "AAPL", Side: trading.Buy, Qty: decimal.NewFromInt(1)})
+	env.Submit(trading.OrderRequest{Symbol: "AAPL", Side: trading.Buy, Qty: decimal.NewFromInt(1)})
 }
 
-func (p *probe) OnOrder(env *engine.Env, o engine.OrderEvent) {
+func (p *probe) OnOrder(env *trading.Env, o trading.OrderEvent) {
 	if o.Status == trading.StatusNew && !p.sentAt.IsZero() {
 		p.rec.add(time.Since(p.sentAt))
 		p.sentAt = time.Time{}
@@ -88,7 +88,7 @@ func BenchmarkSignalToAck(b *testing.B) {
 		br, _ := MustBroker(b, srv.URL)
 		p := &probe{every: 100 * time.Millisecond, count: per, rec: rec, armed: armed}
 		if err := e.AddTenant(engine.TenantConfig{ID: trading.TenantID(fmt.Sprintf("b%d", i)), Broker: br, StrategyName: "probe",
-			NewStrategy: func() (engine.Strategy, error) { return p, nil }}); err != nil {
+			NewStrategy: func() (trading.Strategy, error) { return p, nil }}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -122,12 +122,12 @@ type idleBroker struct{ fakeBroker }
 
 // SubmitOrder acknowledges: a tenant whose hourly timer happens to fall
 // due during the measurement places its order like any other.
-func (*idleBroker) SubmitOrder(_ context.Context, in trading.Intent) (engine.BrokerOrder, error) {
-	return engine.BrokerOrder{ID: "idle-" + in.ClientOrderID, ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side,
+func (*idleBroker) SubmitOrder(_ context.Context, in trading.Intent) (trading.BrokerOrder, error) {
+	return trading.BrokerOrder{ID: "idle-" + in.ClientOrderID, ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side,
 		Status: trading.StatusNew, Qty: in.Qty, UpdatedAt: time.Now()}, nil
 }
 
-func (*idleBroker) StreamUpdates(ctx context.Context, _ chan<- engine.OrderUpdate) error {
+func (*idleBroker) StreamUpdates(ctx context.Context, _ chan<- trading.OrderUpdate) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -176,7 +176,7 @@ func waitAllRunning(tb testing.TB, e *engine.Engine) {
 	tb.Helper()
 	waitFor(tb, time.Minute, "all running", func() bool {
 		for _, s := range e.Statuses() {
-			if s.Health != engine.HealthRunning {
+			if s.Health != trading.HealthRunning {
 				return false
 			}
 		}

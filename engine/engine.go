@@ -1,7 +1,7 @@
 // Package engine runs many tenants' strategies at once, each isolated from
 // the others: one supervised runner goroutine per tenant owns that
 // tenant's state (open orders, positions, strategy) and talks to its own
-// Broker; the only thing tenants share is read-only market data from the
+// trading.Broker; the only thing tenants share is read-only market data from the
 // Hub and the Journal, which keeps every tenant's records apart.
 //
 // Orders are placed exactly once (design section 3): every order a
@@ -10,6 +10,10 @@
 // then is sent. On start, and periodically, the runner reconciles every
 // unfinished order with the broker: found means adopt, not found means
 // send again under the same id.
+//
+// The vocabulary it runs on (Broker, Strategy, Env, TradingState, Limits,
+// TenantStatus) is the trading package's; the engine owns only the
+// runtime: supervision, the order path, the risk gate and the quote hub.
 package engine
 
 import (
@@ -22,8 +26,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -68,15 +70,15 @@ var ErrUnknownTenant = trading.Errorf(trading.ENOTFOUND, "Unknown tenant.")
 // TenantConfig describes one tenant.
 type TenantConfig struct {
 	ID     trading.TenantID
-	Broker Broker
+	Broker trading.Broker
 	// StrategyName is shown in status and journaled with each intent.
 	StrategyName string
 	// NewStrategy builds the tenant's strategy; it is called again on
 	// every restart, so a strategy that panicked starts afresh.
-	NewStrategy func() (Strategy, error)
-	Limits      Limits
+	NewStrategy func() (trading.Strategy, error)
+	Limits      trading.Limits
 	// State is the initial trading state; empty means Active.
-	State TradingState
+	State trading.TradingState
 }
 
 // Engine runs tenants. Create it with NewEngine, add tenants, adjust the
@@ -90,7 +92,7 @@ type Engine struct {
 	// OnStateChange, when set, is called by SetState after a tenant's
 	// trading state changes, so that the caller can persist the kill
 	// switch across restarts. It must not call back into the Engine.
-	OnStateChange func(id trading.TenantID, s TradingState) error
+	OnStateChange func(id trading.TenantID, s trading.TradingState) error
 
 	SweepInterval time.Duration
 	SweepGrace    time.Duration
@@ -105,7 +107,7 @@ type Engine struct {
 	// them runs each tenant; nil runs every tenant here. A tenant owned
 	// elsewhere waits in HealthStandby and is tried again every
 	// AcquireInterval.
-	Owners          Ownership
+	Owners          trading.Ownership
 	AcquireInterval time.Duration
 
 	tenants []*tenant
@@ -157,14 +159,14 @@ func (e *Engine) AddTenant(cfg TenantConfig) error {
 		return trading.Errorf(trading.EINVALID, "Tenant %q needs a broker and a strategy.", cfg.ID)
 	}
 	if cfg.State == "" {
-		cfg.State = Active
+		cfg.State = trading.Active
 	}
 	if !cfg.State.Valid() {
 		return trading.Errorf(trading.EINVALID, "Invalid trading state %q.", cfg.State)
 	}
 	t := &tenant{cfg: cfg}
 	t.state.Store(string(cfg.State))
-	t.status.Store(&TenantStatus{ID: cfg.ID, Strategy: cfg.StrategyName, State: cfg.State, Health: HealthStarting})
+	t.status.Store(&trading.TenantStatus{ID: cfg.ID, Strategy: cfg.StrategyName, State: cfg.State, Health: trading.HealthStarting})
 	e.tenants = append(e.tenants, t)
 	e.byID[cfg.ID] = t
 	return nil
@@ -230,7 +232,7 @@ func (e *Engine) Close(ctx context.Context) error {
 
 // SetState sets a tenant's trading state (the kill switch). It takes
 // effect before the tenant's next order.
-func (e *Engine) SetState(id trading.TenantID, s TradingState) error {
+func (e *Engine) SetState(id trading.TenantID, s trading.TradingState) error {
 	t, err := e.stateTarget(id, s)
 	if err != nil {
 		return err
@@ -253,7 +255,7 @@ func (e *Engine) SetState(id trading.TenantID, s TradingState) error {
 // AdoptState sets a tenant's trading state that was saved elsewhere
 // (another engine sharing the store), without calling OnStateChange: the
 // state is already saved, and saving it again could overwrite a newer one.
-func (e *Engine) AdoptState(id trading.TenantID, s TradingState) error {
+func (e *Engine) AdoptState(id trading.TenantID, s trading.TradingState) error {
 	t, err := e.stateTarget(id, s)
 	if err != nil {
 		return err
@@ -268,7 +270,7 @@ func (e *Engine) AdoptState(id trading.TenantID, s TradingState) error {
 }
 
 // stateTarget returns the tenant whose state is to become s, checking both.
-func (e *Engine) stateTarget(id trading.TenantID, s TradingState) (*tenant, error) {
+func (e *Engine) stateTarget(id trading.TenantID, s trading.TradingState) (*tenant, error) {
 	t := e.byID[id]
 	if t == nil {
 		return nil, ErrUnknownTenant
@@ -280,72 +282,21 @@ func (e *Engine) stateTarget(id trading.TenantID, s TradingState) (*tenant, erro
 }
 
 // Status returns a tenant's latest status.
-func (e *Engine) Status(id trading.TenantID) (TenantStatus, error) {
+func (e *Engine) Status(id trading.TenantID) (trading.TenantStatus, error) {
 	t := e.byID[id]
 	if t == nil {
-		return TenantStatus{}, ErrUnknownTenant
+		return trading.TenantStatus{}, ErrUnknownTenant
 	}
 	return t.snapshot(), nil
 }
 
 // Statuses returns every tenant's latest status, in the order added.
-func (e *Engine) Statuses() []TenantStatus {
-	out := make([]TenantStatus, 0, len(e.tenants))
+func (e *Engine) Statuses() []trading.TenantStatus {
+	out := make([]trading.TenantStatus, 0, len(e.tenants))
 	for _, t := range e.tenants {
 		out = append(out, t.snapshot())
 	}
 	return out
-}
-
-// Runner health values in TenantStatus.Health.
-const (
-	HealthStarting = "starting" // reconciling with the broker
-	HealthRunning  = "running"
-	HealthFailed   = "failed" // crashed; restarting after a backoff
-	HealthStopped  = "stopped"
-	HealthStandby  = "standby" // another engine owns the tenant
-)
-
-// TenantStatus is a point-in-time copy of a tenant's state, published by
-// its runner so that readers (the ops API) never touch runner state.
-type TenantStatus struct {
-	ID       trading.TenantID
-	Strategy string
-	State    TradingState
-	Health   string
-	// LastError is why the runner last failed; Restarts counts failures.
-	LastError string
-	Restarts  int
-	// OrdersPlaced counts the tenant's orders over its whole life.
-	OrdersPlaced int
-	OpenOrders   int
-	// Fills, RiskRejections, BrokerRejections and Unknown count this
-	// process's events (across runner restarts).
-	Fills            int
-	RiskRejections   int
-	BrokerRejections int
-	Unknown          int
-	LastRiskReason   string
-	Positions        map[string]decimal.Decimal
-	// Holdings are the broker's positions with its mark and unrealized
-	// P&L as of the last account refresh (Positions is kept current from
-	// fills in between); UnrealizedPnL is their sum.
-	Holdings      []Position
-	UnrealizedPnL decimal.Decimal
-	// AccountAt is when Holdings, UnrealizedPnL, DailyPnL and Equity were
-	// last read from the broker (every AccountInterval); zero before the
-	// first successful read.
-	AccountAt time.Time
-	// DailyPnL is the account's equity minus the previous close, as of
-	// the last sweep.
-	DailyPnL    decimal.Decimal
-	Equity      decimal.Decimal
-	BreakerOpen bool
-	Limits      Limits
-	// QuotesDropped counts quotes the hub coalesced away because this
-	// tenant was busy.
-	QuotesDropped uint64
-	UpdatedAt     time.Time
 }
 
 type tenant struct {
@@ -357,7 +308,7 @@ type tenant struct {
 	// cannot end up different.
 	stateMu sync.Mutex
 	state   atomic.Value // string(TradingState), set by SetState
-	status  atomic.Pointer[TenantStatus]
+	status  atomic.Pointer[trading.TenantStatus]
 }
 
 // tenantStats count what happened to a tenant's orders in this process.
@@ -366,21 +317,14 @@ type tenantStats struct {
 	lastRisk                                   string
 }
 
-func (t *tenant) tradingState() TradingState { return TradingState(t.state.Load().(string)) }
+func (t *tenant) tradingState() trading.TradingState {
+	return trading.TradingState(t.state.Load().(string))
+}
 
-func (t *tenant) snapshot() TenantStatus {
+func (t *tenant) snapshot() trading.TenantStatus {
 	s := *t.status.Load()
 	s.State = t.tradingState()
 	return s
-}
-
-// Ownership decides which of several engines sharing one journal runs a
-// tenant (the postgres package's advisory locks, for one).
-type Ownership interface {
-	// Acquire tries to take tenant without waiting. It returns a context
-	// that ends if the ownership is lost (or ctx ends) and a func that
-	// gives the tenant up, or a nil context when another engine owns it.
-	Acquire(ctx context.Context, tenant trading.TenantID) (context.Context, func(), error)
 }
 
 // supervise runs t's runner until the engine closes, restarting it with
@@ -393,7 +337,7 @@ func (e *Engine) supervise(t *tenant) {
 	for {
 		lease, release, ok := e.own(t, log)
 		if !ok {
-			t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
+			t.publish(func(s *trading.TenantStatus) { s.Health = trading.HealthStopped })
 			return
 		}
 		started := e.Now()
@@ -401,18 +345,18 @@ func (e *Engine) supervise(t *tenant) {
 		lost := lease.Err() != nil && e.hardCtx.Err() == nil
 		release()
 		if e.softCtx.Err() != nil {
-			t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
+			t.publish(func(s *trading.TenantStatus) { s.Health = trading.HealthStopped })
 			return
 		}
 		if lost {
 			// Not the runner's failure: another engine may run the
 			// tenant now. It is tried again like any unowned tenant.
 			log.Warn("tenant ownership lost; runner stopped")
-			t.publish(func(s *TenantStatus) { s.Health, s.LastError = HealthStandby, "ownership lost" })
+			t.publish(func(s *trading.TenantStatus) { s.Health, s.LastError = trading.HealthStandby, "ownership lost" })
 			// An engine that just lost its locks is the one to distrust:
 			// the others get the first chance at its tenants.
 			if !e.sleep(e.AcquireInterval) {
-				t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
+				t.publish(func(s *trading.TenantStatus) { s.Health = trading.HealthStopped })
 				return
 			}
 			continue
@@ -426,11 +370,11 @@ func (e *Engine) supervise(t *tenant) {
 			msg = err.Error()
 		}
 		log.Error("tenant runner failed; restarting", "err", msg, "backoff", backoff, "restarts", restarts)
-		t.publish(func(s *TenantStatus) {
-			s.Health, s.LastError, s.Restarts = HealthFailed, msg, restarts
+		t.publish(func(s *trading.TenantStatus) {
+			s.Health, s.LastError, s.Restarts = trading.HealthFailed, msg, restarts
 		})
 		if !e.sleep(backoff) {
-			t.publish(func(s *TenantStatus) { s.Health = HealthStopped })
+			t.publish(func(s *trading.TenantStatus) { s.Health = trading.HealthStopped })
 			return
 		}
 		backoff = min(2*backoff, e.RestartMax)
@@ -453,12 +397,14 @@ func (e *Engine) own(t *tenant, log *slog.Logger) (context.Context, func(), bool
 				log.Warn("cannot check tenant ownership; retrying", "err", err)
 			}
 			failing = true
-			t.publish(func(s *TenantStatus) { s.Health, s.LastError = HealthStandby, "ownership: "+err.Error() })
+			t.publish(func(s *trading.TenantStatus) {
+				s.Health, s.LastError = trading.HealthStandby, "ownership: "+err.Error()
+			})
 		case lease != nil:
 			return lease, release, true
 		default:
 			failing = false
-			t.publish(func(s *TenantStatus) { s.Health = HealthStandby })
+			t.publish(func(s *trading.TenantStatus) { s.Health = trading.HealthStandby })
 		}
 		if !e.sleep(e.AcquireInterval) {
 			break
@@ -505,7 +451,7 @@ func (e *Engine) runOnce(t *tenant, lease context.Context, log *slog.Logger, res
 	return r.run()
 }
 
-func (t *tenant) publish(fn func(*TenantStatus)) {
+func (t *tenant) publish(fn func(*trading.TenantStatus)) {
 	s := *t.status.Load()
 	fn(&s)
 	t.status.Store(&s)

@@ -62,7 +62,7 @@ func TestEngine_DCA(t *testing.T) {
 		}
 		waitFor(t, 5*time.Second, "runner running", func() bool {
 			s, _ := e.Status("t1")
-			return s.Health == engine.HealthRunning
+			return s.Health == trading.HealthRunning
 		})
 		time.Sleep(100 * time.Millisecond)
 		if err := e.Close(context.Background()); err != nil {
@@ -178,7 +178,7 @@ func TestEngine_Risk(t *testing.T) {
 			s, _ := e.Status("halt")
 			return s.OrdersPlaced >= 3
 		})
-		if err := e.SetState("halt", engine.Halted); err != nil {
+		if err := e.SetState("halt", trading.Halted); err != nil {
 			t.Fatal(err)
 		}
 		// Let the order that may be in flight at the switch finish.
@@ -187,7 +187,7 @@ func TestEngine_Risk(t *testing.T) {
 		before := s.OrdersPlaced
 		time.Sleep(200 * time.Millisecond)
 		s, _ = e.Status("halt")
-		if s.OrdersPlaced != before || s.State != engine.Halted || s.RiskRejections == 0 {
+		if s.OrdersPlaced != before || s.State != trading.Halted || s.RiskRejections == 0 {
 			t.Fatalf("after HALTED: placed %d -> %d, state %s, risk rejections %d", before, s.OrdersPlaced, s.State, s.RiskRejections)
 		}
 		_ = e.Close(ctx)
@@ -195,7 +195,7 @@ func TestEngine_Risk(t *testing.T) {
 		if err := e.SetState("halt", "BOGUS"); trading.ErrorCode(err) != trading.EINVALID {
 			t.Fatalf("SetState(BOGUS) = %v, want EINVALID", err)
 		}
-		if err := e.SetState("nobody", engine.Halted); !errors.Is(err, engine.ErrUnknownTenant) {
+		if err := e.SetState("nobody", trading.Halted); !errors.Is(err, engine.ErrUnknownTenant) {
 			t.Fatalf("SetState(unknown tenant) = %v", err)
 		}
 	})
@@ -215,7 +215,7 @@ func TestEngine_HoldingsAndPnL(t *testing.T) {
 	if err := e.Open(); err != nil {
 		t.Fatal(err)
 	}
-	var st engine.TenantStatus
+	var st trading.TenantStatus
 	waitFor(t, 20*time.Second, "holdings refreshed after 5 fills", func() bool {
 		st, _ = e.Status("pnl")
 		return len(st.Holdings) == 1 && st.Holdings[0].Qty.Equal(decimal.NewFromInt(5))

@@ -9,24 +9,23 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/strategy/dca"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
-// fakeBroker is a scripted engine.Broker: SubmitOrder calls OnSubmit,
+// fakeBroker is a scripted trading.Broker: SubmitOrder calls OnSubmit,
 // which may push trade updates onto the stream before the REST reply
 // returns, as a fast broker does.
 type fakeBroker struct {
 	mu       sync.Mutex
-	out      chan<- engine.OrderUpdate
+	out      chan<- trading.OrderUpdate
 	ready    chan struct{}
-	OnSubmit func(in trading.Intent, push func(engine.OrderUpdate)) (engine.BrokerOrder, error)
+	OnSubmit func(in trading.Intent, push func(trading.OrderUpdate)) (trading.BrokerOrder, error)
 }
 
 func newFakeBroker() *fakeBroker { return &fakeBroker{ready: make(chan struct{})} }
 
-func (f *fakeBroker) push(u engine.OrderUpdate) {
+func (f *fakeBroker) push(u trading.OrderUpdate) {
 	<-f.ready
 	f.mu.Lock()
 	out := f.out
@@ -34,20 +33,20 @@ func (f *fakeBroker) push(u engine.OrderUpdate) {
 	out <- u
 }
 
-func (f *fakeBroker) SubmitOrder(ctx context.Context, in trading.Intent) (engine.BrokerOrder, error) {
+func (f *fakeBroker) SubmitOrder(ctx context.Context, in trading.Intent) (trading.BrokerOrder, error) {
 	return f.OnSubmit(in, f.push)
 }
-func (f *fakeBroker) LookupOrder(context.Context, string) (engine.BrokerOrder, error) {
-	return engine.BrokerOrder{}, engine.ErrOrderNotFound
+func (f *fakeBroker) LookupOrder(context.Context, string) (trading.BrokerOrder, error) {
+	return trading.BrokerOrder{}, trading.ErrOrderNotFound
 }
-func (f *fakeBroker) OpenOrders(context.Context) ([]engine.BrokerOrder, error) { return nil, nil }
-func (f *fakeBroker) Positions(context.Context) ([]engine.Position, error)     { return nil, nil }
-func (f *fakeBroker) Account(context.Context) (engine.Account, error)          { return engine.Account{}, nil }
-func (f *fakeBroker) LatestQuote(_ context.Context, s string) (engine.Quote, error) {
-	return engine.Quote{Symbol: s, Bid: decimal.NewFromInt(99), Ask: decimal.NewFromInt(101)}, nil
+func (f *fakeBroker) OpenOrders(context.Context) ([]trading.BrokerOrder, error) { return nil, nil }
+func (f *fakeBroker) Positions(context.Context) ([]trading.Position, error)     { return nil, nil }
+func (f *fakeBroker) Account(context.Context) (trading.Account, error)          { return trading.Account{}, nil }
+func (f *fakeBroker) LatestQuote(_ context.Context, s string) (trading.Quote, error) {
+	return trading.Quote{Symbol: s, Bid: decimal.NewFromInt(99), Ask: decimal.NewFromInt(101)}, nil
 }
-func (f *fakeBroker) RecentBars(context.Context, string, int) ([]engine.Bar, error) { return nil, nil }
-func (f *fakeBroker) StreamUpdates(ctx context.Context, out chan<- engine.OrderUpdate) error {
+func (f *fakeBroker) RecentBars(context.Context, string, int) ([]trading.Bar, error) { return nil, nil }
+func (f *fakeBroker) StreamUpdates(ctx context.Context, out chan<- trading.OrderUpdate) error {
 	f.mu.Lock()
 	if f.out == nil {
 		f.out = out
@@ -58,7 +57,7 @@ func (f *fakeBroker) StreamUpdates(ctx context.Context, out chan<- engine.OrderU
 	return ctx.Err()
 }
 
-var _ engine.Broker = (*fakeBroker)(nil)
+var _ trading.Broker = (*fakeBroker)(nil)
 
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
@@ -71,27 +70,27 @@ func TestEngine_Fills(t *testing.T) {
 	j := MustOpenJournal(t, t.TempDir())
 	fb := newFakeBroker()
 	var n int
-	fb.OnSubmit = func(in trading.Intent, push func(engine.OrderUpdate)) (engine.BrokerOrder, error) {
+	fb.OnSubmit = func(in trading.Intent, push func(trading.OrderUpdate)) (trading.BrokerOrder, error) {
 		n++
 		id := fmt.Sprintf("B%d", n)
-		ord := func(status trading.OrderStatus, cum, avg string) engine.BrokerOrder {
-			return engine.BrokerOrder{ID: id, ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side, Status: status, Qty: in.Qty, FilledQty: d(cum), FilledAvgPrice: d(avg)}
+		ord := func(status trading.OrderStatus, cum, avg string) trading.BrokerOrder {
+			return trading.BrokerOrder{ID: id, ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side, Status: status, Qty: in.Qty, FilledQty: d(cum), FilledAvgPrice: d(avg)}
 		}
 		switch n {
 		case 1: // partial, the same partial again, then the rest
-			p1 := engine.OrderUpdate{Event: "partial_fill", EventID: "1", ExecutionID: id + "x1", Qty: d("1"), Price: d("100"), Order: ord(trading.StatusPartiallyFilled, "1", "100")}
+			p1 := trading.OrderUpdate{Event: "partial_fill", EventID: "1", ExecutionID: id + "x1", Qty: d("1"), Price: d("100"), Order: ord(trading.StatusPartiallyFilled, "1", "100")}
 			push(p1)
 			push(p1)
-			push(engine.OrderUpdate{Event: "fill", EventID: "2", ExecutionID: id + "x2", Qty: d("2"), Price: d("103"), Order: ord(trading.StatusFilled, "3", "102")})
+			push(trading.OrderUpdate{Event: "fill", EventID: "2", ExecutionID: id + "x2", Qty: d("2"), Price: d("103"), Order: ord(trading.StatusFilled, "3", "102")})
 		case 2: // the partial fill was missed: only the final one arrives
-			push(engine.OrderUpdate{Event: "fill", EventID: "3", ExecutionID: id + "x2", Qty: d("2"), Price: d("103"), Order: ord(trading.StatusFilled, "3", "102")})
+			push(trading.OrderUpdate{Event: "fill", EventID: "3", ExecutionID: id + "x2", Qty: d("2"), Price: d("103"), Order: ord(trading.StatusFilled, "3", "102")})
 		}
 		return ord(trading.StatusFilled, "3", "102"), nil
 	}
 	e := newEngine(t, j)
 	tc := dcaTenant("fills", fb, 2, 5*time.Millisecond)
 	cfg := dca.Config{Symbol: "AAPL", Qty: d("3"), Interval: 5 * time.Millisecond, Count: 2}
-	tc.NewStrategy = func() (engine.Strategy, error) { return dca.New(cfg), nil }
+	tc.NewStrategy = func() (trading.Strategy, error) { return dca.New(cfg), nil }
 	if err := e.AddTenant(tc); err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/alpacabroker"
 	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/sqlite"
 	"github.com/quantum-alpaca/quantum/strategy/dca"
 	"github.com/quantum-alpaca/quantum/trading"
-	"github.com/shopspring/decimal"
 )
 
 var keySeq atomic.Int64
@@ -49,11 +50,11 @@ func MustBroker(tb testing.TB, url string, opts ...alpaca.Option) (*alpacabroker
 	return b, b.Client()
 }
 
-func dcaTenant(id string, b engine.Broker, count int, every time.Duration) engine.TenantConfig {
+func dcaTenant(id string, b trading.Broker, count int, every time.Duration) engine.TenantConfig {
 	cfg := dca.Config{Symbol: "AAPL", Qty: decimal.NewFromInt(1), Interval: every, Count: count}
 	return engine.TenantConfig{
 		ID: trading.TenantID(id), Broker: b, StrategyName: "dca",
-		NewStrategy: func() (engine.Strategy, error) { return dca.New(cfg), nil },
+		NewStrategy: func() (trading.Strategy, error) { return dca.New(cfg), nil },
 	}
 }
 

@@ -8,21 +8,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/quantum-alpaca/quantum/trading"
 )
 
 // DefaultHubInterval is how often the Hub polls its QuoteSource.
 const DefaultHubInterval = 500 * time.Millisecond
-
-// QuoteFeed is a pushed quote stream (a market-data websocket): one
-// upstream connection for every tenant.
-type QuoteFeed interface {
-	// Run keeps the feed connected until ctx ends, then returns ctx.Err().
-	Run(ctx context.Context) error
-	// Subscribe adds symbols; it may be called before or during Run.
-	Subscribe(ctx context.Context, symbols []string) error
-	// Quotes delivers the quotes; it is closed when Run returns.
-	Quotes() <-chan Quote
-}
 
 // Hub is the shared, read-only market data: it gets quotes for the union
 // of every subscriber's symbols, from one upstream QuoteFeed (preferred)
@@ -34,8 +25,8 @@ type QuoteFeed interface {
 // subscriber has not read yet is counted as dropped.
 type Hub struct {
 	// Feed, when set, is used instead of polling Source.
-	Feed     QuoteFeed
-	Source   QuoteSource
+	Feed     trading.QuoteFeed
+	Source   trading.QuoteSource
 	Interval time.Duration
 	Logger   *slog.Logger
 
@@ -44,7 +35,7 @@ type Hub struct {
 }
 
 // NewHub returns a Hub polling src.
-func NewHub(src QuoteSource) *Hub {
+func NewHub(src trading.QuoteSource) *Hub {
 	return &Hub{Source: src, Interval: DefaultHubInterval, Logger: slog.Default().With("system", "hub"), boxes: make(map[*Mailbox]struct{})}
 }
 
@@ -53,7 +44,7 @@ type Mailbox struct {
 	symbols map[string]bool
 	notify  chan struct{} // capacity 1: "something new", never blocks the hub
 	mu      sync.Mutex
-	latest  map[string]Quote
+	latest  map[string]trading.Quote
 	dropped atomic.Uint64
 }
 
@@ -61,9 +52,9 @@ type Mailbox struct {
 func (m *Mailbox) C() <-chan struct{} { return m.notify }
 
 // Drain returns the waiting quotes, sorted by symbol, and empties the box.
-func (m *Mailbox) Drain() []Quote {
+func (m *Mailbox) Drain() []trading.Quote {
 	m.mu.Lock()
-	out := make([]Quote, 0, len(m.latest))
+	out := make([]trading.Quote, 0, len(m.latest))
 	for _, q := range m.latest {
 		out = append(out, q)
 	}
@@ -76,7 +67,7 @@ func (m *Mailbox) Drain() []Quote {
 // Dropped returns how many quotes were coalesced away.
 func (m *Mailbox) Dropped() uint64 { return m.dropped.Load() }
 
-func (m *Mailbox) put(q Quote) {
+func (m *Mailbox) put(q trading.Quote) {
 	m.mu.Lock()
 	if _, unread := m.latest[q.Symbol]; unread {
 		m.dropped.Add(1)
@@ -92,7 +83,7 @@ func (m *Mailbox) put(q Quote) {
 // Subscribe returns a Mailbox receiving symbols' quotes; Unsubscribe it
 // when done.
 func (h *Hub) Subscribe(symbols []string) *Mailbox {
-	m := &Mailbox{symbols: make(map[string]bool), notify: make(chan struct{}, 1), latest: make(map[string]Quote)}
+	m := &Mailbox{symbols: make(map[string]bool), notify: make(chan struct{}, 1), latest: make(map[string]trading.Quote)}
 	for _, s := range symbols {
 		m.symbols[s] = true
 	}

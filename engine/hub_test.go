@@ -10,15 +10,16 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/trading"
 )
 
 type countingSource struct{ n atomic.Int64 }
 
-func (c *countingSource) LatestQuotes(_ context.Context, symbols []string) (map[string]engine.Quote, error) {
+func (c *countingSource) LatestQuotes(_ context.Context, symbols []string) (map[string]trading.Quote, error) {
 	n := c.n.Add(1)
-	out := map[string]engine.Quote{}
+	out := map[string]trading.Quote{}
 	for _, s := range symbols {
-		out[s] = engine.Quote{Symbol: s, Bid: decimal.NewFromInt(n), Ask: decimal.NewFromInt(n + 1)}
+		out[s] = trading.Quote{Symbol: s, Bid: decimal.NewFromInt(n), Ask: decimal.NewFromInt(n + 1)}
 	}
 	return out, nil
 }

@@ -10,19 +10,20 @@ import (
 	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/internal/simtest"
 	"github.com/quantum-alpaca/quantum/sim"
+	"github.com/quantum-alpaca/quantum/trading"
 )
 
 // panicky places one order and then panics on every tick.
 type panicky struct {
-	engine.Base
+	trading.BaseStrategy
 	ticks *atomic.Int64
 }
 
-func (p panicky) Start(*engine.Env) (engine.Subscription, error) {
-	return engine.Subscription{Interval: time.Millisecond}, nil
+func (p panicky) Start(*trading.Env) (trading.Subscription, error) {
+	return trading.Subscription{Interval: time.Millisecond}, nil
 }
 
-func (p panicky) OnTimer(*engine.Env) {
+func (p panicky) OnTimer(*trading.Env) {
 	p.ticks.Add(1)
 	panic("strategy bug")
 }
@@ -51,7 +52,7 @@ func TestEngine_Isolation(t *testing.T) {
 	for _, tc := range []engine.TenantConfig{
 		dcaTenant("good1", good1, n, 2*time.Millisecond),
 		dcaTenant("good2", good2, n, 2*time.Millisecond),
-		{ID: "panicky", Broker: bad, StrategyName: "panicky", NewStrategy: func() (engine.Strategy, error) { return panicky{ticks: &ticks}, nil }},
+		{ID: "panicky", Broker: bad, StrategyName: "panicky", NewStrategy: func() (trading.Strategy, error) { return panicky{ticks: &ticks}, nil }},
 		dcaTenant("limited", lim, 0, time.Millisecond),
 		dcaTenant("flaky", flk, 20, 5*time.Millisecond),
 	} {

@@ -106,7 +106,7 @@ func TestOwnershipMovesATenant(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "node 1 trading", func() bool {
 		s, _ := e1.Status("moved")
-		return s.Health == engine.HealthRunning && s.OrdersPlaced >= 10
+		return s.Health == trading.HealthRunning && s.OrdersPlaced >= 10
 	})
 	e2, _ := newNode()
 	if err := e2.Open(); err != nil {
@@ -114,16 +114,16 @@ func TestOwnershipMovesATenant(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "node 2 in standby", func() bool {
 		s, _ := e2.Status("moved")
-		return s.Health == engine.HealthStandby
+		return s.Health == trading.HealthStandby
 	})
 
 	o1.lose()
 	waitFor(t, 5*time.Second, "node 1 stopped trading", func() bool {
 		s, _ := e1.Status("moved")
-		return s.Health == engine.HealthStandby
+		return s.Health == trading.HealthStandby
 	})
 	waitFor(t, 20*time.Second, "node 2 finished the count", func() bool { return journalDone(t, j, "moved", 60) })
-	if s, _ := e2.Status("moved"); s.Health != engine.HealthRunning {
+	if s, _ := e2.Status("moved"); s.Health != trading.HealthRunning {
 		t.Errorf("node 2 health %s, want running", s.Health)
 	}
 	_ = e1.Close(context.Background())

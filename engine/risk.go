@@ -9,56 +9,6 @@ import (
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
-// TradingState is a tenant's kill switch.
-type TradingState string
-
-// Trading states.
-const (
-	// Active trades normally.
-	Active TradingState = "ACTIVE"
-	// Reducing accepts only orders that shrink a position.
-	Reducing TradingState = "REDUCING"
-	// Halted accepts no orders at all (and sends no retries).
-	Halted TradingState = "HALTED"
-)
-
-// Valid reports whether s is a known state.
-func (s TradingState) Valid() bool { return s == Active || s == Reducing || s == Halted }
-
-// Defaults for the error-rate circuit breaker.
-const (
-	// DefaultBreakerErrors broker errors within DefaultBreakerWindow open
-	// the breaker.
-	DefaultBreakerErrors = 5
-	DefaultBreakerWindow = 10 * time.Second
-	// DefaultBreakerCooldown is how long the breaker stays open the first
-	// time; it doubles each time it reopens right after closing, up to
-	// DefaultBreakerMaxCooldown.
-	DefaultBreakerCooldown    = 1 * time.Second
-	DefaultBreakerMaxCooldown = 30 * time.Second
-)
-
-// Limits are a tenant's risk limits. A zero limit is not checked.
-type Limits struct {
-	// MaxOrderNotional caps qty × price of one order (price: the limit
-	// price, else the latest quote).
-	MaxOrderNotional decimal.Decimal
-	// MaxPositionQty caps the absolute position in any one symbol,
-	// counting the open orders that could add to it.
-	MaxPositionQty decimal.Decimal
-	// MaxOpenOrders caps the orders not yet finished.
-	MaxOpenOrders int
-	// DailyLossLimit, a positive amount: once today's loss (equity below
-	// the previous close) reaches it, only position-reducing orders pass.
-	DailyLossLimit decimal.Decimal
-	// BreakerErrors broker errors (unknown outcomes, 5xx, timeouts, not
-	// rejections) within BreakerWindow open the circuit breaker, which
-	// refuses orders for a cooldown. Zero means the defaults; a negative
-	// BreakerErrors disables the breaker.
-	BreakerErrors int
-	BreakerWindow time.Duration
-}
-
 // breaker is the error-rate circuit breaker; the runner owns it.
 type breaker struct {
 	limit    int
@@ -68,13 +18,13 @@ type breaker struct {
 	cooldown time.Duration
 }
 
-func newBreaker(l Limits) *breaker {
-	b := &breaker{limit: l.BreakerErrors, window: l.BreakerWindow, cooldown: DefaultBreakerCooldown}
+func newBreaker(l trading.Limits) *breaker {
+	b := &breaker{limit: l.BreakerErrors, window: l.BreakerWindow, cooldown: trading.DefaultBreakerCooldown}
 	if b.limit == 0 {
-		b.limit = DefaultBreakerErrors
+		b.limit = trading.DefaultBreakerErrors
 	}
 	if b.window <= 0 {
-		b.window = DefaultBreakerWindow
+		b.window = trading.DefaultBreakerWindow
 	}
 	return b
 }
@@ -96,9 +46,9 @@ func (b *breaker) failure(now time.Time) {
 		// Reopening soon after the last cooldown means the broker is still
 		// sick: back off harder instead of hammering it at a fixed rate.
 		if !b.openTill.IsZero() && now.Sub(b.openTill) < b.window {
-			b.cooldown = min(2*b.cooldown, DefaultBreakerMaxCooldown)
+			b.cooldown = min(2*b.cooldown, trading.DefaultBreakerMaxCooldown)
 		} else {
-			b.cooldown = DefaultBreakerCooldown
+			b.cooldown = trading.DefaultBreakerCooldown
 		}
 		b.openTill = now.Add(b.cooldown)
 		b.errs = b.errs[:0]
@@ -110,8 +60,8 @@ func (b *breaker) open(now time.Time) bool { return now.Before(b.openTill) }
 
 // riskView is what a risk check looks at: the runner's state at the time.
 type riskView struct {
-	state     TradingState
-	limits    Limits
+	state     trading.TradingState
+	limits    trading.Limits
 	position  decimal.Decimal // in the order's symbol
 	openQty   decimal.Decimal // signed qty of open orders in the symbol
 	openCount int
@@ -121,7 +71,7 @@ type riskView struct {
 }
 
 // checkRisk returns why o must not be placed, or "" if it may.
-func checkRisk(v riskView, o Order) string {
+func checkRisk(v riskView, o trading.OrderRequest) string {
 	signed := o.Qty
 	if o.Side == trading.Sell {
 		signed = signed.Neg()
@@ -132,9 +82,9 @@ func checkRisk(v riskView, o Order) string {
 		v.position.Sign() != signed.Sign() && signed.Abs().LessThanOrEqual(v.position.Abs())
 
 	switch v.state {
-	case Halted:
+	case trading.Halted:
 		return "trading state HALTED"
-	case Reducing:
+	case trading.Reducing:
 		if !reducing {
 			return "trading state REDUCING: only position-reducing orders allowed"
 		}

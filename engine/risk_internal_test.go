@@ -13,37 +13,41 @@ import (
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 func TestCheckRisk(t *testing.T) {
-	buy := func(qty string) Order { return Order{Symbol: "AAPL", Side: trading.Buy, Qty: dec(qty)} }
-	sell := func(qty string) Order { return Order{Symbol: "AAPL", Side: trading.Sell, Qty: dec(qty)} }
+	buy := func(qty string) trading.OrderRequest {
+		return trading.OrderRequest{Symbol: "AAPL", Side: trading.Buy, Qty: dec(qty)}
+	}
+	sell := func(qty string) trading.OrderRequest {
+		return trading.OrderRequest{Symbol: "AAPL", Side: trading.Sell, Qty: dec(qty)}
+	}
 	for _, tc := range []struct {
 		name string
 		v    riskView
-		o    Order
+		o    trading.OrderRequest
 		want string // substring of the reason; "" means allowed
 	}{
-		{"NoLimits", riskView{state: Active}, buy("1000000"), ""},
-		{"Halted", riskView{state: Halted, position: dec("5")}, sell("1"), "HALTED"},
-		{"ReducingAllowsReduce", riskView{state: Reducing, position: dec("5")}, sell("5"), ""},
-		{"ReducingRefusesFlip", riskView{state: Reducing, position: dec("5")}, sell("6"), "REDUCING"},
-		{"ReducingRefusesAdd", riskView{state: Reducing, position: dec("5")}, buy("1"), "REDUCING"},
-		{"ReducingRefusesFromFlat", riskView{state: Reducing}, sell("1"), "REDUCING"},
-		{"Breaker", riskView{state: Active, breaker: true}, buy("1"), "circuit breaker"},
-		{"MaxOpenOrders", riskView{state: Active, openCount: 3, limits: Limits{MaxOpenOrders: 3}}, buy("1"), "max open orders"},
-		{"UnderMaxOpenOrders", riskView{state: Active, openCount: 2, limits: Limits{MaxOpenOrders: 3}}, buy("1"), ""},
-		{"Notional", riskView{state: Active, price: dec("100"), limits: Limits{MaxOrderNotional: dec("999")}}, buy("10"), "notional 1000.00 above max 999"},
-		{"NotionalAtLimit", riskView{state: Active, price: dec("100"), limits: Limits{MaxOrderNotional: dec("1000")}}, buy("10"), ""},
-		{"NotionalUsesLimitPrice", riskView{state: Active, price: dec("100"), limits: Limits{MaxOrderNotional: dec("1000")}},
-			Order{Symbol: "AAPL", Side: trading.Buy, Qty: dec("10"), Type: trading.Limit, LimitPrice: dec("101")}, "above max"},
-		{"NotionalNoPrice", riskView{state: Active, limits: Limits{MaxOrderNotional: dec("1000")}}, buy("1"), "no price"},
-		{"NotionalOrder", riskView{state: Active, limits: Limits{MaxOrderNotional: dec("1000")}},
-			Order{Symbol: "AAPL", Side: trading.Buy, Notional: dec("1500")}, "above max"},
-		{"Position", riskView{state: Active, position: dec("8"), limits: Limits{MaxPositionQty: dec("10")}}, buy("3"), "position would reach 11"},
-		{"PositionCountsOpenOrders", riskView{state: Active, position: dec("5"), openQty: dec("4"), limits: Limits{MaxPositionQty: dec("10")}}, buy("2"), "position would reach 11"},
-		{"PositionShort", riskView{state: Active, position: dec("-8"), limits: Limits{MaxPositionQty: dec("10")}}, sell("3"), "position would reach -11"},
-		{"PositionReduceAlwaysOK", riskView{state: Active, position: dec("20"), limits: Limits{MaxPositionQty: dec("10")}}, sell("5"), ""},
-		{"DailyLoss", riskView{state: Active, dailyPnL: dec("-500"), limits: Limits{DailyLossLimit: dec("500")}}, buy("1"), "daily loss 500.00"},
-		{"DailyLossReduceOK", riskView{state: Active, position: dec("3"), dailyPnL: dec("-500"), limits: Limits{DailyLossLimit: dec("500")}}, sell("3"), ""},
-		{"DailyGainOK", riskView{state: Active, dailyPnL: dec("500"), limits: Limits{DailyLossLimit: dec("500")}}, buy("1"), ""},
+		{"NoLimits", riskView{state: trading.Active}, buy("1000000"), ""},
+		{"Halted", riskView{state: trading.Halted, position: dec("5")}, sell("1"), "HALTED"},
+		{"ReducingAllowsReduce", riskView{state: trading.Reducing, position: dec("5")}, sell("5"), ""},
+		{"ReducingRefusesFlip", riskView{state: trading.Reducing, position: dec("5")}, sell("6"), "REDUCING"},
+		{"ReducingRefusesAdd", riskView{state: trading.Reducing, position: dec("5")}, buy("1"), "REDUCING"},
+		{"ReducingRefusesFromFlat", riskView{state: trading.Reducing}, sell("1"), "REDUCING"},
+		{"Breaker", riskView{state: trading.Active, breaker: true}, buy("1"), "circuit breaker"},
+		{"MaxOpenOrders", riskView{state: trading.Active, openCount: 3, limits: trading.Limits{MaxOpenOrders: 3}}, buy("1"), "max open orders"},
+		{"UnderMaxOpenOrders", riskView{state: trading.Active, openCount: 2, limits: trading.Limits{MaxOpenOrders: 3}}, buy("1"), ""},
+		{"Notional", riskView{state: trading.Active, price: dec("100"), limits: trading.Limits{MaxOrderNotional: dec("999")}}, buy("10"), "notional 1000.00 above max 999"},
+		{"NotionalAtLimit", riskView{state: trading.Active, price: dec("100"), limits: trading.Limits{MaxOrderNotional: dec("1000")}}, buy("10"), ""},
+		{"NotionalUsesLimitPrice", riskView{state: trading.Active, price: dec("100"), limits: trading.Limits{MaxOrderNotional: dec("1000")}},
+			trading.OrderRequest{Symbol: "AAPL", Side: trading.Buy, Qty: dec("10"), Type: trading.Limit, LimitPrice: dec("101")}, "above max"},
+		{"NotionalNoPrice", riskView{state: trading.Active, limits: trading.Limits{MaxOrderNotional: dec("1000")}}, buy("1"), "no price"},
+		{"NotionalOrder", riskView{state: trading.Active, limits: trading.Limits{MaxOrderNotional: dec("1000")}},
+			trading.OrderRequest{Symbol: "AAPL", Side: trading.Buy, Notional: dec("1500")}, "above max"},
+		{"Position", riskView{state: trading.Active, position: dec("8"), limits: trading.Limits{MaxPositionQty: dec("10")}}, buy("3"), "position would reach 11"},
+		{"PositionCountsOpenOrders", riskView{state: trading.Active, position: dec("5"), openQty: dec("4"), limits: trading.Limits{MaxPositionQty: dec("10")}}, buy("2"), "position would reach 11"},
+		{"PositionShort", riskView{state: trading.Active, position: dec("-8"), limits: trading.Limits{MaxPositionQty: dec("10")}}, sell("3"), "position would reach -11"},
+		{"PositionReduceAlwaysOK", riskView{state: trading.Active, position: dec("20"), limits: trading.Limits{MaxPositionQty: dec("10")}}, sell("5"), ""},
+		{"DailyLoss", riskView{state: trading.Active, dailyPnL: dec("-500"), limits: trading.Limits{DailyLossLimit: dec("500")}}, buy("1"), "daily loss 500.00"},
+		{"DailyLossReduceOK", riskView{state: trading.Active, position: dec("3"), dailyPnL: dec("-500"), limits: trading.Limits{DailyLossLimit: dec("500")}}, sell("3"), ""},
+		{"DailyGainOK", riskView{state: trading.Active, dailyPnL: dec("500"), limits: trading.Limits{DailyLossLimit: dec("500")}}, buy("1"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := checkRisk(tc.v, tc.o)
@@ -56,7 +60,7 @@ func TestCheckRisk(t *testing.T) {
 
 func TestBreaker(t *testing.T) {
 	t0 := time.Unix(1e9, 0)
-	b := newBreaker(Limits{BreakerErrors: 3, BreakerWindow: 10 * time.Second})
+	b := newBreaker(trading.Limits{BreakerErrors: 3, BreakerWindow: 10 * time.Second})
 	b.failure(t0)
 	b.failure(t0.Add(time.Second))
 	if b.open(t0.Add(time.Second)) {
@@ -73,18 +77,18 @@ func TestBreaker(t *testing.T) {
 	if !b.open(now) {
 		t.Fatal("closed after 3 errors within the window")
 	}
-	if b.open(now.Add(DefaultBreakerCooldown)) {
+	if b.open(now.Add(trading.DefaultBreakerCooldown)) {
 		t.Fatal("still open after the cooldown")
 	}
 	// Reopening right after a cooldown doubles it.
-	later := now.Add(DefaultBreakerCooldown)
+	later := now.Add(trading.DefaultBreakerCooldown)
 	for i := range 3 {
 		b.failure(later.Add(time.Duration(i) * time.Millisecond))
 	}
-	if got, want := b.cooldown, 2*DefaultBreakerCooldown; got != want {
+	if got, want := b.cooldown, 2*trading.DefaultBreakerCooldown; got != want {
 		t.Fatalf("cooldown %v, want %v", got, want)
 	}
-	off := newBreaker(Limits{BreakerErrors: -1})
+	off := newBreaker(trading.Limits{BreakerErrors: -1})
 	for range 100 {
 		off.failure(t0)
 	}

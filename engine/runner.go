@@ -25,8 +25,8 @@ type runner struct {
 	log *slog.Logger
 	id  trading.TenantID
 
-	strat Strategy
-	sub   Subscription
+	strat trading.Strategy
+	sub   trading.Subscription
 	box   *Mailbox
 
 	// open holds every unfinished order, keyed by client_order_id. An
@@ -34,20 +34,20 @@ type runner struct {
 	// a fill that arrives before the REST reply finds it.
 	open      map[string]*trading.OrderState
 	positions map[string]decimal.Decimal
-	quotes    map[string]Quote
+	quotes    map[string]trading.Quote
 	placed    int
 	brk       *breaker
 	dailyPnL  decimal.Decimal
 	equity    decimal.Decimal
 	// holdings and unrealized are the broker's view at the last refresh,
 	// accountAt its time.
-	holdings   []Position
+	holdings   []trading.Position
 	unrealized decimal.Decimal
 	accountAt  time.Time
 
 	// pending holds order events for the strategy, delivered from the
 	// loop so that a strategy's Submit never re-enters the order path.
-	pending []OrderEvent
+	pending []trading.OrderEvent
 	// deferred holds events already applied to their orders but not yet
 	// journaled: acknowledgements, which the broker can always tell us
 	// again, so the strategy hears of them before the journal's fsync.
@@ -67,7 +67,7 @@ func newRunner(e *Engine, t *tenant, log *slog.Logger, restarts int, ctx, ioCtx 
 		e: e, t: t, log: log, id: t.cfg.ID, ctx: ctx, ioCtx: ioCtx,
 		open:      make(map[string]*trading.OrderState),
 		positions: make(map[string]decimal.Decimal),
-		quotes:    make(map[string]Quote),
+		quotes:    make(map[string]trading.Quote),
 		brk:       newBreaker(t.cfg.Limits),
 		stats:     &t.stats,
 		restarts:  restarts,
@@ -89,12 +89,12 @@ func (r *runner) run() (err error) {
 	}()
 	ctx := r.ctx
 	b := r.t.cfg.Broker
-	r.t.publish(func(s *TenantStatus) { s.Health = HealthStarting })
+	r.t.publish(func(s *trading.TenantStatus) { s.Health = trading.HealthStarting })
 
 	// Start the trade-update stream before reconciling, so that nothing
 	// that happens during reconciliation is missed; the stream goroutine
 	// is owned here and always stopped and waited for before returning.
-	updates := make(chan OrderUpdate, max(1, r.e.UpdateBuffer))
+	updates := make(chan trading.OrderUpdate, max(1, r.e.UpdateBuffer))
 	streamErr := make(chan error, 1)
 	sctx, scancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -123,7 +123,7 @@ func (r *runner) run() (err error) {
 	if err != nil {
 		return fmt.Errorf("strategy start: %w", err)
 	}
-	if err := r.placeAll(env.out); err != nil {
+	if err := r.placeAll(env.Submitted()); err != nil {
 		return err
 	}
 	if r.e.Hub != nil && len(r.sub.Symbols) > 0 {
@@ -156,7 +156,7 @@ func (r *runner) run() (err error) {
 	account := time.NewTimer(tickPhase(r.id, accountEvery))
 	defer account.Stop()
 
-	r.publish(HealthRunning)
+	r.publish(trading.HealthRunning)
 	for {
 		if ctx.Err() != nil {
 			return nil // select picks randomly among ready cases; stop first
@@ -167,7 +167,7 @@ func (r *runner) run() (err error) {
 		if err := r.flushDeferred(); err != nil {
 			return err
 		}
-		r.publish(HealthRunning)
+		r.publish(trading.HealthRunning)
 		// Updates first: a fill must be journaled before the strategy is
 		// asked for more, so its view of positions is current.
 		select {
@@ -199,7 +199,7 @@ func (r *runner) run() (err error) {
 			timer.Reset(time.Until(nextTick))
 			env := r.env()
 			r.strat.OnTimer(env)
-			if err := r.placeAll(env.out); err != nil {
+			if err := r.placeAll(env.Submitted()); err != nil {
 				return err
 			}
 		case <-quoteC:
@@ -207,7 +207,7 @@ func (r *runner) run() (err error) {
 				r.quotes[q.Symbol] = q
 				env := r.env()
 				r.strat.OnQuote(env, q)
-				if err := r.placeAll(env.out); err != nil {
+				if err := r.placeAll(env.Submitted()); err != nil {
 					return err
 				}
 			}
@@ -226,9 +226,12 @@ func (r *runner) run() (err error) {
 
 // env gives the strategy a view of the runner's state; the maps are
 // shared, not copied, since the strategy runs on this goroutine.
-func (r *runner) env() *Env {
-	return &Env{tenant: r.id, now: r.e.Now(), log: r.log, placed: r.placed, open: len(r.open), positions: r.positions, quotes: r.quotes,
-		bars: func(symbol string, n int) ([]Bar, error) { return r.t.cfg.Broker.RecentBars(r.io(), symbol, n) }}
+func (r *runner) env() *trading.Env {
+	return trading.NewEnv(trading.EnvState{
+		Tenant: r.id, Now: r.e.Now(), Logger: r.log, OrdersPlaced: r.placed, OpenOrders: len(r.open),
+		Positions: r.positions, Quotes: r.quotes,
+		Bars: func(symbol string, n int) ([]trading.Bar, error) { return r.t.cfg.Broker.RecentBars(r.io(), symbol, n) },
+	})
 }
 
 // load reads the journal: unfinished orders and the lifetime count.
@@ -266,14 +269,14 @@ func (r *runner) load() error {
 func (r *runner) reconcileAll(all bool) error {
 	ctx := r.io()
 	b := r.t.cfg.Broker
-	var brokerOpen map[string]BrokerOrder
+	var brokerOpen map[string]trading.BrokerOrder
 	if !all && len(r.open) > 0 {
 		list, err := b.OpenOrders(ctx)
 		if err != nil {
 			r.brokerError(err)
 			return nil
 		}
-		brokerOpen = make(map[string]BrokerOrder, len(list))
+		brokerOpen = make(map[string]trading.BrokerOrder, len(list))
 		for _, o := range list {
 			brokerOpen[o.ClientOrderID] = o
 		}
@@ -304,14 +307,14 @@ func (r *runner) reconcileAll(all bool) error {
 			if err := r.applyReconciled(st, bo); err != nil {
 				return err
 			}
-		case errors.Is(err, ErrOrderNotFound):
+		case errors.Is(err, trading.ErrOrderNotFound):
 			if !local {
 				// The broker acknowledged it once; a 404 now is odd
 				// (another account?), so leave it for a person to see.
 				r.log.Warn("acknowledged order not found at broker", LogKeyClientOrderID, cid)
 				continue
 			}
-			if r.t.tradingState() == Halted {
+			if r.t.tradingState() == trading.Halted {
 				continue
 			}
 			// The journal says intent but the broker never got it: send
@@ -334,7 +337,7 @@ func (r *runner) reconcileAll(all bool) error {
 }
 
 // applyReconciled journals what the broker says about st.
-func (r *runner) applyReconciled(st *trading.OrderState, bo BrokerOrder) error {
+func (r *runner) applyReconciled(st *trading.OrderState, bo trading.BrokerOrder) error {
 	if !bo.Status.Valid() || bo.Status.Terminal() == st.Terminal && bo.Status == st.Status && bo.FilledQty.Equal(st.FilledQty) {
 		return nil
 	}
@@ -359,7 +362,7 @@ func (r *runner) applyReconciled(st *trading.OrderState, bo BrokerOrder) error {
 }
 
 // placeAll runs the order path for each order a strategy asked for.
-func (r *runner) placeAll(orders []Order) error {
+func (r *runner) placeAll(orders []trading.OrderRequest) error {
 	for _, o := range orders {
 		if r.ctx.Err() != nil {
 			// Shutting down: start nothing new. The strategy decides
@@ -375,7 +378,7 @@ func (r *runner) placeAll(orders []Order) error {
 
 // place is the exactly-once order path: risk gate, sequence,
 // client_order_id, durable intent, then send.
-func (r *runner) place(o Order) error {
+func (r *runner) place(o trading.OrderRequest) error {
 	ctx := r.io()
 	if o.Type == "" {
 		o.Type = trading.Market
@@ -410,7 +413,7 @@ func (r *runner) place(o Order) error {
 		}
 		r.stats.riskRejects++
 		r.stats.lastRisk = reason
-		r.pending = append(r.pending, OrderEvent{ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side, Status: trading.StatusRiskRejected, Reason: reason})
+		r.pending = append(r.pending, trading.OrderEvent{ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side, Status: trading.StatusRiskRejected, Reason: reason})
 		return nil
 	}
 	st := trading.NewOrderState(in, now)
@@ -452,7 +455,7 @@ func (r *runner) submit(st *trading.OrderState) error {
 		}
 		r.appendDeferred(st, ev)
 		r.orderEvent(st, decimal.Zero, decimal.Zero)
-	case errors.Is(err, ErrRejected):
+	case errors.Is(err, trading.ErrRejected):
 		reason := trading.ErrorMessage(err)
 		if reason == "" || reason == "Internal error." {
 			reason = "rejected by broker"
@@ -462,9 +465,9 @@ func (r *runner) submit(st *trading.OrderState) error {
 			return err
 		}
 		r.stats.brokerRejects++
-		r.pending = append(r.pending, OrderEvent{ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side, Status: trading.StatusRejected, Reason: reason})
+		r.pending = append(r.pending, trading.OrderEvent{ClientOrderID: in.ClientOrderID, Symbol: in.Symbol, Side: in.Side, Status: trading.StatusRejected, Reason: reason})
 		r.forgetIfDone(st)
-	case ctx.Err() != nil && !errors.Is(err, ErrUnknownOutcome):
+	case ctx.Err() != nil && !errors.Is(err, trading.ErrUnknownOutcome):
 		// Close gave up before the order was sent: it stays an intent and
 		// the next start sends it.
 		return nil
@@ -484,7 +487,7 @@ func statusRankLocal(s trading.OrderStatus) bool {
 }
 
 // onUpdate journals one trade update.
-func (r *runner) onUpdate(u OrderUpdate) error {
+func (r *runner) onUpdate(u trading.OrderUpdate) error {
 	if u.Resync {
 		return r.reconcileAll(false)
 	}
@@ -618,7 +621,7 @@ func (r *runner) addPosition(in trading.Intent, qty decimal.Decimal) {
 }
 
 func (r *runner) orderEvent(st *trading.OrderState, qty, price decimal.Decimal) {
-	r.pending = append(r.pending, OrderEvent{
+	r.pending = append(r.pending, trading.OrderEvent{
 		ClientOrderID: st.Intent.ClientOrderID, Symbol: st.Intent.Symbol, Side: st.Intent.Side,
 		Status: st.Status, FillQty: qty, FillPrice: price, Reason: st.Reason,
 	})
@@ -635,7 +638,7 @@ func (r *runner) deliverPending() error {
 		}
 		env := r.env()
 		r.strat.OnOrder(env, ev)
-		if err := r.placeAll(env.out); err != nil {
+		if err := r.placeAll(env.Submitted()); err != nil {
 			return err
 		}
 	}
@@ -644,7 +647,7 @@ func (r *runner) deliverPending() error {
 }
 
 // riskView gathers what checkRisk looks at for o.
-func (r *runner) riskView(ctx context.Context, o Order, now time.Time) riskView {
+func (r *runner) riskView(ctx context.Context, o trading.OrderRequest, now time.Time) riskView {
 	v := riskView{
 		state:     r.t.tradingState(),
 		limits:    r.t.cfg.Limits,
@@ -739,7 +742,7 @@ func (r *runner) publish(health string) {
 	if r.box != nil {
 		dropped = r.box.Dropped()
 	}
-	r.t.status.Store(&TenantStatus{
+	r.t.status.Store(&trading.TenantStatus{
 		ID: r.id, Strategy: r.t.cfg.StrategyName, State: r.t.tradingState(), Health: health,
 		LastError: r.t.status.Load().LastError, Restarts: r.restarts,
 		OrdersPlaced: r.placed, OpenOrders: len(r.open),

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
-	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/trading"
 )
 
 const namespace = "quantum"
@@ -31,8 +31,9 @@ type Registry struct {
 	waits     *prometheus.CounterVec
 }
 
-// New returns a Registry exporting the tenants of e.
-func New(e *engine.Engine) *Registry {
+// New returns a Registry exporting the tenants that statuses reports at
+// each scrape (the engine's Statuses); nil exports none.
+func New(statuses func() []trading.TenantStatus) *Registry {
 	r := &Registry{
 		Registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,7 +54,7 @@ func New(e *engine.Engine) *Registry {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		r.requests, r.durations, r.waits,
-		&tenantCollector{e: e},
+		&tenantCollector{statuses: statuses},
 	)
 	return r
 }
@@ -96,7 +97,9 @@ func desc(name, help string, extra ...string) *prometheus.Desc {
 }
 
 // tenantCollector reads every tenant's snapshot at scrape time.
-type tenantCollector struct{ e *engine.Engine }
+type tenantCollector struct {
+	statuses func() []trading.TenantStatus
+}
 
 func (c *tenantCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{tenantInfo, ordersPlaced, openOrders, fills, riskRejections, brokerRejects,
@@ -106,8 +109,11 @@ func (c *tenantCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.statuses == nil {
+		return
+	}
 	now := time.Now()
-	for _, s := range c.e.Statuses() {
+	for _, s := range c.statuses() {
 		id := string(s.ID)
 		ch <- prometheus.MustNewConstMetric(tenantInfo, prometheus.GaugeValue, 1, id, s.Strategy, string(s.State), s.Health)
 		counter := func(d *prometheus.Desc, v float64) {

@@ -8,12 +8,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/metrics"
 )
 
 func TestObserverCountsRequests(t *testing.T) {
-	r := metrics.New(engine.NewEngine(nil))
+	r := metrics.New(nil)
 	obs := r.Observer("t1")
 	obs(alpaca.RequestInfo{Method: "POST", Route: "/v2/orders", StatusCode: 200, Duration: 2 * time.Millisecond})
 	obs(alpaca.RequestInfo{Method: "POST", Route: "/v2/orders", StatusCode: 200, Duration: 3 * time.Millisecond, RateLimitWait: 500 * time.Millisecond})

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
@@ -23,7 +22,7 @@ import (
 const DefaultCheckInterval = time.Second
 
 // Ownership assigns tenants to engines that share one database
-// (engine.Ownership): a tenant belongs to the engine holding a session
+// (trading.Ownership): a tenant belongs to the engine holding a session
 // advisory lock on it, on a connection that does nothing else. When an
 // engine dies its connection closes, PostgreSQL frees its locks and the
 // other engines take its tenants (each tenant's runner reconciles before
@@ -60,7 +59,7 @@ type Ownership struct {
 	done chan struct{}
 }
 
-var _ engine.Ownership = (*Ownership)(nil)
+var _ trading.Ownership = (*Ownership)(nil)
 
 // NewOwnership returns an Ownership on the database at dsn. Start it
 // before use and Close it after the engine.
@@ -166,7 +165,7 @@ func LockKey(schema string, t trading.TenantID) int64 {
 	return int64(h.Sum64())
 }
 
-// Acquire implements engine.Ownership.
+// Acquire implements trading.Ownership.
 func (o *Ownership) Acquire(ctx context.Context, t trading.TenantID) (context.Context, func(), error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

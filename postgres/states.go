@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
@@ -33,28 +32,28 @@ func OpenStates(ctx context.Context, dsn string) (*States, error) {
 }
 
 // All returns every saved state.
-func (s *States) All(ctx context.Context) (map[trading.TenantID]engine.TradingState, error) {
+func (s *States) All(ctx context.Context) (map[trading.TenantID]trading.TradingState, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT tenant, state FROM tenant_states`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[trading.TenantID]engine.TradingState{}
+	out := map[trading.TenantID]trading.TradingState{}
 	for rows.Next() {
 		var id, st string
 		if err := rows.Scan(&id, &st); err != nil {
 			return nil, err
 		}
-		if !engine.TradingState(st).Valid() {
+		if !trading.TradingState(st).Valid() {
 			return nil, fmt.Errorf("tenant_states: tenant %s: invalid state %q", id, st)
 		}
-		out[trading.TenantID(id)] = engine.TradingState(st)
+		out[trading.TenantID(id)] = trading.TradingState(st)
 	}
 	return out, rows.Err()
 }
 
 // Set saves id's state.
-func (s *States) Set(ctx context.Context, id trading.TenantID, st engine.TradingState) error {
+func (s *States) Set(ctx context.Context, id trading.TenantID, st trading.TradingState) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO tenant_states (tenant, state) VALUES ($1, $2)
 		ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated_at = now()`, string(id), string(st))
 	return err

@@ -3,12 +3,12 @@ package strategy
 import (
 	"github.com/shopspring/decimal"
 
-	"github.com/quantum-alpaca/quantum/engine"
+	"github.com/quantum-alpaca/quantum/trading"
 )
 
 // WarmUp fills w with the closes of symbol's latest n minute bars. It is
 // best effort: without history the strategy simply starts cold.
-func WarmUp(env *engine.Env, w *Window, symbol string, n int) {
+func WarmUp(env *trading.Env, w *Window, symbol string, n int) {
 	bars, err := env.RecentBars(symbol, n)
 	if err != nil {
 		env.Logger().Warn("no bar history to warm up on", "symbol", symbol, "err", err)

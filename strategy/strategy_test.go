@@ -8,7 +8,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/strategy"
 	"github.com/quantum-alpaca/quantum/strategy/dca"
 	"github.com/quantum-alpaca/quantum/strategy/macross"
@@ -53,7 +52,7 @@ func dcaParse(p strategy.Params) error { _, err := dca.Parse(p); return err }
 func TestDCA(t *testing.T) {
 	s := dca.New(dca.Config{Symbol: "AAPL", Qty: decimal.NewFromInt(2), Interval: time.Second, Count: 3})
 	for placed, want := range []int{1, 1, 1, 0, 0} {
-		env := engine.NewEnv(engine.EnvState{OrdersPlaced: placed})
+		env := trading.NewEnv(trading.EnvState{OrdersPlaced: placed})
 		s.OnTimer(env)
 		if got := len(env.Submitted()); got != want {
 			t.Fatalf("with %d placed: %d orders, want %d", placed, got, want)
@@ -67,10 +66,10 @@ func TestDCA(t *testing.T) {
 	}
 }
 
-func quoteEnv(sym string, mid float64, pos decimal.Decimal) *engine.Env {
+func quoteEnv(sym string, mid float64, pos decimal.Decimal) *trading.Env {
 	p := decimal.NewFromFloat(mid)
-	return engine.NewEnv(engine.EnvState{
-		Quotes:    map[string]engine.Quote{sym: {Symbol: sym, Bid: p, Ask: p}},
+	return trading.NewEnv(trading.EnvState{
+		Quotes:    map[string]trading.Quote{sym: {Symbol: sym, Bid: p, Ask: p}},
 		Positions: map[string]decimal.Decimal{sym: pos},
 	})
 }
@@ -99,7 +98,7 @@ func TestMACross(t *testing.T) {
 
 func TestMeanRev(t *testing.T) {
 	s := meanrev.New(meanrev.Config{Symbol: "X", Qty: decimal.NewFromInt(1), Window: 5, Threshold: decimal.NewFromInt(1), MaxLots: 2, Interval: time.Second})
-	var last []engine.Order
+	var last []trading.OrderRequest
 	for _, p := range []float64{100, 101, 100, 101, 100, 90} {
 		env := quoteEnv("X", p, decimal.Zero)
 		s.OnTimer(env)
@@ -116,8 +115,8 @@ func TestRebalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := rebalance.New(cfg)
-	env := engine.NewEnv(engine.EnvState{
-		Quotes: map[string]engine.Quote{
+	env := trading.NewEnv(trading.EnvState{
+		Quotes: map[string]trading.Quote{
 			"AAA": {Symbol: "AAA", Bid: decimal.NewFromInt(10), Ask: decimal.NewFromInt(10)},
 			"BBB": {Symbol: "BBB", Bid: decimal.NewFromInt(50), Ask: decimal.NewFromInt(50)},
 		},
@@ -134,11 +133,11 @@ func TestRebalance(t *testing.T) {
 func TestMACrossWarmUp(t *testing.T) {
 	s := macross.New(macross.Config{Symbol: "X", Qty: decimal.NewFromInt(1), Fast: 2, Slow: 4, Interval: time.Minute})
 	var asked int
-	env := engine.NewEnv(engine.EnvState{Bars: func(sym string, n int) ([]engine.Bar, error) {
+	env := trading.NewEnv(trading.EnvState{Bars: func(sym string, n int) ([]trading.Bar, error) {
 		asked = n
-		var out []engine.Bar
+		var out []trading.Bar
 		for _, c := range []int64{10, 9, 8, 7} { // falling: fast below slow
-			out = append(out, engine.Bar{Symbol: sym, Close: decimal.NewFromInt(c)})
+			out = append(out, trading.Bar{Symbol: sym, Close: decimal.NewFromInt(c)})
 		}
 		return out, nil
 	}})

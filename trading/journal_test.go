@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantum-alpaca/quantum/trading"
 	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/trading"
 )
 
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }

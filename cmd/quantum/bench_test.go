@@ -14,12 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/quantum-alpaca/quantum/alpacabroker"
 	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/sqlite"
 	"github.com/quantum-alpaca/quantum/strategy/dca"
 	"github.com/quantum-alpaca/quantum/trading"
-	"github.com/shopspring/decimal"
 )
 
 // BenchmarkIdleTenantMemory measures what an idle tenant costs the engine
@@ -84,7 +85,7 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 					}
 					cfg := dca.Config{Symbol: "AAPL", Qty: decimal.NewFromInt(1), Interval: time.Hour}
 					if err := e.AddTenant(engine.TenantConfig{ID: trading.TenantID(fmt.Sprintf("idle%d", i)), Broker: br, StrategyName: "dca",
-						NewStrategy: func() (engine.Strategy, error) { return dca.New(cfg), nil }}); err != nil {
+						NewStrategy: func() (trading.Strategy, error) { return dca.New(cfg), nil }}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -94,7 +95,7 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 				for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 					running := 0
 					for _, s := range e.Statuses() {
-						if s.Health == engine.HealthRunning {
+						if s.Health == trading.HealthRunning {
 							running++
 						}
 					}

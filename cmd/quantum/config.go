@@ -13,7 +13,6 @@ import (
 	"github.com/shopspring/decimal"
 	"gopkg.in/yaml.v3"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/strategy"
 	"github.com/quantum-alpaca/quantum/strategy/dca"
 	"github.com/quantum-alpaca/quantum/strategy/macross"
@@ -174,28 +173,28 @@ type tenantSpec struct {
 	KeyID       string
 	Secret      string
 	Strategy    string
-	NewStrategy func() (engine.Strategy, error)
-	Limits      engine.Limits
-	State       engine.TradingState
+	NewStrategy func() (trading.Strategy, error)
+	Limits      trading.Limits
+	State       trading.TradingState
 }
 
 // strategies maps a strategy name to a parser returning its constructor.
-var strategies = map[string]func(strategy.Params) (func() (engine.Strategy, error), error){
-	dca.Name: func(p strategy.Params) (func() (engine.Strategy, error), error) {
+var strategies = map[string]func(strategy.Params) (func() (trading.Strategy, error), error){
+	dca.Name: func(p strategy.Params) (func() (trading.Strategy, error), error) {
 		c, err := dca.Parse(p)
-		return func() (engine.Strategy, error) { return dca.New(c), nil }, err
+		return func() (trading.Strategy, error) { return dca.New(c), nil }, err
 	},
-	macross.Name: func(p strategy.Params) (func() (engine.Strategy, error), error) {
+	macross.Name: func(p strategy.Params) (func() (trading.Strategy, error), error) {
 		c, err := macross.Parse(p)
-		return func() (engine.Strategy, error) { return macross.New(c), nil }, err
+		return func() (trading.Strategy, error) { return macross.New(c), nil }, err
 	},
-	meanrev.Name: func(p strategy.Params) (func() (engine.Strategy, error), error) {
+	meanrev.Name: func(p strategy.Params) (func() (trading.Strategy, error), error) {
 		c, err := meanrev.Parse(p)
-		return func() (engine.Strategy, error) { return meanrev.New(c), nil }, err
+		return func() (trading.Strategy, error) { return meanrev.New(c), nil }, err
 	},
-	rebalance.Name: func(p strategy.Params) (func() (engine.Strategy, error), error) {
+	rebalance.Name: func(p strategy.Params) (func() (trading.Strategy, error), error) {
 		c, err := rebalance.Parse(p)
-		return func() (engine.Strategy, error) { return rebalance.New(c), nil }, err
+		return func() (trading.Strategy, error) { return rebalance.New(c), nil }, err
 	},
 }
 
@@ -293,9 +292,9 @@ func (c *Config) Validate(deriveKeys bool) ([]tenantSpec, error) {
 			return nil, err
 		}
 		spec.Limits = lim
-		spec.State = engine.Active
+		spec.State = trading.Active
 		if t.State != "" {
-			spec.State = engine.TradingState(strings.ToUpper(t.State))
+			spec.State = trading.TradingState(strings.ToUpper(t.State))
 			if !spec.State.Valid() {
 				return nil, bad(f("state"), t.State, errors.New("want ACTIVE, REDUCING or HALTED"))
 			}
@@ -322,8 +321,8 @@ func demoKey(id string) string {
 	return "demo" + b.String()
 }
 
-func (r RiskConfig) limits(field func(string) string) (engine.Limits, error) {
-	var l engine.Limits
+func (r RiskConfig) limits(field func(string) string) (trading.Limits, error) {
+	var l trading.Limits
 	dec := func(name, v string, dst *decimal.Decimal) error {
 		if v == "" {
 			return nil

@@ -107,7 +107,7 @@ func nz(d decimal.Decimal) string {
 	return d.String()
 }
 
-func toTenantJSON(s engine.TenantStatus) tenantJSON {
+func toTenantJSON(s trading.TenantStatus) tenantJSON {
 	pos := make(map[string]string, len(s.Positions))
 	for sym, q := range s.Positions {
 		pos[sym] = q.String()
@@ -320,7 +320,7 @@ func (a *opsAPI) setState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := trading.TenantID(r.PathValue("id"))
-	if err := a.e.SetState(id, engine.TradingState(body.State)); err != nil {
+	if err := a.e.SetState(id, trading.TradingState(body.State)); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -167,7 +167,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	e.Logger = log.With("system", "engine")
 	// Trading states set through the ops API survive restarts: in a file
 	// under --data, or in the database that engines share.
-	var savedState func(trading.TenantID) (engine.TradingState, bool)
+	var savedState func(trading.TenantID) (trading.TradingState, bool)
 	if !cfg.sharedJournal() {
 		states, err := openStateFile(cfg.Data)
 		if err != nil {
@@ -184,8 +184,8 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("trading states: %w", err)
 		}
-		savedState = func(id trading.TenantID) (engine.TradingState, bool) { s, ok := all[id]; return s, ok }
-		e.OnStateChange = func(id trading.TenantID, s engine.TradingState) error {
+		savedState = func(id trading.TenantID) (trading.TradingState, bool) { s, ok := all[id]; return s, ok }
+		e.OnStateChange = func(id trading.TenantID, s trading.TradingState) error {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			return states.Set(sctx, id, s)
@@ -208,7 +208,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		defer own.Close()
 		e.Owners = own
 	}
-	reg := metrics.New(e)
+	reg := metrics.New(e.Statuses)
 	for _, s := range specs {
 		if saved, ok := savedState(s.ID); ok && saved != s.State {
 			log.Warn("trading state from the ops API overrides the config", "tenant", s.ID, "state", saved, "config", s.State)

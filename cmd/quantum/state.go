@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
@@ -18,11 +17,11 @@ import (
 type stateFile struct {
 	path string
 	mu   sync.Mutex
-	m    map[trading.TenantID]engine.TradingState
+	m    map[trading.TenantID]trading.TradingState
 }
 
 func openStateFile(dir string) (*stateFile, error) {
-	f := &stateFile{path: filepath.Join(dir, "trading-state.json"), m: map[trading.TenantID]engine.TradingState{}}
+	f := &stateFile{path: filepath.Join(dir, "trading-state.json"), m: map[trading.TenantID]trading.TradingState{}}
 	b, err := os.ReadFile(f.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -42,7 +41,7 @@ func openStateFile(dir string) (*stateFile, error) {
 }
 
 // get returns the saved state of id, if any.
-func (f *stateFile) get(id trading.TenantID) (engine.TradingState, bool) {
+func (f *stateFile) get(id trading.TenantID) (trading.TradingState, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, ok := f.m[id]
@@ -51,7 +50,7 @@ func (f *stateFile) get(id trading.TenantID) (engine.TradingState, bool) {
 
 // set saves id's state: written to a temporary file, synced and renamed,
 // so a crash leaves the old file or the new one, never half of one.
-func (f *stateFile) set(id trading.TenantID, s engine.TradingState) error {
+func (f *stateFile) set(id trading.TenantID, s trading.TradingState) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.m[id] = s

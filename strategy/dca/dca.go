@@ -9,7 +9,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/strategy"
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -41,22 +40,22 @@ func Parse(p strategy.Params) (Config, error) {
 
 // Strategy is the dca strategy.
 type Strategy struct {
-	engine.Base
+	trading.BaseStrategy
 	cfg Config
 }
 
 // New returns the strategy for cfg.
 func New(cfg Config) *Strategy { return &Strategy{cfg: cfg} }
 
-// Start implements engine.Strategy.
-func (s *Strategy) Start(*engine.Env) (engine.Subscription, error) {
-	return engine.Subscription{Interval: s.cfg.Interval}, nil
+// Start implements trading.Strategy.
+func (s *Strategy) Start(*trading.Env) (trading.Subscription, error) {
+	return trading.Subscription{Interval: s.cfg.Interval}, nil
 }
 
-// OnTimer implements engine.Strategy. The count comes from the runner,
+// OnTimer implements trading.Strategy. The count comes from the runner,
 // which reads it from the journal, so a restart neither repeats nor skips
 // an order.
-func (s *Strategy) OnTimer(env *engine.Env) {
+func (s *Strategy) OnTimer(env *trading.Env) {
 	n := env.OrdersPlaced()
 	if s.cfg.Count > 0 && n >= s.cfg.Count {
 		return
@@ -65,5 +64,5 @@ func (s *Strategy) OnTimer(env *engine.Env) {
 	if s.cfg.Count > 0 {
 		reason = fmt.Sprintf("dca order %d of %d", n+1, s.cfg.Count)
 	}
-	env.Submit(engine.Order{Symbol: s.cfg.Symbol, Side: trading.Buy, Qty: s.cfg.Qty, Reason: reason})
+	env.Submit(trading.OrderRequest{Symbol: s.cfg.Symbol, Side: trading.Buy, Qty: s.cfg.Qty, Reason: reason})
 }

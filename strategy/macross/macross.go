@@ -8,7 +8,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/strategy"
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -47,7 +46,7 @@ func Parse(p strategy.Params) (Config, error) {
 
 // Strategy is the crossover strategy.
 type Strategy struct {
-	engine.Base
+	trading.BaseStrategy
 	cfg  Config
 	w    *strategy.Window
 	prev int // sign of fast-slow at the last sample
@@ -56,22 +55,22 @@ type Strategy struct {
 // New returns the strategy for cfg.
 func New(cfg Config) *Strategy { return &Strategy{cfg: cfg, w: strategy.NewWindow(cfg.Slow)} }
 
-// Start implements engine.Strategy. With a one-minute (or longer)
+// Start implements trading.Strategy. With a one-minute (or longer)
 // interval it warms up on the broker's minute bars, so a restart trades
 // at once; shorter intervals sample faster than any bar history, so
 // they start cold rather than mix time scales.
-func (s *Strategy) Start(env *engine.Env) (engine.Subscription, error) {
+func (s *Strategy) Start(env *trading.Env) (trading.Subscription, error) {
 	if s.cfg.Interval >= time.Minute {
 		strategy.WarmUp(env, s.w, s.cfg.Symbol, s.cfg.Slow)
 		if s.w.Full() {
 			s.prev = s.w.Mean(s.cfg.Fast).Cmp(s.w.Mean(0))
 		}
 	}
-	return engine.Subscription{Symbols: []string{s.cfg.Symbol}, Interval: s.cfg.Interval}, nil
+	return trading.Subscription{Symbols: []string{s.cfg.Symbol}, Interval: s.cfg.Interval}, nil
 }
 
 // OnTimer samples the mid price and trades on a crossover.
-func (s *Strategy) OnTimer(env *engine.Env) {
+func (s *Strategy) OnTimer(env *trading.Env) {
 	q, ok := env.Quote(s.cfg.Symbol)
 	if !ok || !q.Mid().IsPositive() {
 		return
@@ -89,8 +88,8 @@ func (s *Strategy) OnTimer(env *engine.Env) {
 	pos := env.Position(s.cfg.Symbol)
 	switch {
 	case sign > 0 && !pos.IsPositive():
-		env.Submit(engine.Order{Symbol: s.cfg.Symbol, Side: trading.Buy, Qty: s.cfg.Qty, Reason: "fast MA crossed above slow"})
+		env.Submit(trading.OrderRequest{Symbol: s.cfg.Symbol, Side: trading.Buy, Qty: s.cfg.Qty, Reason: "fast MA crossed above slow"})
 	case sign < 0 && pos.IsPositive():
-		env.Submit(engine.Order{Symbol: s.cfg.Symbol, Side: trading.Sell, Qty: pos, Reason: "fast MA crossed below slow"})
+		env.Submit(trading.OrderRequest{Symbol: s.cfg.Symbol, Side: trading.Sell, Qty: pos, Reason: "fast MA crossed below slow"})
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/strategy"
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -45,7 +44,7 @@ func Parse(p strategy.Params) (Config, error) {
 
 // Strategy is the mean-reversion strategy.
 type Strategy struct {
-	engine.Base
+	trading.BaseStrategy
 	cfg Config
 	w   *strategy.Window
 }
@@ -53,17 +52,17 @@ type Strategy struct {
 // New returns the strategy for cfg.
 func New(cfg Config) *Strategy { return &Strategy{cfg: cfg, w: strategy.NewWindow(cfg.Window)} }
 
-// Start implements engine.Strategy; like macross it warms up on minute
+// Start implements trading.Strategy; like macross it warms up on minute
 // bars when its interval is a minute or longer.
-func (s *Strategy) Start(env *engine.Env) (engine.Subscription, error) {
+func (s *Strategy) Start(env *trading.Env) (trading.Subscription, error) {
 	if s.cfg.Interval >= time.Minute {
 		strategy.WarmUp(env, s.w, s.cfg.Symbol, s.cfg.Window)
 	}
-	return engine.Subscription{Symbols: []string{s.cfg.Symbol}, Interval: s.cfg.Interval}, nil
+	return trading.Subscription{Symbols: []string{s.cfg.Symbol}, Interval: s.cfg.Interval}, nil
 }
 
 // OnTimer samples the price and trades when it strays from the mean.
-func (s *Strategy) OnTimer(env *engine.Env) {
+func (s *Strategy) OnTimer(env *trading.Env) {
 	q, ok := env.Quote(s.cfg.Symbol)
 	if !ok || !q.Mid().IsPositive() {
 		return
@@ -83,8 +82,8 @@ func (s *Strategy) OnTimer(env *engine.Env) {
 	maxPos := s.cfg.Qty.Mul(decimal.NewFromInt(int64(s.cfg.MaxLots)))
 	switch {
 	case mid.LessThan(mean.Sub(band)) && pos.Add(s.cfg.Qty).LessThanOrEqual(maxPos):
-		env.Submit(engine.Order{Symbol: s.cfg.Symbol, Side: trading.Buy, Qty: s.cfg.Qty, Reason: "price below mean - threshold"})
+		env.Submit(trading.OrderRequest{Symbol: s.cfg.Symbol, Side: trading.Buy, Qty: s.cfg.Qty, Reason: "price below mean - threshold"})
 	case mid.GreaterThan(mean.Add(band)) && pos.GreaterThanOrEqual(s.cfg.Qty):
-		env.Submit(engine.Order{Symbol: s.cfg.Symbol, Side: trading.Sell, Qty: s.cfg.Qty, Reason: "price above mean + threshold"})
+		env.Submit(trading.OrderRequest{Symbol: s.cfg.Symbol, Side: trading.Sell, Qty: s.cfg.Qty, Reason: "price above mean + threshold"})
 	}
 }

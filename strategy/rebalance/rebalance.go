@@ -10,7 +10,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/strategy"
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -62,7 +61,7 @@ func Parse(p strategy.Params) (Config, error) {
 
 // Strategy is the rebalancing strategy.
 type Strategy struct {
-	engine.Base
+	trading.BaseStrategy
 	cfg  Config
 	syms []string
 }
@@ -77,13 +76,13 @@ func New(cfg Config) *Strategy {
 	return s
 }
 
-// Start implements engine.Strategy.
-func (s *Strategy) Start(*engine.Env) (engine.Subscription, error) {
-	return engine.Subscription{Symbols: s.syms, Interval: s.cfg.Interval}, nil
+// Start implements trading.Strategy.
+func (s *Strategy) Start(*trading.Env) (trading.Subscription, error) {
+	return trading.Subscription{Symbols: s.syms, Interval: s.cfg.Interval}, nil
 }
 
 // OnTimer trades each drifted symbol back to its target, whole shares.
-func (s *Strategy) OnTimer(env *engine.Env) {
+func (s *Strategy) OnTimer(env *trading.Env) {
 	if env.OpenOrders() > 0 {
 		return // let the last rebalance finish first
 	}
@@ -106,6 +105,6 @@ func (s *Strategy) OnTimer(env *engine.Env) {
 		if diff.IsNegative() {
 			side = trading.Sell
 		}
-		env.Submit(engine.Order{Symbol: sym, Side: side, Qty: qty, Reason: fmt.Sprintf("rebalance %s to %s", sym, target.StringFixed(2))})
+		env.Submit(trading.OrderRequest{Symbol: sym, Side: side, Qty: qty, Reason: fmt.Sprintf("rebalance %s to %s", sym, target.StringFixed(2))})
 	}
 }

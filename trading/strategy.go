@@ -1,12 +1,10 @@
-package engine
+package trading
 
 import (
 	"log/slog"
 	"time"
 
 	"github.com/shopspring/decimal"
-
-	"github.com/quantum-alpaca/quantum/trading"
 )
 
 // Strategy decides what a tenant trades. Market data, timer ticks and
@@ -14,18 +12,18 @@ import (
 // Env.Submit. A tenant's runner makes every call from its one goroutine, so
 // a strategy needs no locks, and a panic in any call is recovered by the
 // runner, which then restarts the tenant (with a fresh Strategy from
-// TenantConfig.NewStrategy) without affecting any other tenant.
+// the tenant's strategy factory) without affecting any other tenant.
 //
-// Embed Base to implement only the methods you need. A complete strategy
+// Embed BaseStrategy to implement only the methods you need. A complete strategy
 // that buys one share every minute:
 //
-//	type every struct{ engine.Base }
+//	type every struct{ trading.BaseStrategy }
 //
-//	func (every) Start(env *engine.Env) (engine.Subscription, error) {
-//		return engine.Subscription{Interval: time.Minute}, nil
+//	func (every) Start(env *trading.Env) (trading.Subscription, error) {
+//		return trading.Subscription{Interval: time.Minute}, nil
 //	}
-//	func (every) OnTimer(env *engine.Env) {
-//		env.Submit(engine.Order{Symbol: "AAPL", Side: trading.Buy, Qty: decimal.NewFromInt(1)})
+//	func (every) OnTimer(env *trading.Env) {
+//		env.Submit(trading.OrderRequest{Symbol: "AAPL", Side: trading.Buy, Qty: decimal.NewFromInt(1)})
 //	}
 type Strategy interface {
 	// Start is called every time the runner starts, after it has
@@ -53,33 +51,33 @@ type Subscription struct {
 	Interval time.Duration
 }
 
-// Base implements every Strategy method as a no-op, for embedding.
-type Base struct{}
+// BaseStrategy implements every Strategy method as a no-op, for embedding.
+type BaseStrategy struct{}
 
 // Start implements Strategy.
-func (Base) Start(*Env) (Subscription, error) { return Subscription{}, nil }
+func (BaseStrategy) Start(*Env) (Subscription, error) { return Subscription{}, nil }
 
 // OnTimer implements Strategy.
-func (Base) OnTimer(*Env) {}
+func (BaseStrategy) OnTimer(*Env) {}
 
 // OnQuote implements Strategy.
-func (Base) OnQuote(*Env, Quote) {}
+func (BaseStrategy) OnQuote(*Env, Quote) {}
 
 // OnOrder implements Strategy.
-func (Base) OnOrder(*Env, OrderEvent) {}
+func (BaseStrategy) OnOrder(*Env, OrderEvent) {}
 
-// Order is what a strategy asks for. The runner fills in the rest of the
-// trading.Intent (tenant, sequence, client_order_id, time) and runs the
+// OrderRequest is what a strategy asks for. The runner fills in the rest
+// of the Intent (tenant, sequence, client_order_id, time) and runs the
 // risk checks before anything is journaled or sent.
-type Order struct {
+type OrderRequest struct {
 	Symbol string
-	Side   trading.Side
+	Side   Side
 	// Exactly one of Qty and Notional is positive.
 	Qty      decimal.Decimal
 	Notional decimal.Decimal
 	// Type defaults to market, TimeInForce to day.
-	Type        trading.OrderType
-	TimeInForce trading.TimeInForce
+	Type        OrderType
+	TimeInForce TimeInForce
 	LimitPrice  decimal.Decimal
 	StopPrice   decimal.Decimal
 	// Reason is journaled with the intent, to explain the order later.
@@ -90,8 +88,8 @@ type Order struct {
 type OrderEvent struct {
 	ClientOrderID string
 	Symbol        string
-	Side          trading.Side
-	Status        trading.OrderStatus
+	Side          Side
+	Status        OrderStatus
 	// FillQty and FillPrice are set when this event is a fill.
 	FillQty   decimal.Decimal
 	FillPrice decimal.Decimal
@@ -102,7 +100,7 @@ type OrderEvent struct {
 // Env is a strategy's view of its tenant during one call. It is valid
 // only during that call and must not be kept.
 type Env struct {
-	tenant    trading.TenantID
+	tenant    TenantID
 	now       time.Time
 	log       *slog.Logger
 	placed    int
@@ -110,12 +108,12 @@ type Env struct {
 	positions map[string]decimal.Decimal
 	quotes    map[string]Quote
 	bars      func(symbol string, n int) ([]Bar, error)
-	out       []Order
+	out       []OrderRequest
 }
 
 // EnvState is what NewEnv builds an Env from.
 type EnvState struct {
-	Tenant       trading.TenantID
+	Tenant       TenantID
 	Now          time.Time
 	Logger       *slog.Logger
 	OrdersPlaced int
@@ -136,10 +134,10 @@ func NewEnv(s EnvState) *Env {
 }
 
 // Submitted returns the orders submitted through e so far.
-func (e *Env) Submitted() []Order { return e.out }
+func (e *Env) Submitted() []OrderRequest { return e.out }
 
 // Tenant returns the tenant's id.
-func (e *Env) Tenant() trading.TenantID { return e.tenant }
+func (e *Env) Tenant() TenantID { return e.tenant }
 
 // Now returns the time of this call.
 func (e *Env) Now() time.Time { return e.now }
@@ -149,7 +147,7 @@ func (e *Env) Logger() *slog.Logger { return e.log }
 
 // Submit asks for an order. It is risk-checked, journaled and sent after
 // the current call returns, in the order submitted.
-func (e *Env) Submit(o Order) { e.out = append(e.out, o) }
+func (e *Env) Submit(o OrderRequest) { e.out = append(e.out, o) }
 
 // OrdersPlaced returns how many orders the tenant has placed over its
 // whole life, across restarts (every journaled intent that passed the

@@ -1,4 +1,4 @@
-package engine
+package trading
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-
-	"github.com/quantum-alpaca/quantum/trading"
 )
 
 // Broker is what a tenant runner needs from one brokerage account. Each
@@ -21,12 +19,12 @@ type Broker interface {
 	// It must never place the order twice (look up before resend).
 	// Returns the broker's view of the order, or:
 	//   - an error matching ErrRejected when the broker certainly refused
-	//     it (trading.Error code EREJECTED, Message says why);
+	//     it (Error code EREJECTED, Message says why);
 	//   - an error matching ErrUnknownOutcome when it cannot tell whether
 	//     the broker holds the order;
 	//   - ctx.Err() when ctx ended before anything was sent;
 	//   - any other error: treated like an unknown outcome.
-	SubmitOrder(ctx context.Context, in trading.Intent) (BrokerOrder, error)
+	SubmitOrder(ctx context.Context, in Intent) (BrokerOrder, error)
 
 	// LookupOrder returns the order with clientOrderID; an error matching
 	// ErrOrderNotFound means the broker does not hold it.
@@ -58,20 +56,14 @@ type Broker interface {
 	StreamUpdates(ctx context.Context, out chan<- OrderUpdate) error
 }
 
-// QuoteSource is where the market-data hub gets quotes. An alpacabroker
-// Broker is one.
-type QuoteSource interface {
-	LatestQuotes(ctx context.Context, symbols []string) (map[string]Quote, error)
-}
-
 // Errors a Broker returns, matched with errors.Is.
 var (
 	// ErrRejected: the broker refused the order; it does not hold it.
-	ErrRejected = errors.New("engine: order rejected by broker")
+	ErrRejected = errors.New("trading: order rejected by broker")
 	// ErrUnknownOutcome: the broker may or may not hold the order.
-	ErrUnknownOutcome = errors.New("engine: order outcome unknown")
+	ErrUnknownOutcome = errors.New("trading: order outcome unknown")
 	// ErrOrderNotFound: the broker does not hold an order with that id.
-	ErrOrderNotFound = errors.New("engine: order not found at broker")
+	ErrOrderNotFound = errors.New("trading: order not found at broker")
 )
 
 // BrokerOrder is an order as the broker reports it.
@@ -79,8 +71,8 @@ type BrokerOrder struct {
 	ID             string
 	ClientOrderID  string
 	Symbol         string
-	Side           trading.Side
-	Status         trading.OrderStatus
+	Side           Side
+	Status         OrderStatus
 	Qty            decimal.Decimal
 	FilledQty      decimal.Decimal
 	FilledAvgPrice decimal.Decimal
@@ -124,30 +116,4 @@ type Account struct {
 	// is today's P&L, as Alpaca's own dashboard computes it.
 	LastEquity decimal.Decimal
 	Cash       decimal.Decimal
-}
-
-// Bar is an OHLCV bar; Time is its start.
-type Bar struct {
-	Symbol                 string
-	Time                   time.Time
-	Open, High, Low, Close decimal.Decimal
-	Volume                 uint64
-}
-
-// Quote is a top-of-book quote.
-type Quote struct {
-	Symbol   string
-	Bid, Ask decimal.Decimal
-	Time     time.Time
-}
-
-// Mid returns the midpoint, or whichever side is set when one is zero.
-func (q Quote) Mid() decimal.Decimal {
-	switch {
-	case q.Bid.IsPositive() && q.Ask.IsPositive():
-		return q.Bid.Add(q.Ask).Div(decimal.NewFromInt(2))
-	case q.Ask.IsPositive():
-		return q.Ask
-	}
-	return q.Bid
 }

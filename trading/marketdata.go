@@ -1,0 +1,51 @@
+package trading
+
+import (
+	"context"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Bar is an OHLCV bar; Time is its start.
+type Bar struct {
+	Symbol                 string
+	Time                   time.Time
+	Open, High, Low, Close decimal.Decimal
+	Volume                 uint64
+}
+
+// Quote is a top-of-book quote.
+type Quote struct {
+	Symbol   string
+	Bid, Ask decimal.Decimal
+	Time     time.Time
+}
+
+// Mid returns the midpoint, or whichever side is set when one is zero.
+func (q Quote) Mid() decimal.Decimal {
+	switch {
+	case q.Bid.IsPositive() && q.Ask.IsPositive():
+		return q.Bid.Add(q.Ask).Div(decimal.NewFromInt(2))
+	case q.Ask.IsPositive():
+		return q.Ask
+	}
+	return q.Bid
+}
+
+// QuoteSource answers the latest quotes of several symbols in one call;
+// the engine's market-data hub polls one when it has no QuoteFeed.
+type QuoteSource interface {
+	LatestQuotes(ctx context.Context, symbols []string) (map[string]Quote, error)
+}
+
+// QuoteFeed is a pushed quote stream (a market-data websocket): one
+// upstream connection for every tenant.
+type QuoteFeed interface {
+	// Run keeps the feed connected until ctx ends, then returns ctx.Err().
+	Run(ctx context.Context) error
+	// Subscribe adds symbols; it may be called before or during Run.
+	Subscribe(ctx context.Context, symbols []string) error
+	// Quotes delivers the quotes; it is closed when Run returns.
+	Quotes() <-chan Quote
+}

@@ -1,0 +1,118 @@
+package trading
+
+import (
+	"context"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// TradingState is a tenant's kill switch.
+type TradingState string
+
+// Trading states.
+const (
+	// Active trades normally.
+	Active TradingState = "ACTIVE"
+	// Reducing accepts only orders that shrink a position.
+	Reducing TradingState = "REDUCING"
+	// Halted accepts no orders at all (and sends no retries).
+	Halted TradingState = "HALTED"
+)
+
+// Valid reports whether s is a known state.
+func (s TradingState) Valid() bool { return s == Active || s == Reducing || s == Halted }
+
+// Defaults for the error-rate circuit breaker.
+const (
+	// DefaultBreakerErrors broker errors within DefaultBreakerWindow open
+	// the breaker.
+	DefaultBreakerErrors = 5
+	DefaultBreakerWindow = 10 * time.Second
+	// DefaultBreakerCooldown is how long the breaker stays open the first
+	// time; it doubles each time it reopens right after closing, up to
+	// DefaultBreakerMaxCooldown.
+	DefaultBreakerCooldown    = 1 * time.Second
+	DefaultBreakerMaxCooldown = 30 * time.Second
+)
+
+// Limits are a tenant's risk limits. A zero limit is not checked.
+type Limits struct {
+	// MaxOrderNotional caps qty × price of one order (price: the limit
+	// price, else the latest quote).
+	MaxOrderNotional decimal.Decimal
+	// MaxPositionQty caps the absolute position in any one symbol,
+	// counting the open orders that could add to it.
+	MaxPositionQty decimal.Decimal
+	// MaxOpenOrders caps the orders not yet finished.
+	MaxOpenOrders int
+	// DailyLossLimit, a positive amount: once today's loss (equity below
+	// the previous close) reaches it, only position-reducing orders pass.
+	DailyLossLimit decimal.Decimal
+	// BreakerErrors broker errors (unknown outcomes, 5xx, timeouts, not
+	// rejections) within BreakerWindow open the circuit breaker, which
+	// refuses orders for a cooldown. Zero means the defaults; a negative
+	// BreakerErrors disables the breaker.
+	BreakerErrors int
+	BreakerWindow time.Duration
+}
+
+// Runner health values in TenantStatus.Health.
+const (
+	HealthStarting = "starting" // reconciling with the broker
+	HealthRunning  = "running"
+	HealthFailed   = "failed" // crashed; restarting after a backoff
+	HealthStopped  = "stopped"
+	HealthStandby  = "standby" // another engine owns the tenant
+)
+
+// TenantStatus is a point-in-time copy of a tenant's state, published by
+// its runner so that readers (the ops API) never touch runner state.
+type TenantStatus struct {
+	ID       TenantID
+	Strategy string
+	State    TradingState
+	Health   string
+	// LastError is why the runner last failed; Restarts counts failures.
+	LastError string
+	Restarts  int
+	// OrdersPlaced counts the tenant's orders over its whole life.
+	OrdersPlaced int
+	OpenOrders   int
+	// Fills, RiskRejections, BrokerRejections and Unknown count this
+	// process's events (across runner restarts).
+	Fills            int
+	RiskRejections   int
+	BrokerRejections int
+	Unknown          int
+	LastRiskReason   string
+	Positions        map[string]decimal.Decimal
+	// Holdings are the broker's positions with its mark and unrealized
+	// P&L as of the last account refresh (Positions is kept current from
+	// fills in between); UnrealizedPnL is their sum.
+	Holdings      []Position
+	UnrealizedPnL decimal.Decimal
+	// AccountAt is when Holdings, UnrealizedPnL, DailyPnL and Equity were
+	// last read from the broker (every AccountInterval); zero before the
+	// first successful read.
+	AccountAt time.Time
+	// DailyPnL is the account's equity minus the previous close, as of
+	// the last sweep.
+	DailyPnL    decimal.Decimal
+	Equity      decimal.Decimal
+	BreakerOpen bool
+	Limits      Limits
+	// QuotesDropped counts quotes the hub coalesced away because this
+	// tenant was busy.
+	QuotesDropped uint64
+	UpdatedAt     time.Time
+}
+
+// Ownership decides which of several engines sharing one journal runs a
+// tenant (the postgres package's advisory locks, for one).
+type Ownership interface {
+	// Acquire tries to take tenant without waiting. It returns a context
+	// that ends if the ownership is lost (or ctx ends) and a func that
+	// gives the tenant up, or a nil context when another engine owns it.
+	Acquire(ctx context.Context, tenant TenantID) (context.Context, func(), error)
+}
