@@ -15,56 +15,73 @@ import (
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
+// runDCA runs a 30-order dca tenant "t1" in a fresh engine on the journal
+// in dir until every order is filled.
+func runDCA(t *testing.T, dir string, b trading.Broker) {
+	t.Helper()
+	j := MustOpenJournal(t, dir)
+	defer j.Close()
+	e := newEngine(t, j)
+	if err := e.AddTenant(dcaTenant("t1", b, 30, 2*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "30 orders filled", func() bool { return journalDone(t, j, "t1", 30) })
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestEngine_DCA(t *testing.T) {
 	t.Parallel()
 	srv := simtest.Start(t, sim.Config{Seed: 1})
-	dir := t.TempDir()
-	b, client := MustBroker(t, srv.URL)
 
 	t.Run("OK", func(t *testing.T) {
-		j := MustOpenJournal(t, dir)
-		e := newEngine(t, j)
-		if err := e.AddTenant(dcaTenant("t1", b, 30, 2*time.Millisecond)); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Open(); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, 20*time.Second, "30 orders filled", func() bool { return journalDone(t, j, "t1", 30) })
-		if err := e.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		t.Parallel()
+		dir := t.TempDir()
+		b, client := MustBroker(t, srv.URL)
+		runDCA(t, dir, b)
 		assertExactly(t, client, 30)
 
 		// Every order is journaled as filled, with its fill quantity
 		// accounted exactly once.
+		j := MustOpenJournal(t, dir)
+		defer j.Close()
 		orders, err := j.Orders(context.Background(), trading.OrderFilter{TenantID: "t1"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(orders) != 30 {
+			t.Fatalf("journal holds %d orders, want 30", len(orders))
 		}
 		for _, o := range orders {
 			if o.Status != trading.StatusFilled || !o.FilledQty.Equal(decimal.NewFromInt(1)) || o.BrokerOrderID == "" {
 				t.Fatalf("order %s: status %s filled %s broker id %q, want filled 1 with a broker id", o.Intent.ClientOrderID, o.Status, o.FilledQty, o.BrokerOrderID)
 			}
 		}
-		_ = j.Close()
 	})
 
 	t.Run("RestartPlacesNoMore", func(t *testing.T) {
-		// The count is the tenant's lifetime count, read from the journal.
+		t.Parallel()
+		// The count is the tenant's lifetime count, read from the journal:
+		// a restarted strategy keeps deciding but places nothing more.
+		dir := t.TempDir()
+		b, client := MustBroker(t, srv.URL)
+		runDCA(t, dir, b)
+
 		j := MustOpenJournal(t, dir)
+		defer j.Close()
 		e := newEngine(t, j)
-		if err := e.AddTenant(dcaTenant("t1", b, 30, 2*time.Millisecond)); err != nil {
+		tc, ticks := countTicks(dcaTenant("t1", b, 30, 2*time.Millisecond))
+		if err := e.AddTenant(tc); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.Open(); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "runner running", func() bool {
-			s, _ := e.Status("t1")
-			return s.Health == trading.HealthRunning
-		})
-		time.Sleep(100 * time.Millisecond)
+		waitFor(t, 5*time.Second, "20 decisions after the restart", func() bool { return ticks.Load() >= 20 })
 		if err := e.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -181,13 +198,22 @@ func TestEngine_Risk(t *testing.T) {
 		if err := e.SetState("halt", trading.Halted); err != nil {
 			t.Fatal(err)
 		}
-		// Let the order that may be in flight at the switch finish.
-		time.Sleep(50 * time.Millisecond)
+		// The runner is one goroutine: once it has refused an order
+		// after the switch, an order that was in flight at the switch is
+		// done. From then on every decision must be refused.
 		s, _ := e.Status("halt")
+		rejected := s.RiskRejections
+		waitFor(t, 5*time.Second, "a refusal after HALTED", func() bool {
+			s, _ = e.Status("halt")
+			return s.RiskRejections > rejected
+		})
 		before := s.OrdersPlaced
-		time.Sleep(200 * time.Millisecond)
-		s, _ = e.Status("halt")
-		if s.OrdersPlaced != before || s.State != trading.Halted || s.RiskRejections == 0 {
+		rejected = s.RiskRejections
+		waitFor(t, 5*time.Second, "five more refusals", func() bool {
+			s, _ = e.Status("halt")
+			return s.RiskRejections >= rejected+5
+		})
+		if s.OrdersPlaced != before || s.State != trading.Halted {
 			t.Fatalf("after HALTED: placed %d -> %d, state %s, risk rejections %d", before, s.OrdersPlaced, s.State, s.RiskRejections)
 		}
 		_ = e.Close(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ type fakeBroker struct {
 	out      chan<- trading.OrderUpdate
 	ready    chan struct{}
 	OnSubmit func(in trading.Intent, push func(trading.OrderUpdate)) (trading.BrokerOrder, error)
+	// quotes counts LatestQuote calls.
+	quotes atomic.Int64
 }
 
 func newFakeBroker() *fakeBroker { return &fakeBroker{ready: make(chan struct{})} }
@@ -43,6 +46,7 @@ func (f *fakeBroker) OpenOrders(context.Context) ([]trading.BrokerOrder, error) 
 func (f *fakeBroker) Positions(context.Context) ([]trading.Position, error)     { return nil, nil }
 func (f *fakeBroker) Account(context.Context) (trading.Account, error)          { return trading.Account{}, nil }
 func (f *fakeBroker) LatestQuote(_ context.Context, s string) (trading.Quote, error) {
+	f.quotes.Add(1)
 	return trading.Quote{Symbol: s, Bid: decimal.NewFromInt(99), Ask: decimal.NewFromInt(101)}, nil
 }
 func (f *fakeBroker) RecentBars(context.Context, string, int) ([]trading.Bar, error) { return nil, nil }
@@ -125,5 +129,39 @@ func TestEngine_Fills(t *testing.T) {
 	want := fmt.Sprint([]string{"1@100", "2@103", "3@102"})
 	if got := fmt.Sprint(fills); got != want {
 		t.Errorf("fills journaled: %s, want %s", got, want)
+	}
+}
+
+// TestEngine_HaltedAsksNoQuote: the kill switch is checked before the
+// risk limits, so a halted tenant refuses its orders without asking the
+// broker for a price (a halted tenant may be halted because its broker is
+// in trouble).
+func TestEngine_HaltedAsksNoQuote(t *testing.T) {
+	t.Parallel()
+	j := MustOpenJournal(t, t.TempDir())
+	fb := newFakeBroker()
+	fb.OnSubmit = func(trading.Intent, func(trading.OrderUpdate)) (trading.BrokerOrder, error) {
+		t.Error("a halted tenant sent an order")
+		return trading.BrokerOrder{}, trading.ErrRejected
+	}
+	e := newEngine(t, j)
+	tc, ticks := countTicks(dcaTenant("halted", fb, 0, time.Millisecond))
+	tc.State = trading.Halted
+	tc.Limits.MaxOrderNotional = decimal.NewFromInt(1000) // would need a quote
+	if err := e.AddTenant(tc); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "ten decisions", func() bool { return ticks.Load() >= 10 })
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := fb.quotes.Load(); n != 0 {
+		t.Errorf("halted tenant asked for %d quotes, want none", n)
+	}
+	if s, _ := e.Status("halted"); s.RiskRejections < 10 || s.OrdersPlaced != 0 {
+		t.Errorf("halted tenant: %d risk rejections, %d placed; want every decision refused", s.RiskRejections, s.OrdersPlaced)
 	}
 }

@@ -58,6 +58,33 @@ func dcaTenant(id string, b trading.Broker, count int, every time.Duration) engi
 	}
 }
 
+// counting wraps a strategy and counts its timer ticks, so that a test can
+// wait for a number of decisions instead of for time to pass.
+type counting struct {
+	trading.Strategy
+	ticks *atomic.Int64
+}
+
+func (c counting) OnTimer(env *trading.Env) {
+	c.Strategy.OnTimer(env)
+	c.ticks.Add(1)
+}
+
+// countTicks makes tc's strategies count their timer ticks in the
+// returned counter.
+func countTicks(tc engine.TenantConfig) (engine.TenantConfig, *atomic.Int64) {
+	ticks := new(atomic.Int64)
+	inner := tc.NewStrategy
+	tc.NewStrategy = func() (trading.Strategy, error) {
+		s, err := inner()
+		if err != nil {
+			return nil, err
+		}
+		return counting{Strategy: s, ticks: ticks}, nil
+	}
+	return tc, ticks
+}
+
 // newEngine returns an engine with test-friendly timings, closed at
 // cleanup.
 func newEngine(tb testing.TB, j trading.Journal) *engine.Engine {
@@ -103,9 +130,13 @@ func brokerOrders(tb testing.TB, c *alpaca.Client) []alpaca.Order {
 	}
 }
 
-// waitFor polls cond until it holds or d passes.
+// waitFor polls cond until it holds. d is how long it should take; the
+// test fails only after several times that (at least a minute), a safety
+// net for a hung engine rather than a speed requirement, so that a loaded
+// machine under -race passes too.
 func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
+	d = max(6*d, time.Minute)
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {

@@ -70,28 +70,57 @@ type riskView struct {
 	breaker   bool
 }
 
-// checkRisk returns why o must not be placed, or "" if it may.
+// checkRisk returns why o must not be placed, or "" if it may: the gate
+// (trading state and breaker) first, then the limits.
 func checkRisk(v riskView, o trading.OrderRequest) string {
+	if reason := checkGate(v, o); reason != "" {
+		return reason
+	}
+	return checkLimits(v, o)
+}
+
+// reduces reports whether o moves the position towards zero without
+// crossing it; notional orders (no qty known up front) never count.
+func reduces(v riskView, o trading.OrderRequest) bool {
 	signed := o.Qty
 	if o.Side == trading.Sell {
 		signed = signed.Neg()
 	}
-	// An order reduces risk if it moves the position towards zero without
-	// crossing it; notional orders (no qty known up front) never count.
-	reducing := o.Qty.IsPositive() && !v.position.IsZero() &&
+	return o.Qty.IsPositive() && !v.position.IsZero() &&
 		v.position.Sign() != signed.Sign() && signed.Abs().LessThanOrEqual(v.position.Abs())
+}
 
+// checkGate is the part of the risk check that needs nothing from the
+// network: the kill switch and the circuit breaker. The runner asks it
+// before it fetches a price, so a halted tenant makes no broker call.
+func checkGate(v riskView, o trading.OrderRequest) string {
 	switch v.state {
 	case trading.Halted:
 		return "trading state HALTED"
 	case trading.Reducing:
-		if !reducing {
+		if !reduces(v, o) {
 			return "trading state REDUCING: only position-reducing orders allowed"
 		}
 	}
 	if v.breaker {
 		return "circuit breaker open: too many broker errors"
 	}
+	return ""
+}
+
+// needsPrice reports whether checkLimits needs a reference price for o.
+func needsPrice(l trading.Limits, o trading.OrderRequest) bool {
+	return l.MaxOrderNotional.IsPositive() && o.Qty.IsPositive() && !o.LimitPrice.IsPositive() ||
+		l.MaxPositionQty.IsPositive() && o.Notional.IsPositive()
+}
+
+// checkLimits checks o against the tenant's risk limits.
+func checkLimits(v riskView, o trading.OrderRequest) string {
+	signed := o.Qty
+	if o.Side == trading.Sell {
+		signed = signed.Neg()
+	}
+	reducing := reduces(v, o)
 	l := v.limits
 	if l.MaxOpenOrders > 0 && v.openCount >= l.MaxOpenOrders {
 		return fmt.Sprintf("max open orders %d reached", l.MaxOpenOrders)
