@@ -89,10 +89,15 @@ type Engine struct {
 	Hub    *Hub
 	Logger *slog.Logger
 	Now    func() time.Time
-	// OnStateChange, when set, is called by SetState after a tenant's
-	// trading state changes, so that the caller can persist the kill
-	// switch across restarts. It must not call back into the Engine.
-	OnStateChange func(id trading.TenantID, s trading.TradingState) error
+	// States, when set, keeps the kill switch across restarts: SetState
+	// saves each change in it, and Open applies the saved states over the
+	// tenants' configured ones (a tenant halted through the ops API stays
+	// halted whatever the config file says).
+	States trading.StateStore
+	// StateSyncInterval, when positive (and States is set), is how often
+	// the engine applies states that other engines sharing the store have
+	// saved; zero when this engine is the store's only writer.
+	StateSyncInterval time.Duration
 
 	SweepInterval time.Duration
 	SweepGrace    time.Duration
@@ -187,9 +192,19 @@ func (e *Engine) Open() error {
 	if e.Logger == nil {
 		e.Logger = slog.Default().With("system", "engine")
 	}
+	if err := e.applySavedStates(); err != nil {
+		return err
+	}
 	e.opened = true
 	e.hardCtx, e.hardCancel = context.WithCancel(context.Background())
 	e.softCtx, e.softCancel = context.WithCancel(e.hardCtx)
+	if e.States != nil && e.StateSyncInterval > 0 {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.syncStates(e.softCtx)
+		}()
+	}
 	if e.Hub != nil {
 		e.wg.Add(1)
 		go func() {
@@ -244,8 +259,10 @@ func (e *Engine) SetState(id trading.TenantID, s trading.TradingState) error {
 	// restart.
 	t.state.Store(string(s))
 	e.Logger.Info("trading state changed", LogKeyTenant, id, "state", s)
-	if e.OnStateChange != nil {
-		if err := e.OnStateChange(id, s); err != nil {
+	if e.States != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		if err := e.States.SetTradingState(ctx, id, s); err != nil {
 			return fmt.Errorf("trading state set but not saved: %w", err)
 		}
 	}
@@ -253,8 +270,8 @@ func (e *Engine) SetState(id trading.TenantID, s trading.TradingState) error {
 }
 
 // AdoptState sets a tenant's trading state that was saved elsewhere
-// (another engine sharing the store), without calling OnStateChange: the
-// state is already saved, and saving it again could overwrite a newer one.
+// (another engine sharing the store), without saving it: the state is
+// already saved, and saving it again could overwrite a newer one.
 func (e *Engine) AdoptState(id trading.TenantID, s trading.TradingState) error {
 	t, err := e.stateTarget(id, s)
 	if err != nil {
@@ -267,6 +284,61 @@ func (e *Engine) AdoptState(id trading.TenantID, s trading.TradingState) error {
 		e.Logger.Info("trading state adopted from another engine", LogKeyTenant, id, "state", s)
 	}
 	return nil
+}
+
+// applySavedStates sets each tenant's state to the one saved in States,
+// if any; a saved state overrides the configured one.
+func (e *Engine) applySavedStates() error {
+	if e.States == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	saved, err := e.States.TradingStates(ctx)
+	if err != nil {
+		return fmt.Errorf("read saved trading states: %w", err)
+	}
+	for _, t := range e.tenants {
+		s, ok := saved[t.cfg.ID]
+		if !ok || s == t.tradingState() {
+			continue
+		}
+		e.Logger.Warn("trading state saved through the ops API overrides the config", LogKeyTenant, t.cfg.ID, "state", s, "config", t.tradingState())
+		t.state.Store(string(s))
+	}
+	return nil
+}
+
+// syncStates applies the states other engines save, every
+// StateSyncInterval, until ctx ends.
+func (e *Engine) syncStates(ctx context.Context) {
+	tick := time.NewTicker(e.StateSyncInterval)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		saved, err := e.States.TradingStates(ctx)
+		if err != nil {
+			if ctx.Err() == nil && !failing {
+				e.Logger.Warn("cannot read shared trading states", "err", err)
+			}
+			failing = true
+			continue
+		}
+		if failing {
+			e.Logger.Info("shared trading states readable again")
+			failing = false
+		}
+		for id, s := range saved {
+			if e.byID[id] != nil {
+				_ = e.AdoptState(id, s)
+			}
+		}
+	}
 }
 
 // stateTarget returns the tenant whose state is to become s, checking both.

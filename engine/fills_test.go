@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/strategy/dca"
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -164,4 +165,57 @@ func TestEngine_HaltedAsksNoQuote(t *testing.T) {
 	if s, _ := e.Status("halted"); s.RiskRejections < 10 || s.OrdersPlaced != 0 {
 		t.Errorf("halted tenant: %d risk rejections, %d placed; want every decision refused", s.RiskRejections, s.OrdersPlaced)
 	}
+}
+
+// TestEngine_StatesSurviveRestart: with States set, the kill switch is
+// saved in the store, overrides the configured state at the next Open,
+// and a state another engine saves is applied within StateSyncInterval.
+func TestEngine_StatesSurviveRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := MustOpenJournal(t, t.TempDir())
+	tenant := func() engine.TenantConfig {
+		tc := dcaTenant("s", newFakeBroker(), 1, time.Hour)
+		tc.State = trading.Active
+		return tc
+	}
+
+	e := newEngine(t, j)
+	e.States = j
+	if err := e.AddTenant(tenant()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetState("s", trading.Halted); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if saved, err := j.TradingStates(ctx); err != nil || saved["s"] != trading.Halted {
+		t.Fatalf("saved states %v, %v; want s HALTED", saved, err)
+	}
+
+	e = newEngine(t, j)
+	e.States = j
+	e.StateSyncInterval = 10 * time.Millisecond
+	if err := e.AddTenant(tenant()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := e.Status("s"); s.State != trading.Halted {
+		t.Fatalf("after restart: state %s, want the saved HALTED over the configured ACTIVE", s.State)
+	}
+	// Another engine sharing the store changes it.
+	if err := j.SetTradingState(ctx, "s", trading.Reducing); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "the shared state applied", func() bool {
+		s, _ := e.Status("s")
+		return s.State == trading.Reducing
+	})
 }

@@ -9,7 +9,8 @@
 //
 // Several engines may share a database as long as each tenant is written
 // by one of them at a time (sequence blocks are cached per process):
-// Ownership assigns the tenants, and States shares their trading states.
+// Ownership assigns the tenants, and the journal (a trading.StateStore)
+// shares their trading states.
 package postgres
 
 import (

@@ -108,6 +108,18 @@ type TenantStatus struct {
 	UpdatedAt     time.Time
 }
 
+// StateStore keeps tenants' trading states (the kill switch) durably, so
+// that a halted tenant stays halted across restarts, and, when several
+// engines share the store, wherever the tenant runs. Both SQL journals
+// are StateStores: the state lives beside the orders it governs.
+type StateStore interface {
+	// SetTradingState saves id's state; when it returns nil the state is
+	// durable. Returns EINVALID for an invalid id or state.
+	SetTradingState(ctx context.Context, id TenantID, s TradingState) error
+	// TradingStates returns every saved state.
+	TradingStates(ctx context.Context) (map[TenantID]TradingState, error)
+}
+
 // Ownership decides which of several engines sharing one journal runs a
 // tenant (the postgres package's advisory locks, for one).
 type Ownership interface {

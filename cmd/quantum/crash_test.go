@@ -23,6 +23,7 @@ import (
 	"github.com/quantum-alpaca/quantum/postgres"
 	"github.com/quantum-alpaca/quantum/sqlite"
 	"github.com/quantum-alpaca/quantum/trading"
+	"github.com/quantum-alpaca/quantum/web"
 )
 
 // TestCrashRecovery is the exactly-once proof of issue 5: the engine runs
@@ -172,7 +173,7 @@ func allDone(t *testing.T, api string, count int) (bool, string) {
 	}
 	defer resp.Body.Close()
 	var body struct {
-		Tenants []tenantJSON `json:"tenants"`
+		Tenants []web.Tenant `json:"tenants"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		return false, err.Error()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quantum-alpaca/quantum/internal/pgtest"
+	"github.com/quantum-alpaca/quantum/web"
 )
 
 // TestMultiNodeFailover is design section 6's test: three engines share
@@ -182,7 +183,7 @@ func running(t *testing.T, apis []string, alive map[int]bool) (map[string]int, b
 			t.Fatalf("node %d: %v", n, err)
 		}
 		var body struct {
-			Tenants []tenantJSON `json:"tenants"`
+			Tenants []web.Tenant `json:"tenants"`
 		}
 		err = json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
@@ -221,7 +222,7 @@ func tenantState(t *testing.T, api, tenant string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var ts tenantJSON
+	var ts web.Tenant
 	if err := json.NewDecoder(resp.Body).Decode(&ts); err != nil {
 		t.Fatal(err)
 	}

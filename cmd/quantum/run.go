@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/quantum-alpaca/quantum/postgres"
 	"github.com/quantum-alpaca/quantum/sqlite"
 	"github.com/quantum-alpaca/quantum/trading"
+	"github.com/quantum-alpaca/quantum/web"
 )
 
 type runCommand struct{ m *Main }
@@ -145,6 +145,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 
 	var j interface {
 		trading.Journal
+		trading.StateStore
 		Open(context.Context) error
 	}
 	journalAt := filepath.Join(cfg.Data, "journal.db")
@@ -165,34 +166,15 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 
 	e := engine.NewEngine(j)
 	e.Logger = log.With("system", "engine")
-	// Trading states set through the ops API survive restarts: in a file
-	// under --data, or in the database that engines share.
-	var savedState func(trading.TenantID) (trading.TradingState, bool)
-	if !cfg.sharedJournal() {
-		states, err := openStateFile(cfg.Data)
-		if err != nil {
-			return err
-		}
-		savedState, e.OnStateChange = states.get, states.set
-	} else {
-		states, err := postgres.OpenStates(ctx, cfg.journalDSN)
-		if err != nil {
-			return fmt.Errorf("trading states: %w", err)
-		}
-		defer states.Close()
-		all, err := states.All(ctx)
-		if err != nil {
-			return fmt.Errorf("trading states: %w", err)
-		}
-		savedState = func(id trading.TenantID) (trading.TradingState, bool) { s, ok := all[id]; return s, ok }
-		e.OnStateChange = func(id trading.TenantID, s trading.TradingState) error {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return states.Set(sctx, id, s)
-		}
-		stopSync := syncStates(ctx, e, states, log)
-		defer stopSync()
-
+	// Trading states set through the ops API survive restarts: the journal
+	// keeps them, in whichever database it is.
+	if err := importStateFile(ctx, cfg.Data, j, log); err != nil {
+		return err
+	}
+	e.States = j
+	if cfg.sharedJournal() {
+		// Other engines on the database may change a tenant's state.
+		e.StateSyncInterval = stateSyncInterval
 		// Engines sharing the database share the tenants: each runs the
 		// tenants whose advisory lock it holds and adopts those of an
 		// engine that dies.
@@ -210,10 +192,6 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	}
 	reg := metrics.New(e.Statuses)
 	for _, s := range specs {
-		if saved, ok := savedState(s.ID); ok && saved != s.State {
-			log.Warn("trading state from the ops API overrides the config", "tenant", s.ID, "state", saved, "config", s.State)
-			s.State = saved
-		}
 		// The embedded broker speaks HTTP/2 without TLS, so each tenant's
 		// concurrent REST calls share one connection.
 		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rate,
@@ -244,7 +222,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("ops API: %w", err)
 	}
-	hs := &http.Server{Handler: newOpsAPI(e, j, token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: web.NewOpsAPI(web.Config{Fleet: e, Journal: j, Token: token, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}), ReadHeaderTimeout: 10 * time.Second}
 	apiDone := make(chan error, 1)
 	go func() { apiDone <- hs.Serve(ln) }()
 	defer func() {
@@ -329,43 +307,6 @@ func redactURL(u string) string {
 	return p.String()
 }
 
-// bearerOK compares the Authorization header with the token in constant
-// time.
-func bearerOK(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
-}
-
 // stateSyncInterval is how soon a trading state set on one engine takes
 // effect on the engine running the tenant.
 const stateSyncInterval = time.Second
-
-// syncStates applies the trading states other engines save, until the
-// returned func is called.
-func syncStates(ctx context.Context, e *engine.Engine, states *postgres.States, log *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(stateSyncInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			all, err := states.All(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Warn("cannot read shared trading states", "err", err)
-				}
-				continue
-			}
-			for id, s := range all {
-				_ = e.AdoptState(id, s) // a tenant of another fleet is not ours: skip it
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
-}

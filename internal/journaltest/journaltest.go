@@ -46,6 +46,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"OrdersFilter", testOrdersFilter},
 		{"EventsPaging", testEventsPaging},
 		{"Close", testClose},
+		{"TradingStates", testTradingStates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1008,5 +1009,45 @@ func testClose(t *testing.T, open OpenFunc) {
 	}
 	if _, err := j.NextSequence(ctx, "acme"); !errors.Is(err, trading.ErrJournalClosed) {
 		t.Errorf("NextSequence after Close = %v, want ErrJournalClosed", err)
+	}
+}
+
+// testTradingStates: a journal that is also a trading.StateStore keeps
+// each tenant's latest state across a restart, and refuses invalid ones.
+func testTradingStates(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	j := MustOpen(t, open)
+	ss, ok := j.(trading.StateStore)
+	if !ok {
+		t.Skipf("%T keeps no trading states", j)
+	}
+	if got, err := ss.TradingStates(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("TradingStates on new storage = %v, %v; want none", got, err)
+	}
+	for _, s := range []struct {
+		id trading.TenantID
+		st trading.TradingState
+	}{{"a", trading.Halted}, {"b", trading.Reducing}, {"a", trading.Active}, {"a", trading.Halted}} {
+		if err := ss.SetTradingState(ctx, s.id, s.st); err != nil {
+			t.Fatalf("SetTradingState(%s, %s): %v", s.id, s.st, err)
+		}
+	}
+	if err := ss.SetTradingState(ctx, "a", "BOGUS"); trading.ErrorCode(err) != trading.EINVALID {
+		t.Fatalf("SetTradingState(BOGUS) = %v, want EINVALID", err)
+	}
+	if err := ss.SetTradingState(ctx, "", trading.Halted); trading.ErrorCode(err) != trading.EINVALID {
+		t.Fatalf("SetTradingState(empty tenant) = %v, want EINVALID", err)
+	}
+	want := map[trading.TenantID]trading.TradingState{"a": trading.Halted, "b": trading.Reducing}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j = MustOpen(t, open)
+	got, err := j.(trading.StateStore).TradingStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || got["a"] != want["a"] || got["b"] != want["b"] {
+		t.Fatalf("after restart: %v, want %v", got, want)
 	}
 }

@@ -44,6 +44,9 @@ type request struct {
 	n        uint64
 	reserved uint64
 
+	// state, when set, saves a tenant's trading state.
+	state *stateWrite
+
 	done chan error
 }
 
@@ -176,6 +179,12 @@ func (j *Journal) commit(batch []*request) {
 }
 
 func (j *Journal) apply(ctx context.Context, b *batchState, r *request) error {
+	if r.state != nil {
+		if _, err := j.stmts.upsertState.ExecContext(ctx, string(r.state.tenant), string(r.state.state)); err != nil {
+			return j.internal("save trading state", err)
+		}
+		return nil
+	}
 	if r.reserve != "" {
 		t, err := j.tenant(ctx, b, r.reserve)
 		if err != nil {
@@ -435,6 +444,7 @@ type writeStmts struct {
 	begin, commit, rollback        *sql.Stmt
 	savepoint, rollbackTo, release *sql.Stmt
 	selectTenant, upsertTenant     *sql.Stmt
+	upsertState                    *sql.Stmt
 	selectOrder, insertOrder       *sql.Stmt
 	updateOrder, insertEvent       *sql.Stmt
 	insertOrderEvent               *sql.Stmt // nil unless Dialect.InsertOrderEvent
@@ -457,6 +467,8 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d Dialect) err
 			ON CONFLICT (tenant) DO UPDATE SET
 				seq_reserved = ` + d.Greatest + `(tenant_sequences.seq_reserved, excluded.seq_reserved),
 				last_event_id = excluded.last_event_id`},
+		{&s.upsertState, `INSERT INTO tenant_states (tenant, state) VALUES (?, ?)
+			ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated_at = CURRENT_TIMESTAMP`},
 		{&s.selectOrder, `SELECT ` + orderColumns + ` FROM orders WHERE tenant = ? AND client_order_id = ?`},
 		{&s.insertOrder, `INSERT INTO orders (` + orderColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

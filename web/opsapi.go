@@ -1,36 +1,63 @@
-package main
+// Package web serves the engine to operators over HTTP: the JSON ops API
+// (tenants, orders, fills, the kill switch, health) and the Prometheus
+// metrics handler it is given. It reads runner snapshots and the journal
+// and changes nothing but trading states, through the Fleet; it never
+// returns credentials (the engine does not hold them in anything it
+// reports).
+package web
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 
-	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
-// opsAPI is the JSON ops API of `quantum run`. It reads runner snapshots
-// and the journal and changes nothing but trading states, through the
-// engine; it never returns credentials (the engine does not hold them in
-// anything it reports).
-//
-// It lives here until the web package (the dashboard issue) takes it over.
+// Fleet is what the ops API reads and changes: the engine's tenants.
+// *engine.Engine is one.
+type Fleet interface {
+	// Statuses returns every tenant's latest snapshot.
+	Statuses() []trading.TenantStatus
+	// Status returns one tenant's; ENOTFOUND for an unknown tenant.
+	Status(id trading.TenantID) (trading.TenantStatus, error)
+	// SetState sets a tenant's trading state (the kill switch); EINVALID
+	// for an unknown state, ENOTFOUND for an unknown tenant.
+	SetState(id trading.TenantID, s trading.TradingState) error
+}
+
+// Config is what NewOpsAPI serves.
+type Config struct {
+	Fleet   Fleet
+	Journal trading.Journal
+	// Token, when set, is required as a bearer token on every route but
+	// /healthz (which load balancers probe without one).
+	Token string
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+}
+
 type opsAPI struct {
-	e     *engine.Engine
+	fleet Fleet
 	j     trading.Journal
 	token string
 }
 
-func newOpsAPI(e *engine.Engine, j trading.Journal, token string, metrics http.Handler) http.Handler {
-	a := &opsAPI{e: e, j: j, token: token}
+// NewOpsAPI returns the ops API's handler.
+func NewOpsAPI(c Config) http.Handler {
+	a := &opsAPI{fleet: c.Fleet, j: c.Journal, token: c.Token}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.Handle("GET /metrics", metrics)
+	if c.Metrics != nil {
+		mux.Handle("GET /metrics", c.Metrics)
+	}
 	mux.HandleFunc("GET /api/tenants", a.tenants)
 	mux.HandleFunc("GET /api/tenants/{id}", a.tenant)
 	mux.HandleFunc("GET /api/tenants/{id}/orders", a.orders)
@@ -49,16 +76,23 @@ func (a *opsAPI) auth(next http.Handler) http.Handler {
 	})
 }
 
+// bearerOK compares the Authorization header with the token in constant
+// time.
+func bearerOK(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
 func (a *opsAPI) healthz(w http.ResponseWriter, r *http.Request) {
 	health := map[string]string{}
-	for _, s := range a.e.Statuses() {
+	for _, s := range a.fleet.Statuses() {
 		health[string(s.ID)] = s.Health
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "tenants": health})
 }
 
-// tenantJSON is a tenant as the API shows it.
-type tenantJSON struct {
+// Tenant is a tenant as the ops API shows it.
+type Tenant struct {
 	ID               string            `json:"id"`
 	Strategy         string            `json:"strategy"`
 	State            string            `json:"state"`
@@ -73,18 +107,18 @@ type tenantJSON struct {
 	Unknown          int               `json:"unknown_outcomes"`
 	LastRiskReason   string            `json:"last_risk_reason,omitempty"`
 	Positions        map[string]string `json:"positions"`
-	Holdings         []holdingJSON     `json:"holdings"`
+	Holdings         []Holding         `json:"holdings"`
 	DailyPnL         string            `json:"daily_pnl"`
 	UnrealizedPnL    string            `json:"unrealized_pnl"`
 	Equity           string            `json:"equity"`
 	AccountAsOf      *time.Time        `json:"account_as_of,omitempty"`
-	Risk             riskJSON          `json:"risk"`
+	Risk             Risk              `json:"risk"`
 	QuotesDropped    uint64            `json:"quotes_dropped"`
 	UpdatedAt        time.Time         `json:"updated_at"`
 }
 
-// holdingJSON is a position as the broker marks it.
-type holdingJSON struct {
+// Holding is a position as the broker marks it.
+type Holding struct {
 	Symbol        string `json:"symbol"`
 	Qty           string `json:"qty"`
 	AvgEntryPrice string `json:"avg_entry_price"`
@@ -92,7 +126,8 @@ type holdingJSON struct {
 	UnrealizedPL  string `json:"unrealized_pl"`
 }
 
-type riskJSON struct {
+// Risk is a tenant's risk limits and breaker as the ops API shows them.
+type Risk struct {
 	BreakerOpen      bool   `json:"breaker_open"`
 	MaxOrderNotional string `json:"max_order_notional,omitempty"`
 	MaxPositionQty   string `json:"max_position_qty,omitempty"`
@@ -107,23 +142,23 @@ func nz(d decimal.Decimal) string {
 	return d.String()
 }
 
-func toTenantJSON(s trading.TenantStatus) tenantJSON {
+func toTenant(s trading.TenantStatus) Tenant {
 	pos := make(map[string]string, len(s.Positions))
 	for sym, q := range s.Positions {
 		pos[sym] = q.String()
 	}
-	holdings := make([]holdingJSON, 0, len(s.Holdings))
+	holdings := make([]Holding, 0, len(s.Holdings))
 	for _, h := range s.Holdings {
-		holdings = append(holdings, holdingJSON{Symbol: h.Symbol, Qty: h.Qty.String(), AvgEntryPrice: h.AvgEntryPrice.String(),
+		holdings = append(holdings, Holding{Symbol: h.Symbol, Qty: h.Qty.String(), AvgEntryPrice: h.AvgEntryPrice.String(),
 			MarketValue: h.MarketValue.StringFixed(2), UnrealizedPL: h.UnrealizedPL.StringFixed(2)})
 	}
-	t := tenantJSON{
+	t := Tenant{
 		ID: string(s.ID), Strategy: s.Strategy, State: string(s.State), Health: s.Health,
 		LastError: s.LastError, Restarts: s.Restarts, OrdersPlaced: s.OrdersPlaced, OpenOrders: s.OpenOrders,
 		Fills: s.Fills, RiskRejections: s.RiskRejections, BrokerRejections: s.BrokerRejections, Unknown: s.Unknown,
 		LastRiskReason: s.LastRiskReason, Positions: pos, Holdings: holdings,
 		DailyPnL: s.DailyPnL.StringFixed(2), UnrealizedPnL: s.UnrealizedPnL.StringFixed(2), Equity: s.Equity.StringFixed(2),
-		Risk: riskJSON{
+		Risk: Risk{
 			BreakerOpen: s.BreakerOpen, MaxOrderNotional: nz(s.Limits.MaxOrderNotional), MaxPositionQty: nz(s.Limits.MaxPositionQty),
 			MaxOpenOrders: s.Limits.MaxOpenOrders, DailyLossLimit: nz(s.Limits.DailyLossLimit),
 		},
@@ -138,24 +173,25 @@ func toTenantJSON(s trading.TenantStatus) tenantJSON {
 }
 
 func (a *opsAPI) tenants(w http.ResponseWriter, r *http.Request) {
-	list := a.e.Statuses()
-	out := make([]tenantJSON, len(list))
+	list := a.fleet.Statuses()
+	out := make([]Tenant, len(list))
 	for i, s := range list {
-		out[i] = toTenantJSON(s)
+		out[i] = toTenant(s)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
 }
 
 func (a *opsAPI) tenant(w http.ResponseWriter, r *http.Request) {
-	s, err := a.e.Status(trading.TenantID(r.PathValue("id")))
+	s, err := a.fleet.Status(trading.TenantID(r.PathValue("id")))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toTenantJSON(s))
+	writeJSON(w, http.StatusOK, toTenant(s))
 }
 
-type orderJSON struct {
+// Order is a journaled order as the ops API shows it.
+type Order struct {
 	ClientOrderID  string    `json:"client_order_id"`
 	BrokerOrderID  string    `json:"broker_order_id,omitempty"`
 	Seq            uint64    `json:"seq"`
@@ -176,7 +212,7 @@ type orderJSON struct {
 
 func (a *opsAPI) orders(w http.ResponseWriter, r *http.Request) {
 	id := trading.TenantID(r.PathValue("id"))
-	if _, err := a.e.Status(id); err != nil {
+	if _, err := a.fleet.Status(id); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -197,9 +233,9 @@ func (a *opsAPI) orders(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out := make([]orderJSON, len(list))
+	out := make([]Order, len(list))
 	for i, o := range list {
-		out[i] = orderJSON{
+		out[i] = Order{
 			ClientOrderID: o.Intent.ClientOrderID, BrokerOrderID: o.BrokerOrderID, Seq: o.Intent.Seq,
 			Symbol: o.Intent.Symbol, Side: string(o.Intent.Side), Type: string(o.Intent.Type),
 			Qty: nz(o.Intent.Qty), Notional: nz(o.Intent.Notional), Status: string(o.Status),
@@ -210,7 +246,8 @@ func (a *opsAPI) orders(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"orders": out})
 }
 
-type fillJSON struct {
+// Fill is one execution from the journal as the ops API shows it.
+type Fill struct {
 	EventID       uint64    `json:"event_id"`
 	ClientOrderID string    `json:"client_order_id"`
 	ExecutionID   string    `json:"execution_id"`
@@ -235,7 +272,7 @@ const (
 // journal has been read to its end.
 func (a *opsAPI) fills(w http.ResponseWriter, r *http.Request) {
 	id := trading.TenantID(r.PathValue("id"))
-	if _, err := a.e.Status(id); err != nil {
+	if _, err := a.fleet.Status(id); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -254,7 +291,7 @@ func (a *opsAPI) fills(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	out := []fillJSON{}
+	out := []Fill{}
 	end := false
 	for range fillsScanPages {
 		evs, err := a.j.Events(r.Context(), id, after, fillsPage)
@@ -271,7 +308,7 @@ func (a *opsAPI) fills(w http.ResponseWriter, r *http.Request) {
 			if e.Kind != trading.EventFill {
 				continue
 			}
-			out = append(out, fillJSON{EventID: e.ID, ClientOrderID: e.ClientOrderID, ExecutionID: e.ExecutionID,
+			out = append(out, Fill{EventID: e.ID, ClientOrderID: e.ClientOrderID, ExecutionID: e.ExecutionID,
 				Qty: e.Qty.String(), Price: e.Price.String(), CumQty: e.CumQty.String(), Status: string(e.Status), Time: e.Time})
 			if len(out) == limit {
 				break
@@ -320,12 +357,12 @@ func (a *opsAPI) setState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := trading.TenantID(r.PathValue("id"))
-	if err := a.e.SetState(id, trading.TradingState(body.State)); err != nil {
+	if err := a.fleet.SetState(id, trading.TradingState(body.State)); err != nil {
 		writeError(w, err)
 		return
 	}
-	s, _ := a.e.Status(id)
-	writeJSON(w, http.StatusOK, toTenantJSON(s))
+	s, _ := a.fleet.Status(id)
+	writeJSON(w, http.StatusOK, toTenant(s))
 }
 
 // errorStatus maps domain error codes to HTTP statuses, in one table.
