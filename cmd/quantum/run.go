@@ -63,72 +63,32 @@ Flags:
 // long before they are cancelled and journaled as unknown.
 const runShutdownTimeout = 10 * time.Second
 
+// runSettings is what the command line and the config file decide,
+// checked before anything starts.
+type runSettings struct {
+	cfg      Config
+	specs    []tenantSpec
+	demo     bool
+	embedded bool   // no broker URL: start the embedded paper broker
+	token    string // the ops API's bearer token, if any
+	rate     int    // requests/min per tenant; 0 unlimited
+}
+
 func (c *runCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
-	fs.Usage = func() { fmt.Fprint(c.m.Stderr, runUsage); fs.PrintDefaults() }
-	configPath := fs.String("config", "", "YAML config `FILE` (default: the three-tenant demo)")
-	listen := fs.String("listen", "", "ops API address (default "+DefaultListen+")")
-	dataDir := fs.String("data", "", "journal directory (default "+DefaultDataDir+")")
-	brokerURL := fs.String("broker", "", "trading API base `URL` (default: embedded broker, or APCA_API_BASE_URL)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("run takes no arguments, got %q", fs.Args())}
-	}
 	getenv := c.m.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-
-	// Everything that can be wrong with the configuration is found here,
-	// before anything starts.
-	var cfg Config
-	demo := *configPath == ""
-	if demo {
-		cfg = demoConfig()
-	} else {
-		var err error
-		if cfg, err = ReadConfigFile(*configPath, getenv); err != nil {
-			return err
-		}
-	}
-	if *brokerURL != "" {
-		cfg.Broker = *brokerURL
-	}
-	if cfg.Broker == "" && !demo {
-		cfg.Broker = getenv("APCA_API_BASE_URL")
-	}
-	if *dataDir != "" {
-		cfg.Data = *dataDir
-	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	embedded := cfg.Broker == ""
-	specs, err := cfg.Validate(embedded || demo)
+	rs, err := c.settings(args, getenv)
 	if err != nil {
 		return err
 	}
-	token := getenv("QUANTUM_API_TOKEN")
-	if !loopback(cfg.Listen) && token == "" {
-		return &ConfigValidationError{Field: "listen", Value: cfg.Listen, Err: errors.New("a non-loopback ops API needs QUANTUM_API_TOKEN set")}
-	}
-	rate := 0
-	if cfg.RateLimit != nil {
-		rate = *cfg.RateLimit
-	} else if !embedded && !loopbackURL(cfg.Broker) {
-		rate = alpaca.DefaultRateLimit
-	}
-
 	log := slog.New(slog.NewTextHandler(c.m.Stderr, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))}))
 
-	if embedded {
-		if cfg.sharedJournal() {
+	// Cleanups run in reverse: the engine stops first, the embedded
+	// broker last.
+	if rs.embedded {
+		if rs.cfg.sharedJournal() {
 			// Each engine would trade against a broker of its own in its
 			// own memory, while sharing one journal: an adopted tenant's
 			// orders would be at a broker the adopter cannot see.
@@ -138,24 +98,11 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		// Stopped last (defers run in reverse), after the engine.
 		defer stop()
-		cfg.Broker = url
+		rs.cfg.Broker = url
 	}
-
-	var j interface {
-		trading.Journal
-		trading.StateStore
-		Open(context.Context) error
-	}
-	journalAt := filepath.Join(cfg.Data, "journal.db")
-	if cfg.sharedJournal() {
-		journalAt = "PostgreSQL " + redactURL(cfg.journalDSN)
-		j = postgres.NewJournal(cfg.journalDSN)
-	} else {
-		j = sqlite.NewJournal(journalAt)
-	}
-	if err := j.Open(ctx); err != nil {
+	j, journalAt, err := openJournal(ctx, rs.cfg)
+	if err != nil {
 		return err
 	}
 	defer func() {
@@ -163,39 +110,164 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 			log.Error("close journal", "err", cerr)
 		}
 	}()
+	// Trading states set through the ops API survive restarts: the journal
+	// keeps them, in whichever database it is.
+	if err := importStateFile(ctx, rs.cfg.Data, j, log); err != nil {
+		return err
+	}
 
 	e := engine.NewEngine(j)
 	e.Logger = log.With("system", "engine")
-	// Trading states set through the ops API survive restarts: the journal
-	// keeps them, in whichever database it is.
-	if err := importStateFile(ctx, cfg.Data, j, log); err != nil {
-		return err
-	}
 	e.States = j
-	if cfg.sharedJournal() {
-		// Other engines on the database may change a tenant's state.
-		e.StateSyncInterval = stateSyncInterval
-		// Engines sharing the database share the tenants: each runs the
-		// tenants whose advisory lock it holds and adopts those of an
-		// engine that dies.
-		own, err := postgres.NewOwnership(cfg.journalDSN)
+	if rs.cfg.sharedJournal() {
+		own, err := shareTenants(ctx, e, rs, log)
 		if err != nil {
 			return err
 		}
-		own.Logger = log.With("system", "ownership")
-		own.Tenants = len(specs)
-		if err := own.Start(ctx); err != nil {
-			return fmt.Errorf("tenant ownership: %w", err)
-		}
 		defer own.Close()
-		e.Owners = own
 	}
 	reg := metrics.New(e.Statuses)
-	for _, s := range specs {
+	if err := addTenants(e, rs, reg); err != nil {
+		return err
+	}
+
+	ops, err := startOpsAPI(rs.cfg.Listen, web.Config{Fleet: e, Journal: j, Token: rs.token,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
+	if err != nil {
+		return err
+	}
+	defer ops.stop()
+
+	if err := e.Open(); err != nil {
+		return err
+	}
+	c.banner(rs, journalAt, "http://"+ops.addr)
+
+	select {
+	case <-ctx.Done():
+	case err := <-ops.done:
+		ops.done <- err // for the deferred stop
+		log.Error("ops API stopped", "err", err)
+	}
+	fmt.Fprintln(c.m.Stderr, "quantum run: shutting down (orders in flight are finished or journaled)")
+	sctx, cancel := context.WithTimeout(context.Background(), runShutdownTimeout)
+	defer cancel()
+	if err := e.Close(sctx); err != nil {
+		log.Warn("engine shutdown timed out; unfinished orders will be reconciled on the next start", "err", err)
+	}
+	return nil
+}
+
+// settings reads the flags and the config: everything that can be wrong
+// with them is found here, before anything starts.
+func (c *runCommand) settings(args []string, getenv func(string) string) (runSettings, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(c.m.Stderr)
+	fs.Usage = func() { fmt.Fprint(c.m.Stderr, runUsage); fs.PrintDefaults() }
+	configPath := fs.String("config", "", "YAML config `FILE` (default: the three-tenant demo)")
+	listen := fs.String("listen", "", "ops API address (default "+DefaultListen+")")
+	dataDir := fs.String("data", "", "journal directory (default "+DefaultDataDir+")")
+	brokerURL := fs.String("broker", "", "trading API base `URL` (default: embedded broker, or APCA_API_BASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return runSettings{}, err
+		}
+		return runSettings{}, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return runSettings{}, usageError{fmt.Sprintf("run takes no arguments, got %q", fs.Args())}
+	}
+
+	rs := runSettings{demo: *configPath == ""}
+	if rs.demo {
+		rs.cfg = demoConfig()
+	} else {
+		var err error
+		if rs.cfg, err = ReadConfigFile(*configPath, getenv); err != nil {
+			return runSettings{}, err
+		}
+	}
+	cfg := &rs.cfg
+	if *brokerURL != "" {
+		cfg.Broker = *brokerURL
+	}
+	if cfg.Broker == "" && !rs.demo {
+		cfg.Broker = getenv("APCA_API_BASE_URL")
+	}
+	if *dataDir != "" {
+		cfg.Data = *dataDir
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	rs.embedded = cfg.Broker == ""
+	var err error
+	if rs.specs, err = cfg.Validate(rs.embedded || rs.demo); err != nil {
+		return runSettings{}, err
+	}
+	rs.token = getenv("QUANTUM_API_TOKEN")
+	if !loopback(cfg.Listen) && rs.token == "" {
+		return runSettings{}, &ConfigValidationError{Field: "listen", Value: cfg.Listen, Err: errors.New("a non-loopback ops API needs QUANTUM_API_TOKEN set")}
+	}
+	if cfg.RateLimit != nil {
+		rs.rate = *cfg.RateLimit
+	} else if !rs.embedded && !loopbackURL(cfg.Broker) {
+		rs.rate = alpaca.DefaultRateLimit
+	}
+	return rs, nil
+}
+
+// runJournal is what quantum run needs of a journal: both stores are one.
+type runJournal interface {
+	trading.Journal
+	trading.StateStore
+}
+
+// openJournal opens the configured journal and says where it is, for the
+// banner (a PostgreSQL URL without its password).
+func openJournal(ctx context.Context, cfg Config) (runJournal, string, error) {
+	if cfg.sharedJournal() {
+		j := postgres.NewJournal(cfg.journalDSN)
+		if err := j.Open(ctx); err != nil {
+			return nil, "", err
+		}
+		return j, "PostgreSQL " + redactURL(cfg.journalDSN), nil
+	}
+	at := filepath.Join(cfg.Data, "journal.db")
+	j := sqlite.NewJournal(at)
+	if err := j.Open(ctx); err != nil {
+		return nil, "", err
+	}
+	return j, at, nil
+}
+
+// shareTenants sets e up for a database that several engines share: each
+// runs the tenants whose advisory lock it holds, adopts those of an engine
+// that dies, and applies the trading states the others save.
+func shareTenants(ctx context.Context, e *engine.Engine, rs runSettings, log *slog.Logger) (*postgres.Ownership, error) {
+	e.StateSyncInterval = stateSyncInterval
+	own, err := postgres.NewOwnership(rs.cfg.journalDSN)
+	if err != nil {
+		return nil, err
+	}
+	own.Logger = log.With("system", "ownership")
+	own.Tenants = len(rs.specs)
+	if err := own.Start(ctx); err != nil {
+		return nil, fmt.Errorf("tenant ownership: %w", err)
+	}
+	e.Owners = own
+	return own, nil
+}
+
+// addTenants gives every tenant its own broker client and adds it to e,
+// and sets up the one market-data feed they share.
+func addTenants(e *engine.Engine, rs runSettings, reg *metrics.Registry) error {
+	cfg := rs.cfg
+	for _, s := range rs.specs {
 		// The embedded broker speaks HTTP/2 without TLS, so each tenant's
 		// concurrent REST calls share one connection.
-		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rate,
-			UnencryptedHTTP2: embedded, IdleConnTimeout: cfg.idleConn,
+		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rs.rate,
+			UnencryptedHTTP2: rs.embedded, IdleConnTimeout: cfg.idleConn,
 			Options: []alpaca.Option{alpaca.WithObserver(reg.Observer(string(s.ID)))}})
 		if err != nil {
 			return err
@@ -210,57 +282,57 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if u, err := url.Parse(cfg.Broker); err == nil && strings.HasSuffix(u.Hostname(), "alpaca.markets") {
 		dataURL = "https://stream.data.alpaca.markets"
 	}
-	feed, err := alpacabroker.NewFeed(dataURL, alpaca.StreamFeedIEX, specs[0].KeyID, specs[0].Secret)
+	feed, err := alpacabroker.NewFeed(dataURL, alpaca.StreamFeedIEX, rs.specs[0].KeyID, rs.specs[0].Secret)
 	if err != nil {
 		return err
 	}
 	e.Hub = engine.NewHub(nil)
 	e.Hub.Feed = feed
-	e.Hub.Logger = log.With("system", "hub")
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("ops API: %w", err)
-	}
-	hs := &http.Server{Handler: web.NewOpsAPI(web.Config{Fleet: e, Journal: j, Token: token, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}), ReadHeaderTimeout: 10 * time.Second}
-	apiDone := make(chan error, 1)
-	go func() { apiDone <- hs.Serve(ln) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-		<-apiDone
-	}()
-
-	if err := e.Open(); err != nil {
-		return err
-	}
-	where := "external broker " + redactURL(cfg.Broker)
-	if embedded {
-		where = "embedded paper broker on " + cfg.Broker + " (in memory: its orders vanish when quantum exits)"
-	}
-	api := "http://" + ln.Addr().String()
-	fmt.Fprintf(c.m.Stdout, "quantum run: %d tenants trading against the %s\n", len(specs), where)
-	fmt.Fprintf(c.m.Stdout, "  journal:   %s\n", journalAt)
-	fmt.Fprintf(c.m.Stdout, "  ops API:   %s/api/tenants\n", api)
-	fmt.Fprintf(c.m.Stdout, "  orders:    %s/api/tenants/%s/orders\n", api, specs[0].ID)
-	fmt.Fprintf(c.m.Stdout, "  metrics:   %s/metrics\n", api)
-	fmt.Fprintf(c.m.Stdout, "  kill switch: curl -X POST -d '{\"state\":\"HALTED\"}' %s/api/tenants/%s/state\n", api, specs[0].ID)
-	fmt.Fprintf(c.m.Stdout, "Ctrl-C stops gracefully.\n")
-
-	select {
-	case <-ctx.Done():
-	case err := <-apiDone:
-		apiDone <- err // for the deferred shutdown
-		log.Error("ops API stopped", "err", err)
-	}
-	fmt.Fprintln(c.m.Stderr, "quantum run: shutting down (orders in flight are finished or journaled)")
-	sctx, cancel := context.WithTimeout(context.Background(), runShutdownTimeout)
-	defer cancel()
-	if err := e.Close(sctx); err != nil {
-		log.Warn("engine shutdown timed out; unfinished orders will be reconciled on the next start", "err", err)
-	}
+	e.Hub.Logger = e.Logger.With("system", "hub")
 	return nil
+}
+
+// opsServer is the running ops API.
+type opsServer struct {
+	addr string
+	done chan error // Serve's result
+	srv  *http.Server
+}
+
+func startOpsAPI(listen string, c web.Config) (*opsServer, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("ops API: %w", err)
+	}
+	s := &opsServer{addr: ln.Addr().String(), done: make(chan error, 1),
+		srv: &http.Server{Handler: web.NewOpsAPI(c), ReadHeaderTimeout: 10 * time.Second}}
+	go func() { s.done <- s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// stop shuts the server down and waits for Serve to return.
+func (s *opsServer) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	<-s.done
+}
+
+// banner tells the operator where everything is.
+func (c *runCommand) banner(rs runSettings, journalAt, api string) {
+	where := "external broker " + redactURL(rs.cfg.Broker)
+	if rs.embedded {
+		where = "embedded paper broker on " + rs.cfg.Broker + " (in memory: its orders vanish when quantum exits)"
+	}
+	first := rs.specs[0].ID
+	w := c.m.Stdout
+	fmt.Fprintf(w, "quantum run: %d tenants trading against the %s\n", len(rs.specs), where)
+	fmt.Fprintf(w, "  journal:   %s\n", journalAt)
+	fmt.Fprintf(w, "  ops API:   %s/api/tenants\n", api)
+	fmt.Fprintf(w, "  orders:    %s/api/tenants/%s/orders\n", api, first)
+	fmt.Fprintf(w, "  metrics:   %s/metrics\n", api)
+	fmt.Fprintf(w, "  kill switch: curl -X POST -d '{\"state\":\"HALTED\"}' %s/api/tenants/%s/state\n", api, first)
+	fmt.Fprintf(w, "Ctrl-C stops gracefully.\n")
 }
 
 func logLevel(s string) slog.Level {

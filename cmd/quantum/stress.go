@@ -44,169 +44,88 @@ Examples:
 Flags:
 `
 
-func (c *stressCommand) Run(ctx context.Context, args []string) error {
+// stressFlags are the command line of quantum stress.
+type stressFlags struct {
+	target                 string
+	threads, perThread     int
+	tenants                int
+	perWorker              bool
+	rateLimit              int
+	symbols                string
+	asJSON, yes, baseline  bool
+	timeout                time.Duration
+	cpuProfile, memProfile string
+}
+
+func (c *stressCommand) parse(args []string) (stressFlags, error) {
+	var f stressFlags
 	fs := flag.NewFlagSet("stress", flag.ContinueOnError)
 	fs.SetOutput(c.m.Stderr)
 	fs.Usage = func() { fmt.Fprint(c.m.Stderr, stressUsage); fs.PrintDefaults() }
-	target := fs.String("target", "", "trading base `URL` of the broker (default: embedded broker on loopback)")
-	threads := fs.Int("threads", 100, "concurrent workers")
-	perThread := fs.Int("orders-per-thread", 1000, "orders each worker places")
-	tenants := fs.Int("tenants", 0, "accounts the workers are spread over (default: one per worker)")
-	perWorker := fs.Bool("client-per-worker", false, "give every worker its own client instead of one shared client per tenant")
-	rateLimit := fs.Int("rate-limit", -1, "requests/min per client; 0 is unlimited, -1 picks: unlimited on loopback, 200 on Alpaca's hosts")
-	symbols := fs.String("symbols", "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,JPM", "comma-separated symbols to trade")
-	asJSON := fs.Bool("json", false, "print exactly one JSON object on stdout")
-	yes := fs.Bool("yes", false, "confirm a run of more than 300 orders against Alpaca's own servers")
-	baseline := fs.Bool("baseline", false, "also measure a bare net/http handler with the same request and response sizes, and report the ratio")
-	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (client and embedded broker) to `FILE`")
-	memProfile := fs.String("memprofile", "", "write a heap profile taken after the run to `FILE`")
+	fs.StringVar(&f.target, "target", "", "trading base `URL` of the broker (default: embedded broker on loopback)")
+	fs.IntVar(&f.threads, "threads", 100, "concurrent workers")
+	fs.IntVar(&f.perThread, "orders-per-thread", 1000, "orders each worker places")
+	fs.IntVar(&f.tenants, "tenants", 0, "accounts the workers are spread over (default: one per worker)")
+	fs.BoolVar(&f.perWorker, "client-per-worker", false, "give every worker its own client instead of one shared client per tenant")
+	fs.IntVar(&f.rateLimit, "rate-limit", -1, "requests/min per client; 0 is unlimited, -1 picks: unlimited on loopback, 200 on Alpaca's hosts")
+	fs.StringVar(&f.symbols, "symbols", "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,JPM", "comma-separated symbols to trade")
+	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object on stdout")
+	fs.BoolVar(&f.yes, "yes", false, "confirm a run of more than 300 orders against Alpaca's own servers")
+	fs.BoolVar(&f.baseline, "baseline", false, "also measure a bare net/http handler with the same request and response sizes, and report the ratio")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (client and embedded broker) to `FILE`")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile taken after the run to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return f, err
 		}
-		return usageError{err.Error()}
+		return f, usageError{err.Error()}
 	}
 	switch {
 	case fs.NArg() > 0:
-		return usageError{fmt.Sprintf("stress takes no arguments, got %q", fs.Args())}
-	case *threads < 1 || *threads > 10000:
-		return usageError{"--threads must be between 1 and 10000"}
-	case *perThread < 1:
-		return usageError{"--orders-per-thread must be at least 1"}
-	case *tenants < 0 || *tenants > *threads:
-		return usageError{"--tenants must be between 1 and --threads"}
+		return f, usageError{fmt.Sprintf("stress takes no arguments, got %q", fs.Args())}
+	case f.threads < 1 || f.threads > 10000:
+		return f, usageError{"--threads must be between 1 and 10000"}
+	case f.perThread < 1:
+		return f, usageError{"--orders-per-thread must be at least 1"}
+	case f.tenants < 0 || f.tenants > f.threads:
+		return f, usageError{"--tenants must be between 1 and --threads"}
 	}
-	if *tenants == 0 {
-		*tenants = *threads
+	if f.tenants == 0 {
+		f.tenants = f.threads
 	}
-	total := *threads * *perThread
-	runID := "st" + randomHex(5)
-	cfg := stress.Config{
-		Threads:         *threads,
-		OrdersPerThread: *perThread,
-		ClientPerWorker: *perWorker,
-		RunID:           runID,
-		Timeout:         *timeout,
-	}
-	for _, s := range strings.Split(*symbols, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cfg.Symbols = append(cfg.Symbols, strings.ToUpper(s))
-		}
-	}
+	return f, nil
+}
 
-	if *target == "" {
+func (c *stressCommand) Run(ctx context.Context, args []string) error {
+	f, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	if f.target == "" {
 		url, stop, err := startEmbeddedBroker(1)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		*target = url
-		if !*asJSON {
-			fmt.Fprintf(c.m.Stderr, "quantum stress: embedded broker on %s\n", *target)
+		f.target = url
+		if !f.asJSON {
+			fmt.Fprintf(c.m.Stderr, "quantum stress: embedded broker on %s\n", f.target)
 		}
 	}
-	u, err := url.Parse(*target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usageError{fmt.Sprintf("--target %q is not an http(s) URL", *target)}
+	cfg, err := c.config(&f)
+	if err != nil {
+		return err
 	}
-	cfg.Target = strings.TrimRight(*target, "/")
-	alpacaHost := strings.HasSuffix(u.Hostname(), "alpaca.markets")
-	if *rateLimit < 0 {
-		*rateLimit = 0
-		if alpacaHost {
-			*rateLimit = 200
-		}
-	}
-	cfg.RateLimit = *rateLimit
-
-	if key := c.m.Getenv("APCA_API_KEY_ID"); key != "" && alpacaHost || key != "" && *tenants == 1 {
-		cfg.Tenants = []stress.Tenant{{KeyID: key, Secret: c.m.Getenv("APCA_API_SECRET_KEY")}}
-		if *tenants > 1 && !*asJSON {
-			fmt.Fprintln(c.m.Stderr, "quantum stress: one key pair in the environment: all workers share one tenant")
-		}
-	} else {
-		if alpacaHost {
-			return usageError{"Alpaca's servers need APCA_API_KEY_ID and APCA_API_SECRET_KEY"}
-		}
-		for i := 0; i < *tenants; i++ {
-			cfg.Tenants = append(cfg.Tenants, stress.Tenant{
-				KeyID:  fmt.Sprintf("PK%s%04d", strings.ToUpper(runID), i),
-				Secret: randomHex(16),
-			})
-		}
-	}
-	if alpacaHost {
-		minutes := float64(total) / float64(max(1, *rateLimit)) / float64(len(cfg.Tenants))
-		fmt.Fprintf(c.m.Stderr, "quantum stress: %d orders at %d requests/min will take at least %.1f minutes\n", total, *rateLimit, minutes)
-		if total > 300 && !*yes {
-			return usageError{"more than 300 orders against Alpaca's servers: pass --yes to confirm"}
-		}
-	}
-
-	var bar *progressbar.ProgressBar
-	if f, ok := c.m.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !*asJSON {
-		bar = progressbar.NewOptions64(int64(total),
-			progressbar.OptionSetWriter(c.m.Stderr),
-			progressbar.OptionSetDescription("orders"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("orders"),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionClearOnFinish())
-		cfg.Progress = func(done, errs int64) {
-			_ = bar.Set64(done)
-			if errs > 0 {
-				bar.Describe(fmt.Sprintf("orders (%d errors)", errs))
-			}
-		}
-	}
-
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	var before float64
-	if *baseline {
-		if before, err = stress.Baseline(ctx, cfg.Threads, baselineRequests); err != nil {
-			return fmt.Errorf("baseline: %w", err)
-		}
-	}
-	rep, err := stress.Run(ctx, cfg)
-	if *memProfile != "" {
-		if perr := writeHeapProfile(*memProfile); perr != nil {
-			return perr
-		}
-	}
+	bar := c.progress(f, &cfg)
+	rep, err := measure(ctx, cfg, f)
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	if err != nil && rep == nil {
 		return err
 	}
-	if *baseline && err == nil {
-		// The ceiling is the better of a measurement before and one after
-		// the run, so that a machine busy at one moment does not flatter
-		// the ratio.
-		best := before
-		b, berr := stress.Baseline(ctx, cfg.Threads, baselineRequests)
-		if berr != nil {
-			return fmt.Errorf("baseline: %w", berr)
-		}
-		best = max(best, b)
-		rep.BaselineOrdersPerSec = best
-		if best > 0 {
-			rep.RatioToBaseline = rep.OrdersPerSec / best
-		}
-	}
-	if *asJSON {
+	if f.asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")
 		if jerr := enc.Encode(rep); jerr != nil {
@@ -222,6 +141,134 @@ func (c *stressCommand) Run(ctx context.Context, args []string) error {
 		return exitError{1, fmt.Sprintf("FAILED: %d lost, %d duplicates, %d unexpected, %d errors, %d unknown", rep.Lost, rep.Duplicates, rep.Unexpected, rep.Errors, rep.Unknown)}
 	}
 	return nil
+}
+
+// config turns the flags into the stress run: the tenants' keys (from the
+// environment, or generated for a broker that provisions accounts), the
+// rate limit, and a confirmation for runs against Alpaca's own servers.
+func (c *stressCommand) config(f *stressFlags) (stress.Config, error) {
+	u, err := url.Parse(f.target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return stress.Config{}, usageError{fmt.Sprintf("--target %q is not an http(s) URL", f.target)}
+	}
+	runID := "st" + randomHex(5)
+	cfg := stress.Config{
+		Target:          strings.TrimRight(f.target, "/"),
+		Threads:         f.threads,
+		OrdersPerThread: f.perThread,
+		ClientPerWorker: f.perWorker,
+		RunID:           runID,
+		Timeout:         f.timeout,
+	}
+	for _, s := range strings.Split(f.symbols, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cfg.Symbols = append(cfg.Symbols, strings.ToUpper(s))
+		}
+	}
+	alpacaHost := strings.HasSuffix(u.Hostname(), "alpaca.markets")
+	if f.rateLimit < 0 {
+		f.rateLimit = 0
+		if alpacaHost {
+			f.rateLimit = 200
+		}
+	}
+	cfg.RateLimit = f.rateLimit
+
+	if key := c.m.Getenv("APCA_API_KEY_ID"); key != "" && alpacaHost || key != "" && f.tenants == 1 {
+		cfg.Tenants = []stress.Tenant{{KeyID: key, Secret: c.m.Getenv("APCA_API_SECRET_KEY")}}
+		if f.tenants > 1 && !f.asJSON {
+			fmt.Fprintln(c.m.Stderr, "quantum stress: one key pair in the environment: all workers share one tenant")
+		}
+	} else {
+		if alpacaHost {
+			return stress.Config{}, usageError{"Alpaca's servers need APCA_API_KEY_ID and APCA_API_SECRET_KEY"}
+		}
+		for i := 0; i < f.tenants; i++ {
+			cfg.Tenants = append(cfg.Tenants, stress.Tenant{
+				KeyID:  fmt.Sprintf("PK%s%04d", strings.ToUpper(runID), i),
+				Secret: randomHex(16),
+			})
+		}
+	}
+	if alpacaHost {
+		total := f.threads * f.perThread
+		minutes := float64(total) / float64(max(1, f.rateLimit)) / float64(len(cfg.Tenants))
+		fmt.Fprintf(c.m.Stderr, "quantum stress: %d orders at %d requests/min will take at least %.1f minutes\n", total, f.rateLimit, minutes)
+		if total > 300 && !f.yes {
+			return stress.Config{}, usageError{"more than 300 orders against Alpaca's servers: pass --yes to confirm"}
+		}
+	}
+	return cfg, nil
+}
+
+// progress shows a progress bar on a terminal (never with --json) and
+// hooks it into cfg; nil when there is none.
+func (c *stressCommand) progress(f stressFlags, cfg *stress.Config) *progressbar.ProgressBar {
+	tty, ok := c.m.Stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(tty.Fd())) || f.asJSON {
+		return nil
+	}
+	bar := progressbar.NewOptions64(int64(f.threads*f.perThread),
+		progressbar.OptionSetWriter(c.m.Stderr),
+		progressbar.OptionSetDescription("orders"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("orders"),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish())
+	cfg.Progress = func(done, errs int64) {
+		_ = bar.Set64(done)
+		if errs > 0 {
+			bar.Describe(fmt.Sprintf("orders (%d errors)", errs))
+		}
+	}
+	return bar
+}
+
+// measure runs the stress test, with the profiles and the bare net/http
+// baseline the flags ask for. A report with an error means the run
+// finished but failed.
+func measure(ctx context.Context, cfg stress.Config, f stressFlags) (*stress.Report, error) {
+	if f.cpuProfile != "" {
+		out, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var before float64
+	if f.baseline {
+		var err error
+		if before, err = stress.Baseline(ctx, cfg.Threads, baselineRequests); err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+	}
+	rep, err := stress.Run(ctx, cfg)
+	if f.memProfile != "" {
+		if perr := writeHeapProfile(f.memProfile); perr != nil {
+			return nil, perr
+		}
+	}
+	if !f.baseline || err != nil {
+		return rep, err
+	}
+	// The ceiling is the better of a measurement before and one after the
+	// run, so that a machine busy at one moment does not flatter the
+	// ratio.
+	after, berr := stress.Baseline(ctx, cfg.Threads, baselineRequests)
+	if berr != nil {
+		return nil, fmt.Errorf("baseline: %w", berr)
+	}
+	best := max(before, after)
+	rep.BaselineOrdersPerSec = best
+	if best > 0 {
+		rep.RatioToBaseline = rep.OrdersPerSec / best
+	}
+	return rep, nil
 }
 
 // baselineRequests is enough for a stable rate at 100 connections while
