@@ -108,7 +108,7 @@ func crashRun(ctx context.Context, t *testing.T, bin, dsn string, count int, bro
 	if err := eng.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.wait(20 * time.Second); err != nil {
+	if err := eng.wait(time.Minute); err != nil {
 		t.Fatalf("engine exit after SIGINT: %v\n%s", err, eng.output())
 	}
 

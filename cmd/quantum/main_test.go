@@ -53,7 +53,7 @@ func TestBrokerCommand(t *testing.T) {
 		done <- m.Run(ctx, []string{"broker", "--listen", "127.0.0.1:0", "--accounts", accounts, "--market", "nyse"})
 	}()
 	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		base = servingRE.FindString(stderr.String())
 	}
 	if base == "" {
@@ -81,7 +81,7 @@ func TestBrokerCommand(t *testing.T) {
 		if err != nil {
 			t.Fatalf("broker: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("broker did not stop")
 	}
 }

@@ -141,7 +141,7 @@ tenants:
 		<-done
 	}()
 	var api string
-	for deadline := time.Now().Add(10 * time.Second); api == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); api == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if mm := apiRE.FindStringSubmatch(stdout.String()); mm != nil {
 			api = mm[1]
 		}
@@ -169,7 +169,7 @@ tenants:
 	type tenants struct {
 		Tenants []web.Tenant `json:"tenants"`
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		var ts tenants
 		get("/api/tenants", &ts)
@@ -315,7 +315,7 @@ tenants:
 	}()
 	defer func() { cancel2(); <-done2 }()
 	api = ""
-	for deadline := time.Now().Add(10 * time.Second); api == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); api == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if mm := apiRE.FindStringSubmatch(stdout2.String()); mm != nil {
 			api = mm[1]
 		}
@@ -324,7 +324,7 @@ tenants:
 		t.Fatalf("restart: no ops API address:\n%s", stderr2)
 	}
 	var ta web.Tenant
-	for deadline := time.Now().Add(10 * time.Second); ta.Health != "running" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ta.Health != "running" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		get("/api/tenants/a", &ta)
 	}
 	if ta.State != "HALTED" || ta.OrdersPlaced != 20 {
