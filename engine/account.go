@@ -29,6 +29,9 @@ func (r *runner) riskView(o trading.OrderRequest, now time.Time) riskView {
 		if rest.IsPositive() {
 			if st.Intent.Side == trading.Sell {
 				rest = rest.Neg()
+				v.openSell = v.openSell.Add(rest)
+			} else {
+				v.openBuy = v.openBuy.Add(rest)
 			}
 			v.openQty = v.openQty.Add(rest)
 		}

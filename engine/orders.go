@@ -57,7 +57,7 @@ func (r *runner) place(o trading.OrderRequest) error {
 	v := r.riskView(o, now)
 	reason := checkGate(v, o)
 	if reason == "" {
-		if needsPrice(v.limits, o) {
+		if needsPrice(v, o) {
 			v.price = r.price(ctx, o.Symbol, now)
 		}
 		reason = checkLimits(v, o)

@@ -20,18 +20,13 @@ func (r *runner) load() error {
 		st := open[i]
 		r.open[st.Intent.ClientOrderID] = &st
 	}
-	n, err := r.e.Journal.Count(ctx, r.id)
+	// Risk-rejected orders were never placed: counted in the store, so
+	// that no number of them can skew a count-bounded strategy.
+	n, err := r.e.Journal.Placed(ctx, r.id)
 	if err != nil {
-		return fmt.Errorf("count orders: %w", err)
+		return fmt.Errorf("count placed orders: %w", err)
 	}
-	// Risk-rejected orders were never placed. Orders caps its result, so
-	// a tenant with more rejections than that is over-counted, which errs
-	// on the side of placing fewer orders.
-	rej, err := r.e.Journal.Orders(ctx, trading.OrderFilter{TenantID: r.id, Status: trading.StatusRiskRejected, Limit: trading.MaxListLimit})
-	if err != nil {
-		return fmt.Errorf("count risk rejections: %w", err)
-	}
-	r.placed = n - len(rej)
+	r.placed = n
 	return nil
 }
 

@@ -60,14 +60,17 @@ func (b *breaker) open(now time.Time) bool { return now.Before(b.openTill) }
 
 // riskView is what a risk check looks at: the runner's state at the time.
 type riskView struct {
-	state     trading.TradingState
-	limits    trading.Limits
-	position  decimal.Decimal // in the order's symbol
-	openQty   decimal.Decimal // signed qty of open orders in the symbol
-	openCount int
-	dailyPnL  decimal.Decimal // today's P&L, negative for a loss; zero if unknown
-	price     decimal.Decimal // reference price, zero if unknown
-	breaker   bool
+	state    trading.TradingState
+	limits   trading.Limits
+	position decimal.Decimal // in the order's symbol
+	openQty  decimal.Decimal // signed qty of open orders in the symbol
+	// openBuy and openSell are the open orders' unfilled buy (positive)
+	// and sell (negative) quantities in the symbol, for the reduce check.
+	openBuy, openSell decimal.Decimal
+	openCount         int
+	dailyPnL          decimal.Decimal // today's P&L, negative for a loss; zero if unknown
+	price             decimal.Decimal // reference price, zero if unknown
+	breaker           bool
 }
 
 // checkRisk returns why o must not be placed, or "" if it may: the gate
@@ -79,20 +82,30 @@ func checkRisk(v riskView, o trading.OrderRequest) string {
 	return checkLimits(v, o)
 }
 
-// reduces reports whether o moves the position towards zero without
-// crossing it; notional orders (no qty known up front) never count.
+// reduces reports whether o only shrinks the position: it is on the other
+// side of the position and, even if every open order on its side fills
+// too, the position does not cross zero. Notional orders (no qty known up
+// front) never count.
 func reduces(v riskView, o trading.OrderRequest) bool {
-	signed := o.Qty
-	if o.Side == trading.Sell {
-		signed = signed.Neg()
+	if !o.Qty.IsPositive() || v.position.IsZero() {
+		return false
 	}
-	return o.Qty.IsPositive() && !v.position.IsZero() &&
-		v.position.Sign() != signed.Sign() && signed.Abs().LessThanOrEqual(v.position.Abs())
+	signed, pending := o.Qty, v.openBuy
+	if o.Side == trading.Sell {
+		signed, pending = o.Qty.Neg(), v.openSell
+	}
+	if v.position.Sign() == signed.Sign() {
+		return false
+	}
+	after := v.position.Add(pending).Add(signed)
+	return after.IsZero() || after.Sign() == v.position.Sign()
 }
 
 // checkGate is the part of the risk check that needs nothing from the
 // network: the kill switch and the circuit breaker. The runner asks it
 // before it fetches a price, so a halted tenant makes no broker call.
+// Only HALTED refuses an order that reduces the position: the breaker
+// never traps a position it could let a tenant out of.
 func checkGate(v riskView, o trading.OrderRequest) string {
 	switch v.state {
 	case trading.Halted:
@@ -102,25 +115,34 @@ func checkGate(v riskView, o trading.OrderRequest) string {
 			return "trading state REDUCING: only position-reducing orders allowed"
 		}
 	}
-	if v.breaker {
+	if v.breaker && !reduces(v, o) {
 		return "circuit breaker open: too many broker errors"
 	}
 	return ""
 }
 
 // needsPrice reports whether checkLimits needs a reference price for o.
-func needsPrice(l trading.Limits, o trading.OrderRequest) bool {
+// An order that reduces the position needs none: no limit applies to it.
+func needsPrice(v riskView, o trading.OrderRequest) bool {
+	if reduces(v, o) {
+		return false
+	}
+	l := v.limits
 	return l.MaxOrderNotional.IsPositive() && o.Qty.IsPositive() && !o.LimitPrice.IsPositive() ||
 		l.MaxPositionQty.IsPositive() && o.Notional.IsPositive()
 }
 
-// checkLimits checks o against the tenant's risk limits.
+// checkLimits checks o against the tenant's risk limits. Limits bound the
+// risk a tenant adds, so none of them refuses an order that only reduces
+// a position: a tenant must always be able to get out.
 func checkLimits(v riskView, o trading.OrderRequest) string {
+	if reduces(v, o) {
+		return ""
+	}
 	signed := o.Qty
 	if o.Side == trading.Sell {
 		signed = signed.Neg()
 	}
-	reducing := reduces(v, o)
 	l := v.limits
 	if l.MaxOpenOrders > 0 && v.openCount >= l.MaxOpenOrders {
 		return fmt.Sprintf("max open orders %d reached", l.MaxOpenOrders)
@@ -141,7 +163,7 @@ func checkLimits(v riskView, o trading.OrderRequest) string {
 			return fmt.Sprintf("order notional %s above max %s", notional.StringFixed(2), l.MaxOrderNotional)
 		}
 	}
-	if l.MaxPositionQty.IsPositive() && !reducing {
+	if l.MaxPositionQty.IsPositive() {
 		qty := o.Qty
 		if qty.IsZero() && v.price.IsPositive() {
 			qty = o.Notional.Div(v.price)
@@ -160,7 +182,7 @@ func checkLimits(v riskView, o trading.OrderRequest) string {
 			return fmt.Sprintf("position would reach %s, above max %s", after.String(), l.MaxPositionQty)
 		}
 	}
-	if l.DailyLossLimit.IsPositive() && !reducing && v.dailyPnL.Neg().GreaterThanOrEqual(l.DailyLossLimit) {
+	if l.DailyLossLimit.IsPositive() && v.dailyPnL.Neg().GreaterThanOrEqual(l.DailyLossLimit) {
 		return fmt.Sprintf("daily loss %s reached limit %s", v.dailyPnL.Neg().StringFixed(2), l.DailyLossLimit)
 	}
 	return ""

@@ -32,6 +32,17 @@ func TestCheckRisk(t *testing.T) {
 		{"ReducingRefusesAdd", riskView{state: trading.Reducing, position: dec("5")}, buy("1"), "REDUCING"},
 		{"ReducingRefusesFromFlat", riskView{state: trading.Reducing}, sell("1"), "REDUCING"},
 		{"Breaker", riskView{state: trading.Active, breaker: true}, buy("1"), "circuit breaker"},
+		{"BreakerAllowsReduce", riskView{state: trading.Active, breaker: true, position: dec("5")}, sell("5"), ""},
+		{"BreakerRefusesFlip", riskView{state: trading.Active, breaker: true, position: dec("5")}, sell("6"), "circuit breaker"},
+		{"HaltedRefusesReduce", riskView{state: trading.Halted, position: dec("5")}, sell("5"), "HALTED"},
+		{"MaxOpenOrdersAllowsReduce", riskView{state: trading.Active, openCount: 3, position: dec("-4"), limits: trading.Limits{MaxOpenOrders: 3}}, buy("4"), ""},
+		// A tenant holding 20 TSLA at 430 must be able to sell them under a
+		// 5000 notional cap.
+		{"NotionalAllowsReduce", riskView{state: trading.Active, position: dec("20"), price: dec("430.51"), limits: trading.Limits{MaxOrderNotional: dec("5000")}}, sell("20"), ""},
+		// Open sells already cover the position: another sell would flip it.
+		{"ReduceCountsOpenOrders", riskView{state: trading.Active, position: dec("20"), openSell: dec("-15"), price: dec("430"), limits: trading.Limits{MaxOrderNotional: dec("5000")}}, sell("12"), "above max"},
+		{"ReducingCountsOpenOrders", riskView{state: trading.Reducing, position: dec("20"), openSell: dec("-15")}, sell("10"), "REDUCING"},
+		{"ReducingAllowsWithOpenBuys", riskView{state: trading.Reducing, position: dec("20"), openBuy: dec("15")}, sell("20"), ""},
 		{"MaxOpenOrders", riskView{state: trading.Active, openCount: 3, limits: trading.Limits{MaxOpenOrders: 3}}, buy("1"), "max open orders"},
 		{"UnderMaxOpenOrders", riskView{state: trading.Active, openCount: 2, limits: trading.Limits{MaxOpenOrders: 3}}, buy("1"), ""},
 		{"Notional", riskView{state: trading.Active, price: dec("100"), limits: trading.Limits{MaxOrderNotional: dec("999")}}, buy("10"), "notional 1000.00 above max 999"},

@@ -344,6 +344,11 @@ type Journal interface {
 	// Count returns how many orders the tenant has.
 	Count(ctx context.Context, tenant TenantID) (int, error)
 
+	// Placed returns how many of the tenant's orders passed the risk gate:
+	// every order except the risk-rejected ones, whatever the broker then
+	// did with it. It is a strategy's lifetime order count.
+	Placed(ctx context.Context, tenant TenantID) (int, error)
+
 	// Close flushes and waits for pending appends, then releases the
 	// storage. Calling it again returns nil.
 	Close() error

@@ -36,7 +36,10 @@ const (
 	DefaultBreakerMaxCooldown = 30 * time.Second
 )
 
-// Limits are a tenant's risk limits. A zero limit is not checked.
+// Limits are a tenant's risk limits. A zero limit is not checked. Limits
+// (and the circuit breaker) bound the risk a tenant adds: none of them
+// refuses an order that only reduces a position, counting the open orders
+// on its side, so a tenant can always get out. Only HALTED stops those.
 type Limits struct {
 	// MaxOrderNotional caps qty × price of one order (price: the limit
 	// price, else the latest quote).

@@ -510,6 +510,17 @@ func testLifecycle(t *testing.T, open OpenFunc) {
 		if last.Kind != trading.EventRiskRejected || last.Intent == nil || last.Reason != "max order notional" {
 			t.Errorf("risk_rejected event = %+v, want it with its intent and reason", last)
 		}
+		all, err := j.Count(context.Background(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		placed, err := j.Placed(context.Background(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if placed != all-1 {
+			t.Errorf("Placed = %d with %d orders of which one risk-rejected, want %d", placed, all, all-1)
+		}
 	})
 }
 

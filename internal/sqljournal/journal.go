@@ -228,6 +228,14 @@ func (j *Journal) Count(ctx context.Context, tenant trading.TenantID) (n int, er
 	return n, err
 }
 
+// Placed implements trading.Journal.
+func (j *Journal) Placed(ctx context.Context, tenant trading.TenantID) (n int, err error) {
+	err = j.read(ctx, "count placed orders", tenant, func() error {
+		return j.rdb.QueryRowContext(ctx, j.q.placed, string(tenant), string(trading.StatusRiskRejected)).Scan(&n)
+	})
+	return n, err
+}
+
 func prefixed(p, columns string) string {
 	fields := strings.Split(columns, ",")
 	for i, f := range fields {
@@ -238,7 +246,7 @@ func prefixed(p, columns string) string {
 
 // queries are the read queries, written once for the dialect.
 type queries struct {
-	order, openOrders, events, count string
+	order, openOrders, events, count, placed string
 }
 
 func newQueries(d Dialect) queries {
@@ -252,6 +260,7 @@ func newQueries(d Dialect) queries {
 			FROM events e JOIN orders o ON o.tenant = e.tenant AND o.client_order_id = e.client_order_id
 			WHERE e.tenant = ? AND e.id > ?
 			ORDER BY e.id LIMIT ?`),
-		count: d.rebind(`SELECT COUNT(*) FROM orders WHERE tenant = ?`),
+		count:  d.rebind(`SELECT COUNT(*) FROM orders WHERE tenant = ?`),
+		placed: d.rebind(`SELECT COUNT(*) FROM orders WHERE tenant = ? AND status <> ?`),
 	}
 }
