@@ -17,6 +17,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -97,6 +98,18 @@ func (j *Journal) Open(ctx context.Context) error {
 
 // parseDSN reads a connection string. pgx's own error repeats the string,
 // password included, so it is not passed on.
+// Describe returns where dsn points, for logs and banners: user, host,
+// port and database, never the password, whether dsn is a postgres:// URL
+// or a keyword/value string ("host=... password=..."). The error never
+// quotes dsn.
+func Describe(dsn string) (string, error) {
+	cfg, err := parseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database), nil
+}
+
 func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {

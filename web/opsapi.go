@@ -10,6 +10,8 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,17 +44,23 @@ type Config struct {
 	Token string
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
+	// LoopbackOnly says the server listens on a loopback address; it then
+	// answers only requests whose Host is a loopback name, so that a web
+	// page cannot reach it by DNS rebinding (a name of the attacker's that
+	// resolves to 127.0.0.1).
+	LoopbackOnly bool
 }
 
 type opsAPI struct {
-	fleet Fleet
-	j     trading.Journal
-	token string
+	fleet    Fleet
+	j        trading.Journal
+	token    string
+	loopback bool
 }
 
 // NewOpsAPI returns the ops API's handler.
 func NewOpsAPI(c Config) http.Handler {
-	a := &opsAPI{fleet: c.Fleet, j: c.Journal, token: c.Token}
+	a := &opsAPI{fleet: c.Fleet, j: c.Journal, token: c.Token, loopback: c.LoopbackOnly}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	if c.Metrics != nil {
@@ -66,14 +74,55 @@ func NewOpsAPI(c Config) http.Handler {
 	return a.auth(mux)
 }
 
+// auth admits a request: a loopback Host when the server is on loopback,
+// the bearer token when one is set, and for a request that changes
+// something, a JSON body from no other origin. A browser sends a
+// cross-site form or text/plain POST without asking first; it cannot
+// send application/json to another origin without a CORS preflight,
+// which this API never grants.
 func (a *opsAPI) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.loopback && !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"code": trading.EUNAUTHORIZED, "error": "This API answers only loopback host names."})
+			return
+		}
 		if a.token != "" && r.URL.Path != "/healthz" && !bearerOK(r, a.token) {
 			writeError(w, trading.Errorf(trading.EUNAUTHORIZED, "Bearer token required."))
 			return
 		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r.Host) {
+				writeJSON(w, http.StatusForbidden, map[string]string{"code": trading.EUNAUTHORIZED, "error": "Cross-origin requests may not change anything."})
+				return
+			}
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"code": trading.EINVALID, "error": "Content-Type must be application/json."})
+				return
+			}
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// loopbackHost reports whether a Host header names this machine's
+// loopback interface: localhost, 127.0.0.0/8 or ::1, with any port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sameOrigin reports whether an Origin header names the host the request
+// was sent to.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }
 
 // bearerOK compares the Authorization header with the token in constant

@@ -109,7 +109,14 @@ func mustJournal(t *testing.T, tenant trading.TenantID, n int) trading.Journal {
 func serve(t *testing.T, h http.Handler, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	rec := httptest.NewRecorder()
@@ -304,5 +311,48 @@ func TestOpsAPI_Token(t *testing.T) {
 	}
 	if rec := serve(t, h, "GET", "/healthz", ""); rec.Code != http.StatusOK {
 		t.Errorf("/healthz without a token: %d", rec.Code)
+	}
+}
+
+// A web page the operator visits must not be able to change a tenant's
+// state: not with a simple cross-site POST (text/plain, a form), not from
+// a foreign Origin, and not through a DNS name of its own that resolves to
+// the loopback address the API listens on.
+func TestOpsAPI_CrossSite(t *testing.T) {
+	f := newFleet("a")
+	h := web.NewOpsAPI(web.Config{Fleet: f, Journal: mustJournal(t, "a", 0), LoopbackOnly: true})
+	const local = "127.0.0.1:8080"
+	for _, tc := range []struct {
+		name string
+		hdr  []string
+		want int
+	}{
+		{"TextPlain", []string{"Host", local, "Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
+		{"Form", []string{"Host", local, "Content-Type", "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType},
+		{"NoContentType", []string{"Host", local, "Content-Type", ""}, http.StatusUnsupportedMediaType},
+		{"ForeignOrigin", []string{"Host", local, "Origin", "https://evil.example"}, http.StatusForbidden},
+		{"ForeignOriginSamePort", []string{"Host", local, "Origin", "http://127.0.0.2:8080"}, http.StatusForbidden},
+		{"RebindingHost", []string{"Host", "rebind.evil.example:8080"}, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := serve(t, h, "POST", "/api/tenants/a/state", `{"state":"ACTIVE"}`, tc.hdr...)
+			if rec.Code != tc.want {
+				t.Fatalf("%d %s, want %d", rec.Code, rec.Body, tc.want)
+			}
+		})
+	}
+	if s, _ := f.Status("a"); s.State != trading.Active {
+		t.Fatalf("a refused request changed the state")
+	}
+	if rec := serve(t, h, "GET", "/api/tenants", "", "Host", "rebind.evil.example"); rec.Code != http.StatusForbidden {
+		t.Errorf("GET through a foreign host name: %d, want 403", rec.Code)
+	}
+	for _, host := range []string{local, "localhost:8080", "[::1]:8080", "LOCALHOST"} {
+		for _, origin := range []string{"", "http://" + host} {
+			rec := serve(t, h, "POST", "/api/tenants/a/state", `{"state":"HALTED"}`, "Host", host, "Origin", origin, "Content-Type", "application/json; charset=utf-8")
+			if rec.Code != http.StatusOK {
+				t.Errorf("host %s origin %q: %d %s", host, origin, rec.Code, rec.Body)
+			}
+		}
 	}
 }
