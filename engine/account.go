@@ -62,6 +62,7 @@ func (r *runner) refreshAccount() {
 	ctx := r.io()
 	b := r.t.cfg.Broker
 	if ps, err := b.Positions(ctx); err == nil {
+		r.brokerOK()
 		clear(r.positions)
 		r.unrealized = decimal.Zero
 		for _, p := range ps {
@@ -75,6 +76,7 @@ func (r *runner) refreshAccount() {
 		r.brokerError(err)
 	}
 	if a, err := b.Account(ctx); err == nil {
+		r.brokerOK()
 		r.accountAt = r.e.Now()
 		r.equity = a.Equity
 		if a.LastEquity.IsPositive() {
@@ -85,11 +87,38 @@ func (r *runner) refreshAccount() {
 	}
 }
 
-// brokerError feeds the circuit breaker; cancellation is not the
-// broker's fault.
+// brokerLogEvery bounds how often a broker that keeps failing is logged
+// again; the first failure and the recovery are always logged at once.
+const brokerLogEvery = time.Minute
+
+// brokerError feeds the circuit breaker and the tenant's broker health;
+// cancellation is not the broker's fault.
 func (r *runner) brokerError(err error) {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return
 	}
-	r.brk.failure(r.e.Now())
+	now := r.e.Now()
+	r.brk.failure(now)
+	s := r.stats
+	s.brokerErrs++
+	s.brokerErr = truncate(err.Error(), 300)
+	switch {
+	case s.brokerErrs == 1:
+		s.brokerErrSince, s.brokerLogged = now, now
+		r.log.Warn("broker calls failing", "err", s.brokerErr)
+	case now.Sub(s.brokerLogged) >= brokerLogEvery:
+		s.brokerLogged = now
+		r.log.Warn("broker calls still failing", "errors", s.brokerErrs, "since", s.brokerErrSince.Format(time.RFC3339), "err", s.brokerErr)
+	}
+}
+
+// brokerOK records a broker call that was answered (a refusal counts: the
+// broker is there).
+func (r *runner) brokerOK() {
+	s := r.stats
+	if s.brokerErrs == 0 {
+		return
+	}
+	r.log.Info("broker calls answered again", "errors", s.brokerErrs, "after", r.e.Now().Sub(s.brokerErrSince).Round(time.Millisecond))
+	s.brokerErrs, s.brokerErr = 0, ""
 }

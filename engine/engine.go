@@ -387,6 +387,15 @@ type tenant struct {
 type tenantStats struct {
 	fills, riskRejects, brokerRejects, unknown int
 	lastRisk                                   string
+
+	// brokerErrs counts broker calls failed in a row (0: the last one was
+	// answered), since brokerErrSince; brokerErr is the last one's error
+	// and brokerLogged when a failure was last logged.
+	brokerErrs                   int
+	brokerErr                    string
+	brokerErrSince, brokerLogged time.Time
+	// failedAt is when the runner last failed.
+	failedAt time.Time
 }
 
 func (t *tenant) tradingState() trading.TradingState {
@@ -406,6 +415,9 @@ func (e *Engine) supervise(t *tenant) {
 	log := e.Logger.With(LogKeyTenant, t.cfg.ID)
 	backoff := e.RestartMin
 	restarts := 0
+	var lastMsg string
+	var logged time.Time
+	repeats := 0
 	for {
 		lease, release, ok := e.own(t, log)
 		if !ok {
@@ -424,7 +436,9 @@ func (e *Engine) supervise(t *tenant) {
 			// Not the runner's failure: another engine may run the
 			// tenant now. It is tried again like any unowned tenant.
 			log.Warn("tenant ownership lost; runner stopped")
-			t.publish(func(s *trading.TenantStatus) { s.Health, s.LastError = trading.HealthStandby, "ownership lost" })
+			t.publish(func(s *trading.TenantStatus) {
+				s.Health, s.LastError, s.Problem = trading.HealthStandby, "ownership lost", ""
+			})
 			// An engine that just lost its locks is the one to distrust:
 			// the others get the first chance at its tenants.
 			if !e.sleep(e.AcquireInterval) {
@@ -441,9 +455,20 @@ func (e *Engine) supervise(t *tenant) {
 		if err != nil {
 			msg = err.Error()
 		}
-		log.Error("tenant runner failed; restarting", "err", msg, "backoff", backoff, "restarts", restarts)
+		failed := e.Now()
+		// The first failure, and any new cause, is logged at once; the
+		// same failure again (a key the broker keeps refusing) at most
+		// every brokerLogEvery, with how often it recurred.
+		if msg != lastMsg || failed.Sub(logged) >= brokerLogEvery {
+			log.Error("tenant runner failed; restarting", "err", msg, "backoff", backoff, "restarts", restarts, "same_since_last_log", repeats)
+			lastMsg, logged, repeats = msg, failed, 0
+		} else {
+			repeats++
+		}
+		t.stats.failedAt = failed
 		t.publish(func(s *trading.TenantStatus) {
-			s.Health, s.LastError, s.Restarts = trading.HealthFailed, msg, restarts
+			s.Health, s.LastError, s.Restarts, s.FailedAt = trading.HealthFailed, msg, restarts, failed
+			s.Problem = "runner failed: " + msg
 		})
 		if !e.sleep(backoff) {
 			t.publish(func(s *trading.TenantStatus) { s.Health = trading.HealthStopped })
@@ -471,12 +496,14 @@ func (e *Engine) own(t *tenant, log *slog.Logger) (context.Context, func(), bool
 			failing = true
 			t.publish(func(s *trading.TenantStatus) {
 				s.Health, s.LastError = trading.HealthStandby, "ownership: "+err.Error()
+				// Nobody may be running the tenant: this engine cannot tell.
+				s.Problem = "cannot check tenant ownership: " + err.Error()
 			})
 		case lease != nil:
 			return lease, release, true
 		default:
 			failing = false
-			t.publish(func(s *trading.TenantStatus) { s.Health = trading.HealthStandby })
+			t.publish(func(s *trading.TenantStatus) { s.Health, s.Problem = trading.HealthStandby, "" })
 		}
 		if !e.sleep(e.AcquireInterval) {
 			break

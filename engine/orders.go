@@ -93,6 +93,7 @@ func (r *runner) submit(st *trading.OrderState) error {
 	bo, err := r.t.cfg.Broker.SubmitOrder(ctx, in)
 	switch {
 	case err == nil:
+		r.brokerOK()
 		// A market order may come back already filled; its fills are
 		// journaled from the stream (with execution ids) or by the sweep,
 		// so the ack records only that the broker accepted it. That keeps
@@ -113,6 +114,7 @@ func (r *runner) submit(st *trading.OrderState) error {
 		r.appendDeferred(st, ev)
 		r.orderEvent(st, decimal.Zero, decimal.Zero)
 	case errors.Is(err, trading.ErrRejected):
+		r.brokerOK()
 		reason := trading.ErrorMessage(err)
 		if reason == "" || reason == "Internal error." {
 			reason = "rejected by broker"

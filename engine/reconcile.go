@@ -46,6 +46,7 @@ func (r *runner) reconcileAll(all bool) error {
 			r.brokerError(err)
 			return nil
 		}
+		r.brokerOK()
 		brokerOpen = make(map[string]trading.BrokerOrder, len(list))
 		for _, o := range list {
 			brokerOpen[o.ClientOrderID] = o

@@ -244,15 +244,31 @@ func (r *runner) publish(health string) {
 	if r.box != nil {
 		dropped = r.box.Dropped()
 	}
+	now := r.e.Now()
 	r.t.status.Store(&trading.TenantStatus{
 		ID: r.id, Strategy: r.t.cfg.StrategyName, State: r.t.tradingState(), Health: health,
-		LastError: r.t.status.Load().LastError, Restarts: r.restarts,
+		LastError: r.t.status.Load().LastError, Restarts: r.restarts, FailedAt: r.stats.failedAt, Problem: r.problem(now),
 		OrdersPlaced: r.placed, OpenOrders: len(r.open),
 		Fills: r.stats.fills, RiskRejections: r.stats.riskRejects, BrokerRejections: r.stats.brokerRejects,
 		Unknown: r.stats.unknown, LastRiskReason: r.stats.lastRisk,
-		Positions: pos, Holdings: r.holdings, UnrealizedPnL: r.unrealized, AccountAt: r.accountAt, DailyPnL: r.dailyPnL, Equity: r.equity, BreakerOpen: r.brk.open(r.e.Now()),
-		Limits: r.t.cfg.Limits, QuotesDropped: dropped, UpdatedAt: r.e.Now(),
+		Positions: pos, Holdings: r.holdings, UnrealizedPnL: r.unrealized, AccountAt: r.accountAt, DailyPnL: r.dailyPnL, Equity: r.equity, BreakerOpen: r.brk.open(now),
+		Limits: r.t.cfg.Limits, QuotesDropped: dropped, UpdatedAt: now,
 	})
+}
+
+// problem says why the tenant is not healthy at now, or "": its broker
+// calls are failing, or its runner failed within the last RestartReset
+// (a tenant that fails and restarts over and over is never "running" for
+// long, but it is not healthy either).
+func (r *runner) problem(now time.Time) string {
+	s := r.stats
+	switch {
+	case s.brokerErrs > 0:
+		return fmt.Sprintf("broker calls failing since %s (%d in a row): %s", s.brokerErrSince.UTC().Format(time.RFC3339), s.brokerErrs, s.brokerErr)
+	case !s.failedAt.IsZero() && now.Sub(s.failedAt) < r.e.RestartReset:
+		return fmt.Sprintf("runner failed %s ago: %s", now.Sub(s.failedAt).Round(time.Second), r.t.status.Load().LastError)
+	}
+	return ""
 }
 
 func truncate(s string, n int) string {

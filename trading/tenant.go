@@ -76,9 +76,15 @@ type TenantStatus struct {
 	Strategy string
 	State    TradingState
 	Health   string
-	// LastError is why the runner last failed; Restarts counts failures.
+	// LastError is why the runner last failed; Restarts counts failures
+	// and FailedAt is when the last one was.
 	LastError string
 	Restarts  int
+	FailedAt  time.Time
+	// Problem, when not empty, says why the tenant is not healthy now: its
+	// runner failed recently, or its broker calls are failing. It is what
+	// health checks report; "" means healthy.
+	Problem string
 	// OrdersPlaced counts the tenant's orders over its whole life.
 	OrdersPlaced int
 	OpenOrders   int

@@ -40,7 +40,7 @@ type Config struct {
 	Fleet   Fleet
 	Journal trading.Journal
 	// Token, when set, is required as a bearer token on every route but
-	// /healthz (which load balancers probe without one).
+	// /healthz and /readyz (which load balancers probe without one).
 	Token string
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
@@ -63,6 +63,7 @@ func NewOpsAPI(c Config) http.Handler {
 	a := &opsAPI{fleet: c.Fleet, j: c.Journal, token: c.Token, loopback: c.LoopbackOnly}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
 	if c.Metrics != nil {
 		mux.Handle("GET /metrics", c.Metrics)
 	}
@@ -86,7 +87,7 @@ func (a *opsAPI) auth(next http.Handler) http.Handler {
 			writeJSON(w, http.StatusForbidden, map[string]string{"code": trading.EUNAUTHORIZED, "error": "This API answers only loopback host names."})
 			return
 		}
-		if a.token != "" && r.URL.Path != "/healthz" && !bearerOK(r, a.token) {
+		if a.token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !bearerOK(r, a.token) {
 			writeError(w, trading.Errorf(trading.EUNAUTHORIZED, "Bearer token required."))
 			return
 		}
@@ -132,12 +133,44 @@ func bearerOK(r *http.Request, token string) bool {
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
+// healthz answers 200 while every tenant is healthy and 503 with each
+// unhealthy tenant's problem otherwise: a runner that failed recently,
+// broker calls that fail, a journal that cannot write (the runner fails),
+// or ownership that cannot be checked.
 func (a *opsAPI) healthz(w http.ResponseWriter, r *http.Request) {
 	health := map[string]string{}
+	problems := map[string]string{}
 	for _, s := range a.fleet.Statuses() {
 		health[string(s.ID)] = s.Health
+		switch {
+		case s.Problem != "":
+			problems[string(s.ID)] = s.Problem
+		case s.Health == trading.HealthFailed:
+			problems[string(s.ID)] = "runner failed: " + s.LastError
+		}
+	}
+	if len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "failing", "tenants": health, "problems": problems})
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "tenants": health})
+}
+
+// readyz answers 200 once every tenant has finished starting (reconciled
+// with its broker, or waiting in standby for another engine), for a load
+// balancer; whether they are healthy is healthz's question.
+func (a *opsAPI) readyz(w http.ResponseWriter, r *http.Request) {
+	waiting := map[string]string{}
+	for _, s := range a.fleet.Statuses() {
+		if s.Health == trading.HealthStarting {
+			waiting[string(s.ID)] = s.Health
+		}
+	}
+	if len(waiting) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "starting", "tenants": waiting})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 }
 
 // Tenant is a tenant as the ops API shows it.
@@ -147,6 +180,7 @@ type Tenant struct {
 	State            string            `json:"state"`
 	Health           string            `json:"health"`
 	LastError        string            `json:"last_error,omitempty"`
+	Problem          string            `json:"problem,omitempty"`
 	Restarts         int               `json:"restarts"`
 	OrdersPlaced     int               `json:"orders_placed"`
 	OpenOrders       int               `json:"open_orders"`
@@ -203,7 +237,7 @@ func toTenant(s trading.TenantStatus) Tenant {
 	}
 	t := Tenant{
 		ID: string(s.ID), Strategy: s.Strategy, State: string(s.State), Health: s.Health,
-		LastError: s.LastError, Restarts: s.Restarts, OrdersPlaced: s.OrdersPlaced, OpenOrders: s.OpenOrders,
+		LastError: s.LastError, Problem: s.Problem, Restarts: s.Restarts, OrdersPlaced: s.OrdersPlaced, OpenOrders: s.OpenOrders,
 		Fills: s.Fills, RiskRejections: s.RiskRejections, BrokerRejections: s.BrokerRejections, Unknown: s.Unknown,
 		LastRiskReason: s.LastRiskReason, Positions: pos, Holdings: holdings,
 		DailyPnL: s.DailyPnL.StringFixed(2), UnrealizedPnL: s.UnrealizedPnL.StringFixed(2), Equity: s.Equity.StringFixed(2),

@@ -173,6 +173,11 @@ func TestOpsAPI_Tenants(t *testing.T) {
 			t.Fatalf("%d %+v", rec.Code, got)
 		}
 	})
+	t.Run("Readyz", func(t *testing.T) {
+		if rec := serve(t, h, "GET", "/readyz", ""); rec.Code != http.StatusOK {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
 	t.Run("Healthz", func(t *testing.T) {
 		rec := serve(t, h, "GET", "/healthz", "")
 		got := decode[struct {
@@ -354,5 +359,39 @@ func TestOpsAPI_CrossSite(t *testing.T) {
 				t.Errorf("host %s origin %q: %d %s", host, origin, rec.Code, rec.Body)
 			}
 		}
+	}
+}
+
+// healthz is 503 with the reason while any tenant has a problem or has
+// failed; readyz is 503 while any tenant is still starting.
+func TestOpsAPI_Unhealthy(t *testing.T) {
+	f := newFleet("ok", "broken", "crashed", "new")
+	f.st["broken"] = func(s trading.TenantStatus) trading.TenantStatus {
+		s.Problem = "broker calls failing since 2026-12-04T10:00:00Z (7 in a row): dial tcp 127.0.0.1:1: connection refused"
+		return s
+	}(f.st["broken"])
+	f.st["crashed"] = func(s trading.TenantStatus) trading.TenantStatus {
+		s.Health, s.LastError = trading.HealthFailed, "journal intent: disk full"
+		return s
+	}(f.st["crashed"])
+	f.st["new"] = func(s trading.TenantStatus) trading.TenantStatus { s.Health = trading.HealthStarting; return s }(f.st["new"])
+	h := web.NewOpsAPI(web.Config{Fleet: f, Journal: mustJournal(t, "ok", 0), Token: "tok"})
+
+	rec := serve(t, h, "GET", "/healthz", "")
+	got := decode[struct {
+		Status   string
+		Problems map[string]string
+	}](t, rec)
+	if rec.Code != http.StatusServiceUnavailable || got.Status != "failing" || len(got.Problems) != 2 ||
+		!strings.Contains(got.Problems["broken"], "connection refused") || !strings.Contains(got.Problems["crashed"], "disk full") {
+		t.Fatalf("healthz: %d %s", rec.Code, rec.Body)
+	}
+	rec = serve(t, h, "GET", "/readyz", "")
+	if ready := decode[struct{ Tenants map[string]string }](t, rec); rec.Code != http.StatusServiceUnavailable || len(ready.Tenants) != 1 || ready.Tenants["new"] == "" {
+		t.Fatalf("readyz: %d %s", rec.Code, rec.Body)
+	}
+	rec = serve(t, h, "GET", "/api/tenants/broken", "", "Authorization", "Bearer tok")
+	if ten := decode[web.Tenant](t, rec); !strings.Contains(ten.Problem, "connection refused") {
+		t.Fatalf("tenant problem not shown: %s", rec.Body)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 	"gopkg.in/yaml.v3"
 
+	"github.com/quantum-alpaca/quantum/postgres"
 	"github.com/quantum-alpaca/quantum/strategy"
 	"github.com/quantum-alpaca/quantum/strategy/dca"
 	"github.com/quantum-alpaca/quantum/strategy/macross"
@@ -43,6 +44,7 @@ type Config struct {
 
 	idleConn   time.Duration // IdleConnTimeout, parsed by Validate
 	journalDSN string        // Journal after ${NAME} expansion
+	journalAt  string        // where a PostgreSQL journal is, without its password; set by Validate
 }
 
 // sharedJournal says whether the journal is in PostgreSQL (a database
@@ -222,14 +224,13 @@ func (c *Config) Validate(deriveKeys bool) ([]tenantSpec, error) {
 		return nil, bad("rate_limit", fmt.Sprint(*c.RateLimit), errors.New("must not be negative"))
 	}
 	if c.sharedJournal() {
-		// The value may hold a password: it is shown redacted or not at all.
-		u, err := url.Parse(c.journalDSN)
+		// The value may hold a password, as a URL's user info or a
+		// keyword/value string's password=: it is never quoted.
+		where, err := postgres.Describe(c.journalDSN)
 		if err != nil {
-			return nil, bad("journal", "", errors.New(`want "sqlite" or a postgres:// URL`))
+			return nil, bad("journal", "", errors.New(`want "sqlite", a postgres:// URL or a "host=... dbname=..." string`))
 		}
-		if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-			return nil, bad("journal", u.Redacted(), errors.New(`want "sqlite" or a postgres:// URL`))
-		}
+		c.journalAt = "PostgreSQL " + where
 	}
 	if c.IdleConnTimeout != "" {
 		d, err := time.ParseDuration(c.IdleConnTimeout)
@@ -242,6 +243,7 @@ func (c *Config) Validate(deriveKeys bool) ([]tenantSpec, error) {
 		return nil, bad("tenants", "", errors.New("at least one tenant required"))
 	}
 	seen := map[string]bool{}
+	keys := map[string]int{} // key_id -> tenant index
 	specs := make([]tenantSpec, 0, len(c.Tenants))
 	for i, t := range c.Tenants {
 		f := func(name string) string { return fmt.Sprintf("tenants[%d].%s", i, name) }
@@ -274,6 +276,12 @@ func (c *Config) Validate(deriveKeys bool) ([]tenantSpec, error) {
 			// one per tenant so accounts stay apart and stable.
 			spec.KeyID, spec.Secret = "PK"+strings.ToUpper(demoKey(t.ID)), "embedded-"+demoKey(t.ID)
 		}
+		if j, dup := keys[spec.KeyID]; dup {
+			// One account for two tenants: each would take the other's
+			// positions and orders for its own.
+			return nil, bad(f("key_id"), "", fmt.Errorf("the same key pair as tenants[%d] (%s): two tenants would share one account", j, c.Tenants[j].ID))
+		}
+		keys[spec.KeyID] = i
 		parse, ok := strategies[t.Strategy]
 		if !ok {
 			return nil, bad(f("strategy"), t.Strategy, fmt.Errorf("unknown strategy (known: %s)", strategyNames()))
@@ -321,6 +329,10 @@ func demoKey(id string) string {
 	return "demo" + b.String()
 }
 
+// maxLimit bounds every amount in a risk limit: larger is a typo, not a
+// limit.
+var maxLimit = decimal.New(1, 15)
+
 func (r RiskConfig) limits(field func(string) string) (trading.Limits, error) {
 	var l trading.Limits
 	dec := func(name, v string, dst *decimal.Decimal) error {
@@ -333,6 +345,10 @@ func (r RiskConfig) limits(field func(string) string) (trading.Limits, error) {
 		}
 		if d.IsNegative() {
 			return &ConfigValidationError{Field: field(name), Value: v, Err: errors.New("must not be negative")}
+		}
+		if d.GreaterThanOrEqual(maxLimit) {
+			// 1e400 parses, and would silently mean "no limit".
+			return &ConfigValidationError{Field: field(name), Value: v, Err: fmt.Errorf("must be below %s; leave it out for no limit", maxLimit)}
 		}
 		*dst = d
 		return nil
@@ -350,6 +366,11 @@ func (r RiskConfig) limits(field func(string) string) (trading.Limits, error) {
 		return l, &ConfigValidationError{Field: field("max_open_orders"), Value: fmt.Sprint(r.MaxOpenOrders), Err: errors.New("must not be negative")}
 	}
 	l.MaxOpenOrders = r.MaxOpenOrders
+	if r.BreakerErrors < 0 {
+		// trading.Limits reads a negative count as "no breaker"; a config
+		// file must not switch a safety off by a sign.
+		return l, &ConfigValidationError{Field: field("breaker_errors"), Value: fmt.Sprint(r.BreakerErrors), Err: fmt.Errorf("must not be negative (0 means the default, %d)", trading.DefaultBreakerErrors)}
+	}
 	l.BreakerErrors = r.BreakerErrors
 	if r.BreakerWindow != "" {
 		d, err := time.ParseDuration(r.BreakerWindow)

@@ -72,6 +72,20 @@ tenants:
 		}
 	})
 
+	t.Run("KeyValueJournal", func(t *testing.T) {
+		cfg, err := ParseConfig(strings.NewReader("journal: \"host=db.internal port=5433 user=q password=s3cr3t dbname=trading\"\n"+
+			"tenants:\n  - {id: t1, key_id: PK1, secret: s, strategy: dca, params: {symbol: AAPL}}\n"), getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cfg.Validate(false); err != nil {
+			t.Fatal(err)
+		}
+		if !cfg.sharedJournal() || strings.Contains(cfg.journalAt, "s3cr3t") || !strings.Contains(cfg.journalAt, "db.internal:5433/trading") {
+			t.Fatalf("journal shown as %q", cfg.journalAt)
+		}
+	})
+
 	// Each bad config must fail before anything runs, naming the field.
 	base := "tenants:\n  - id: t1\n    key_id: PK1\n    secret: s\n    strategy: dca\n    params: {symbol: AAPL}\n"
 	for _, tc := range []struct{ name, yaml, want string }{
@@ -93,6 +107,10 @@ tenants:
 		{"ZeroIdleConnTimeout", "idle_conn_timeout: 0s\n" + base, "idle_conn_timeout"},
 		{"BadBroker", "broker: ftp://x\n" + base, "broker"},
 		{"DuplicateID", base + strings.TrimPrefix(base, "tenants:\n"), "used by two tenants"},
+		{"DuplicateKey", base + strings.Replace(strings.TrimPrefix(base, "tenants:\n"), "id: t1", "id: t2", 1), "tenants[1](t2).key_id"},
+		{"NegativeBreaker", base + "    risk: {breaker_errors: -3}\n", "tenants[0](t1).risk.breaker_errors"},
+		{"HugeLimit", base + "    risk: {max_order_notional: 1e400}\n", "must be below"},
+		{"BadKeyValueJournal", "journal: \"host=db password=s3cr3t port=notaport\"\n" + base, "journal"},
 		{"NoTenants", "data: x\n", "at least one tenant"},
 		{"BadTenantID", strings.Replace(base, "id: t1", "id: \"\"", 1), "tenants[0].id"},
 	} {
