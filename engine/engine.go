@@ -59,6 +59,10 @@ const (
 	// on purpose: a channel's buffer is allocated up front, and at ~300
 	// bytes an update, 1024 slots would cost every idle tenant 300 KiB.
 	DefaultUpdateBuffer = 4
+	// DefaultStateRetryInterval is how often a HALTED state that could not
+	// be saved is tried again.
+	DefaultStateRetryInterval = time.Second
+
 	// DefaultQuoteMaxAge is how old a quote may be and still price the
 	// risk checks before the runner asks the broker for a fresh one.
 	DefaultQuoteMaxAge = 5 * time.Second
@@ -117,6 +121,9 @@ type Engine struct {
 
 	tenants []*tenant
 	byID    map[trading.TenantID]*tenant
+	// stateGen counts SetState calls, so that the state sync can tell a
+	// read of the store that is older than a change made here.
+	stateGen atomic.Uint64
 
 	// soft ends the runners' loops (no new orders); hard also cancels
 	// their in-flight broker and journal calls. Close cancels soft first
@@ -198,11 +205,11 @@ func (e *Engine) Open() error {
 	e.opened = true
 	e.hardCtx, e.hardCancel = context.WithCancel(context.Background())
 	e.softCtx, e.softCancel = context.WithCancel(e.hardCtx)
-	if e.States != nil && e.StateSyncInterval > 0 {
+	if e.States != nil {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			e.syncStates(e.softCtx)
+			e.stateLoop(e.softCtx)
 		}()
 	}
 	if e.Hub != nil {
@@ -247,6 +254,16 @@ func (e *Engine) Close(ctx context.Context) error {
 
 // SetState sets a tenant's trading state (the kill switch). It takes
 // effect before the tenant's next order.
+//
+// With States set, a state is saved before it is answered, and the two
+// directions fail differently, both on the side of trading less:
+//   - HALTED takes effect at once, saved or not. If it cannot be saved,
+//     SetState returns an error matching trading.ErrSavedLater and the
+//     engine writes it through as soon as the store answers; until then no
+//     saved state (an older one) is applied over it.
+//   - ACTIVE and REDUCING trade more, so they are saved first and take
+//     effect only then: if the store cannot be written, SetState returns
+//     EUNAVAILABLE and nothing changed.
 func (e *Engine) SetState(id trading.TenantID, s trading.TradingState) error {
 	t, err := e.stateTarget(id, s)
 	if err != nil {
@@ -254,36 +271,78 @@ func (e *Engine) SetState(id trading.TenantID, s trading.TradingState) error {
 	}
 	t.stateMu.Lock()
 	defer t.stateMu.Unlock()
-	// The new state takes effect even if saving it fails: a kill switch
-	// must never wait on a disk. The error says it will not survive a
-	// restart.
-	t.state.Store(string(s))
-	e.Logger.Info("trading state changed", LogKeyTenant, id, "state", s)
-	if e.States != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
-		defer cancel()
-		if err := e.States.SetTradingState(ctx, id, s); err != nil {
-			return fmt.Errorf("trading state set but not saved: %w", err)
-		}
+	// A states read in flight now is older than this change: the sync
+	// loop must not apply it.
+	e.stateGen.Add(1)
+	if e.States == nil {
+		e.applyState(t, s, "trading state changed")
+		return nil
 	}
+	if s == trading.Halted {
+		e.applyState(t, s, "trading state changed")
+		if err := e.saveState(id, s); err != nil {
+			t.pending = s
+			e.Logger.Error("kill switch applied here but not saved; it is written as soon as the state store answers", LogKeyTenant, id, "err", err)
+			return fmt.Errorf("%w: %w", trading.ErrSavedLater, err)
+		}
+		t.pending = ""
+		return nil
+	}
+	if err := e.saveState(id, s); err != nil {
+		e.Logger.Warn("trading state change refused: the state store cannot be written", LogKeyTenant, id, "state", s, "err", err)
+		return trading.Errorf(trading.EUNAVAILABLE, "Trading state not changed: the state store cannot be written (%s). Try again when it answers.", truncate(err.Error(), 200))
+	}
+	t.pending = ""
+	e.applyState(t, s, "trading state changed")
 	return nil
 }
 
-// AdoptState sets a tenant's trading state that was saved elsewhere
-// (another engine sharing the store), without saving it: the state is
-// already saved, and saving it again could overwrite a newer one.
-func (e *Engine) AdoptState(id trading.TenantID, s trading.TradingState) error {
-	t, err := e.stateTarget(id, s)
-	if err != nil {
-		return err
+// applyState makes s t's state; the caller holds t.stateMu.
+func (e *Engine) applyState(t *tenant, s trading.TradingState, msg string) {
+	if t.tradingState() == s {
+		return
+	}
+	t.state.Store(string(s))
+	e.Logger.Info(msg, LogKeyTenant, t.cfg.ID, "state", s)
+}
+
+func (e *Engine) saveState(id trading.TenantID, s trading.TradingState) error {
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	return e.States.SetTradingState(ctx, id, s)
+}
+
+// adoptState applies a state another engine saved, read when the state
+// generation was gen. It is skipped when a state was set here since that
+// read (the read is older), or while a HALTED set here is not saved yet.
+// It never saves: saving a state read from the store could overwrite a
+// newer one.
+func (e *Engine) adoptState(id trading.TenantID, s trading.TradingState, gen uint64) {
+	t := e.byID[id]
+	if t == nil || !s.Valid() {
+		return // a tenant of another fleet: not ours
 	}
 	t.stateMu.Lock()
 	defer t.stateMu.Unlock()
-	if t.tradingState() != s {
-		t.state.Store(string(s))
-		e.Logger.Info("trading state adopted from another engine", LogKeyTenant, id, "state", s)
+	if t.pending != "" || e.stateGen.Load() != gen {
+		return
 	}
-	return nil
+	e.applyState(t, s, "trading state adopted from another engine")
+}
+
+// flushPending writes through the HALTED states that could not be saved
+// when they were set.
+func (e *Engine) flushPending() {
+	for _, t := range e.tenants {
+		t.stateMu.Lock()
+		if t.pending != "" {
+			if err := e.saveState(t.cfg.ID, t.pending); err == nil {
+				e.Logger.Info("kill switch saved after the state store came back", LogKeyTenant, t.cfg.ID, "state", t.pending)
+				t.pending = ""
+			}
+		}
+		t.stateMu.Unlock()
+	}
 }
 
 // applySavedStates sets each tenant's state to the one saved in States,
@@ -309,18 +368,36 @@ func (e *Engine) applySavedStates() error {
 	return nil
 }
 
-// syncStates applies the states other engines save, every
-// StateSyncInterval, until ctx ends.
-func (e *Engine) syncStates(ctx context.Context) {
-	tick := time.NewTicker(e.StateSyncInterval)
+// stateLoop writes through unsaved HALTED states and, with
+// StateSyncInterval set, applies the states other engines save, until ctx
+// ends.
+func (e *Engine) stateLoop(ctx context.Context) {
+	every := e.StateSyncInterval
+	if every <= 0 {
+		every = DefaultStateRetryInterval
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	failing := false
 	for {
 		select {
 		case <-ctx.Done():
+			e.flushPending()
+			for _, t := range e.tenants {
+				t.stateMu.Lock()
+				if t.pending != "" {
+					e.Logger.Error("kill switch never saved: the tenant starts with its older saved state next time; halt it again then", LogKeyTenant, t.cfg.ID, "state", t.pending)
+				}
+				t.stateMu.Unlock()
+			}
 			return
 		case <-tick.C:
 		}
+		e.flushPending()
+		if e.StateSyncInterval <= 0 {
+			continue
+		}
+		gen := e.stateGen.Load()
 		saved, err := e.States.TradingStates(ctx)
 		if err != nil {
 			if ctx.Err() == nil && !failing {
@@ -334,9 +411,7 @@ func (e *Engine) syncStates(ctx context.Context) {
 			failing = false
 		}
 		for id, s := range saved {
-			if e.byID[id] != nil {
-				_ = e.AdoptState(id, s)
-			}
+			e.adoptState(id, s, gen)
 		}
 	}
 }
@@ -376,9 +451,11 @@ type tenant struct {
 	// stats is touched only by the tenant's current runner; the
 	// supervisor runs one at a time, so it needs no lock.
 	stats tenantStats
-	// stateMu orders SetState calls, so the persisted and the live state
-	// cannot end up different.
+	// stateMu orders state changes, so the persisted and the live state
+	// cannot end up different; pending (under it) is a HALTED state set
+	// here that the store has not taken yet.
 	stateMu sync.Mutex
+	pending trading.TradingState
 	state   atomic.Value // string(TradingState), set by SetState
 	status  atomic.Pointer[trading.TenantStatus]
 }

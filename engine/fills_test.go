@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -218,4 +219,83 @@ func TestEngine_StatesSurviveRestart(t *testing.T) {
 		s, _ := e.Status("s")
 		return s.State == trading.Reducing
 	})
+}
+
+// flakyStates is a StateStore that can be cut off, like a database behind
+// a broken network.
+type flakyStates struct {
+	trading.StateStore
+	down  atomic.Bool
+	reads atomic.Int64
+}
+
+func (f *flakyStates) SetTradingState(ctx context.Context, id trading.TenantID, s trading.TradingState) error {
+	if f.down.Load() {
+		return errors.New("dial tcp 127.0.0.1:5432: connection refused")
+	}
+	return f.StateStore.SetTradingState(ctx, id, s)
+}
+
+func (f *flakyStates) TradingStates(ctx context.Context) (map[trading.TenantID]trading.TradingState, error) {
+	if f.down.Load() {
+		return nil, errors.New("dial tcp 127.0.0.1:5432: connection refused")
+	}
+	f.reads.Add(1)
+	return f.StateStore.TradingStates(ctx)
+}
+
+// TestEngine_KillSwitchStoreDown: with the state store unreachable a halt
+// still takes effect, loosening is refused with nothing changed, and when
+// the store returns the halt is written through and never undone by the
+// older ACTIVE row it finds there.
+func TestEngine_KillSwitchStoreDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := MustOpenJournal(t, t.TempDir())
+	if err := j.SetTradingState(ctx, "k", trading.Active); err != nil {
+		t.Fatal(err)
+	}
+	store := &flakyStates{StateStore: j}
+	e := newEngine(t, j)
+	e.States = store
+	e.StateSyncInterval = 5 * time.Millisecond
+	if err := e.AddTenant(dcaTenant("k", newFakeBroker(), 1, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	state := func() trading.TradingState { s, _ := e.Status("k"); return s.State }
+
+	store.down.Store(true)
+	if err := e.SetState("k", trading.Halted); !errors.Is(err, trading.ErrSavedLater) {
+		t.Fatalf("halt with the store down: %v, want ErrSavedLater", err)
+	}
+	if got := state(); got != trading.Halted {
+		t.Fatalf("halt with the store down: state %s, want HALTED at once", got)
+	}
+	if err := e.SetState("k", trading.Active); trading.ErrorCode(err) != trading.EUNAVAILABLE {
+		t.Fatalf("activate with the store down: %v, want EUNAVAILABLE", err)
+	}
+	if got := state(); got != trading.Halted {
+		t.Fatalf("a refused ACTIVE changed the state to %s", got)
+	}
+
+	store.down.Store(false)
+	waitFor(t, time.Second, "the halt written through", func() bool {
+		saved, err := j.TradingStates(ctx)
+		return err == nil && saved["k"] == trading.Halted
+	})
+	reads := store.reads.Load()
+	waitFor(t, time.Second, "ten more syncs", func() bool { return store.reads.Load() >= reads+10 })
+	if got := state(); got != trading.Halted {
+		t.Fatalf("after the store came back: state %s, want HALTED kept", got)
+	}
+	// With the store up, loosening works again.
+	if err := e.SetState("k", trading.Active); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(); got != trading.Active {
+		t.Fatalf("state %s after ACTIVE, want ACTIVE", got)
+	}
 }

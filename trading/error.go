@@ -13,6 +13,7 @@ const (
 	ECONFLICT     = "conflict"     // the request collides with existing state (e.g. a duplicate client_order_id)
 	EUNAUTHORIZED = "unauthorized" // the caller may not do this
 	EREJECTED     = "rejected"     // a risk check or the broker refused the order
+	EUNAVAILABLE  = "unavailable"  // a store the request needs cannot be reached now; nothing changed, retry later
 	EINTERNAL     = "internal"     // anything else; the details are for logs, not for users
 )
 

@@ -2,6 +2,7 @@ package trading
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -128,6 +129,11 @@ type StateStore interface {
 	// TradingStates returns every saved state.
 	TradingStates(ctx context.Context) (map[TenantID]TradingState, error)
 }
+
+// ErrSavedLater says a HALTED state took effect but could not be saved
+// yet: the engine keeps writing it until the store answers, and never lets
+// an older saved state undo it meanwhile.
+var ErrSavedLater = errors.New("trading: HALTED applied; it is saved when the state store answers")
 
 // Ownership decides which of several engines sharing one journal runs a
 // tenant (the postgres package's advisory locks, for one).

@@ -440,7 +440,14 @@ func (a *opsAPI) setState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := trading.TenantID(r.PathValue("id"))
-	if err := a.fleet.SetState(id, trading.TradingState(body.State)); err != nil {
+	err := a.fleet.SetState(id, trading.TradingState(strings.ToUpper(strings.TrimSpace(body.State))))
+	switch {
+	case errors.Is(err, trading.ErrSavedLater):
+		// Halted here, not saved yet: 202, and the body says so.
+		s, _ := a.fleet.Status(id)
+		writeJSON(w, http.StatusAccepted, map[string]any{"tenant": toTenant(s), "warning": err.Error()})
+		return
+	case err != nil:
 		writeError(w, err)
 		return
 	}
@@ -455,6 +462,7 @@ var errorStatus = map[string]int{
 	trading.ECONFLICT:     http.StatusConflict,
 	trading.EUNAUTHORIZED: http.StatusUnauthorized,
 	trading.EREJECTED:     http.StatusUnprocessableEntity,
+	trading.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	trading.EINTERNAL:     http.StatusInternalServerError,
 }
 

@@ -23,6 +23,8 @@ import (
 type fleet struct {
 	mu sync.Mutex
 	st map[trading.TenantID]trading.TenantStatus
+	// setErr, when set, is what SetState returns after applying the state.
+	setErr error
 }
 
 var _ web.Fleet = (*fleet)(nil)
@@ -73,7 +75,7 @@ func (f *fleet) SetState(id trading.TenantID, st trading.TradingState) error {
 	}
 	s.State = st
 	f.st[id] = s
-	return nil
+	return f.setErr
 }
 
 // mustJournal opens a real SQLite journal holding n filled one-share
@@ -272,6 +274,12 @@ func TestOpsAPI_SetState(t *testing.T) {
 			}
 		}
 	})
+	t.Run("LowerCase", func(t *testing.T) {
+		rec := serve(t, h, "POST", "/api/tenants/a/state", `{"state":"reducing"}`)
+		if got := decode[web.Tenant](t, rec); rec.Code != http.StatusOK || got.State != "REDUCING" {
+			t.Fatalf("%d %+v", rec.Code, got)
+		}
+	})
 	t.Run("ErrUnknownTenant", func(t *testing.T) {
 		if rec := serve(t, h, "POST", "/api/tenants/zz/state", `{"state":"HALTED"}`); rec.Code != http.StatusNotFound {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
@@ -393,5 +401,28 @@ func TestOpsAPI_Unhealthy(t *testing.T) {
 	rec = serve(t, h, "GET", "/api/tenants/broken", "", "Authorization", "Bearer tok")
 	if ten := decode[web.Tenant](t, rec); !strings.Contains(ten.Problem, "connection refused") {
 		t.Fatalf("tenant problem not shown: %s", rec.Body)
+	}
+}
+
+// A kill switch that took effect but is not saved yet is 202 with a
+// warning; a state change the store refused is 503.
+func TestOpsAPI_SetStateStoreDown(t *testing.T) {
+	f := newFleet("a")
+	h := web.NewOpsAPI(web.Config{Fleet: f, Journal: mustJournal(t, "a", 0)})
+
+	f.setErr = fmt.Errorf("%w: connection refused", trading.ErrSavedLater)
+	rec := serve(t, h, "POST", "/api/tenants/a/state", `{"state":"HALTED"}`)
+	got := decode[struct {
+		Tenant  web.Tenant
+		Warning string
+	}](t, rec)
+	if rec.Code != http.StatusAccepted || got.Tenant.State != "HALTED" || !strings.Contains(got.Warning, "saved when") {
+		t.Fatalf("halt with the store down: %d %s", rec.Code, rec.Body)
+	}
+
+	f.setErr = trading.Errorf(trading.EUNAVAILABLE, "Trading state not changed: the state store cannot be written.")
+	rec = serve(t, h, "POST", "/api/tenants/a/state", `{"state":"ACTIVE"}`)
+	if e := decode[apiError](t, rec); rec.Code != http.StatusServiceUnavailable || e.Code != trading.EUNAVAILABLE {
+		t.Fatalf("activate with the store down: %d %s", rec.Code, rec.Body)
 	}
 }
