@@ -147,7 +147,7 @@ func TestEngine_HaltedAsksNoQuote(t *testing.T) {
 		return trading.BrokerOrder{}, trading.ErrRejected
 	}
 	e := newEngine(t, j)
-	tc, ticks := countTicks(dcaTenant("halted", fb, 0, time.Millisecond))
+	tc := dcaTenant("halted", fb, 0, time.Millisecond)
 	tc.State = trading.Halted
 	tc.Limits.MaxOrderNotional = decimal.NewFromInt(1000) // would need a quote
 	if err := e.AddTenant(tc); err != nil {
@@ -156,15 +156,18 @@ func TestEngine_HaltedAsksNoQuote(t *testing.T) {
 	if err := e.Open(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "ten decisions", func() bool { return ticks.Load() >= 10 })
+	waitFor(t, 5*time.Second, "ten refused decisions", func() bool {
+		s, _ := e.Status("halted")
+		return s.RiskRejections >= 10
+	})
 	if err := e.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := fb.quotes.Load(); n != 0 {
 		t.Errorf("halted tenant asked for %d quotes, want none", n)
 	}
-	if s, _ := e.Status("halted"); s.RiskRejections < 10 || s.OrdersPlaced != 0 {
-		t.Errorf("halted tenant: %d risk rejections, %d placed; want every decision refused", s.RiskRejections, s.OrdersPlaced)
+	if s, _ := e.Status("halted"); s.OrdersPlaced != 0 {
+		t.Errorf("halted tenant placed %d orders", s.OrdersPlaced)
 	}
 }
 
