@@ -51,8 +51,11 @@ func TestActivitiesPagingWithDeposit(t *testing.T) {
 			t.Fatalf("order: %d %s", w.Code, w.Body)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(list("activity_types=FILL")) < 3 && time.Now().Before(deadline) {
+	deadline := time.Now().Add(30 * time.Second) // a safety net only
+	for len(list("activity_types=FILL")) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fills after 30s: %+v", list("activity_types=FILL"))
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 

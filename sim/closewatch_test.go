@@ -37,12 +37,15 @@ func TestClosingOrdersKeepFilling(t *testing.T) {
 		}
 		return len(ps)
 	}
+	// The waits are safety nets only: on a loaded machine fills take as
+	// long as the ticker takes to be scheduled.
+	const patience = 30 * time.Second
 	waitPositions := func(what string, want int) {
 		t.Helper()
-		deadline := time.Now().Add(3 * time.Second)
+		deadline := time.Now().Add(patience)
 		for positions() != want {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d positions after 3s, want %d; orders: %s", what, positions(), want, do("GET", "/v2/orders?status=open", "").Body)
+				t.Fatalf("%s: %d positions after %v, want %d; orders: %s", what, positions(), patience, want, do("GET", "/v2/orders?status=open", "").Body)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -56,8 +59,11 @@ func TestClosingOrdersKeepFilling(t *testing.T) {
 		waitPositions("buy", 2)
 		// Wait for the buys to fill completely so the whole position is
 		// available to close.
-		deadline := time.Now().Add(3 * time.Second)
-		for strings.TrimSpace(do("GET", "/v2/orders?status=open", "").Body.String()) != "[]" && time.Now().Before(deadline) {
+		deadline := time.Now().Add(patience)
+		for open := do("GET", "/v2/orders?status=open", "").Body.String(); strings.TrimSpace(open) != "[]"; open = do("GET", "/v2/orders?status=open", "").Body.String() {
+			if time.Now().After(deadline) {
+				t.Fatalf("buys still open after %v: %s", patience, open)
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		if w := do("DELETE", "/v2/positions/AAPL", ""); w.Code != http.StatusOK {

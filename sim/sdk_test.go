@@ -3,7 +3,7 @@ package sim_test
 import (
 	"context"
 	"errors"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,11 +27,27 @@ func dec(s string) *decimal.Decimal {
 	return &d
 }
 
+// buyFilled places a market buy of qty symbol and waits until it fills.
+func buyFilled(t *testing.T, c *sdk.Client, symbol, qty, clientID string) *sdk.Order {
+	t.Helper()
+	o, err := c.PlaceOrder(sdk.PlaceOrderRequest{Symbol: symbol, Qty: dec(qty), Side: sdk.Buy, Type: sdk.Market, TimeInForce: sdk.Day, ClientOrderID: clientID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A 10% chance of a partial first fill; the rest fills on later quotes.
+	return waitStatus(t, c, o.ID, "filled")
+}
+
 func TestSDKTradingCalls(t *testing.T) {
 	b := simtest.Start(t, sim.Config{Seed: 7})
-	c := newSDK(t, b, "PKSDKTEST")
+	// Each subtest trades on an account of its own, so that it runs alone
+	// as well as after its siblings.
+	account := func(t *testing.T) *sdk.Client {
+		return newSDK(t, b, "PK"+strings.ToUpper(strings.ReplaceAll(t.Name(), "/", "-")))
+	}
 
 	t.Run("Account", func(t *testing.T) {
+		c := account(t)
 		acct, err := c.GetAccount()
 		if err != nil {
 			t.Fatal(err)
@@ -41,6 +57,7 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("Configurations", func(t *testing.T) {
+		c := account(t)
 		cfg, err := c.GetAccountConfigurations()
 		if err != nil {
 			t.Fatal(err)
@@ -57,6 +74,7 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("ClockCalendarAssets", func(t *testing.T) {
+		c := account(t)
 		clk, err := c.GetClock()
 		if err != nil || !clk.IsOpen {
 			t.Fatalf("clock = %+v, %v", clk, err)
@@ -78,15 +96,9 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 
-	var buyID string
 	t.Run("MarketOrderFills", func(t *testing.T) {
-		o, err := c.PlaceOrder(sdk.PlaceOrderRequest{Symbol: "AAPL", Qty: dec("10"), Side: sdk.Buy, Type: sdk.Market, TimeInForce: sdk.Day, ClientOrderID: "sdk-1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		buyID = o.ID
-		// A 10% chance of a partial first fill; the rest fills on later quotes.
-		o = waitStatus(t, c, o.ID, "filled")
+		c := account(t)
+		o := buyFilled(t, c, "AAPL", "10", "sdk-1")
 		if !o.FilledQty.Equal(decimal.NewFromInt(10)) || o.FilledAvgPrice == nil {
 			t.Fatalf("order = %+v", o)
 		}
@@ -96,6 +108,10 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("DuplicateClientOrderID", func(t *testing.T) {
+		c := account(t)
+		if _, err := c.PlaceOrder(sdk.PlaceOrderRequest{Symbol: "AAPL", Qty: dec("1"), Side: sdk.Buy, Type: sdk.Market, TimeInForce: sdk.Day, ClientOrderID: "sdk-1"}); err != nil {
+			t.Fatal(err)
+		}
 		_, err := c.PlaceOrder(sdk.PlaceOrderRequest{Symbol: "AAPL", Qty: dec("1"), Side: sdk.Buy, Type: sdk.Market, TimeInForce: sdk.Day, ClientOrderID: "sdk-1"})
 		var ae *sdk.APIError
 		if !errors.As(err, &ae) || ae.StatusCode != 422 || ae.Code != 40010001 {
@@ -103,6 +119,8 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("Positions", func(t *testing.T) {
+		c := account(t)
+		buyFilled(t, c, "AAPL", "10", "")
 		ps, err := c.GetPositions()
 		if err != nil || len(ps) != 1 || ps[0].Symbol != "AAPL" || !ps[0].Qty.Equal(decimal.NewFromInt(10)) {
 			t.Fatalf("positions = %+v, %v", ps, err)
@@ -135,6 +153,7 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("LimitReplaceCancel", func(t *testing.T) {
+		c := account(t)
 		o, err := c.PlaceOrder(sdk.PlaceOrderRequest{Symbol: "MSFT", Qty: dec("5"), Side: sdk.Buy, Type: sdk.Limit, LimitPrice: dec("1.00"), TimeInForce: sdk.GTC, ClientOrderID: "sdk-lim"})
 		if err != nil || o.Status != "new" {
 			t.Fatalf("limit = %+v, %v", o, err)
@@ -173,6 +192,7 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("Bracket", func(t *testing.T) {
+		c := account(t)
 		o, err := c.PlaceOrder(sdk.PlaceOrderRequest{
 			Symbol: "NVDA", Qty: dec("2"), Side: sdk.Buy, Type: sdk.Market, TimeInForce: sdk.GTC,
 			OrderClass: sdk.Bracket, TakeProfit: &sdk.TakeProfit{LimitPrice: dec("100000")}, StopLoss: &sdk.StopLoss{StopPrice: dec("1.00")},
@@ -187,6 +207,7 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("Rejections", func(t *testing.T) {
+		c := account(t)
 		_, err := c.PlaceOrder(sdk.PlaceOrderRequest{Symbol: "AAPL", Qty: dec("100000"), Side: sdk.Buy, Type: sdk.Market, TimeInForce: sdk.Day})
 		if !isStatus(err, 403) {
 			t.Fatalf("buying power: %v", err)
@@ -200,6 +221,9 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("Activities", func(t *testing.T) {
+		c := account(t)
+		buyFilled(t, c, "AAPL", "1", "")
+		buyFilled(t, c, "MSFT", "1", "")
 		acts, err := c.GetAccountActivities(sdk.GetAccountActivitiesRequest{ActivityTypes: []string{"FILL"}})
 		if err != nil || len(acts) == 0 || acts[0].ActivityType != "FILL" {
 			t.Fatalf("activities = %v, %v", acts, err)
@@ -210,12 +234,15 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("PortfolioHistory", func(t *testing.T) {
+		c := account(t)
+		buyFilled(t, c, "AAPL", "1", "")
 		h, err := c.GetPortfolioHistory(sdk.GetPortfolioHistoryRequest{Period: "1W", TimeFrame: sdk.Day1})
 		if err != nil || len(h.Equity) == 0 || len(h.Equity) != len(h.Timestamp) {
 			t.Fatalf("history = %+v, %v", h, err)
 		}
 	})
 	t.Run("Watchlists", func(t *testing.T) {
+		c := account(t)
 		wl, err := c.CreateWatchlist(sdk.CreateWatchlistRequest{Name: "tech", Symbols: []string{"AAPL", "MSFT"}})
 		if err != nil || len(wl.Assets) != 2 {
 			t.Fatalf("create = %+v, %v", wl, err)
@@ -241,23 +268,25 @@ func TestSDKTradingCalls(t *testing.T) {
 		}
 	})
 	t.Run("TradeUpdatesSSE", func(t *testing.T) {
-		// Replay everything since before the first order, then stop at a
-		// known id: the SDK returns when the server ends the stream.
-		var mu sync.Mutex
+		// Replay from before the first order until just after its fill:
+		// the server ends the stream at the first event past until, which
+		// the order placed afterwards provides, and the SDK returns.
+		c := account(t)
+		since := time.Now().Add(-time.Hour)
+		buy := buyFilled(t, c, "AAPL", "1", "")
+		until := time.Now()
+		if _, err := c.PlaceOrder(sdk.PlaceOrderRequest{Symbol: "MSFT", Qty: dec("1"), Side: sdk.Buy, Type: sdk.Limit, LimitPrice: dec("1.00"), TimeInForce: sdk.GTC}); err != nil {
+			t.Fatal(err)
+		}
 		var got []sdk.TradeUpdate
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a safety net only
 		defer cancel()
-		go func() {
-			time.Sleep(500 * time.Millisecond)
-			cancel()
-		}()
-		_ = c.StreamTradeUpdates(ctx, func(tu sdk.TradeUpdate) {
-			mu.Lock()
+		err := c.StreamTradeUpdates(ctx, func(tu sdk.TradeUpdate) {
 			got = append(got, tu)
-			mu.Unlock()
-		}, sdk.StreamTradeUpdatesRequest{Since: time.Now().Add(-time.Hour)})
-		mu.Lock()
-		defer mu.Unlock()
+		}, sdk.StreamTradeUpdatesRequest{Since: since, Until: until})
+		if err != nil {
+			t.Fatalf("stream: %v after %d updates", err, len(got))
+		}
 		if len(got) == 0 {
 			t.Fatal("no trade updates replayed")
 		}
@@ -267,9 +296,15 @@ func TestSDKTradingCalls(t *testing.T) {
 				t.Fatalf("event %s twice", tu.EventID)
 			}
 			seen[tu.EventID] = true
-			if tu.Order.ID == buyID && tu.Event == "fill" && tu.Price == nil {
+			if tu.Order.ID != buy.ID {
+				t.Fatalf("update past until: %+v", tu)
+			}
+			if tu.Event == "fill" && tu.Price == nil {
 				t.Fatalf("fill without price: %+v", tu)
 			}
+		}
+		if last := got[len(got)-1]; last.Event != "fill" {
+			t.Fatalf("last update %s, want the fill", last.Event)
 		}
 	})
 }
@@ -297,7 +332,7 @@ func isStatus(err error, status int) bool {
 
 func waitStatus(t *testing.T, c *sdk.Client, id, status string) *sdk.Order {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // a safety net only
 	for {
 		o, err := c.GetOrder(id)
 		if err != nil {

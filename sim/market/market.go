@@ -122,6 +122,13 @@ type Market struct {
 	tickWG    sync.WaitGroup
 	startOnce sync.Once
 	closeOnce sync.Once
+
+	// writeCtx bounds stream writes. Close cancels it streamFinalTimeout
+	// after ctx, so that only a write stalled on its client is cut short:
+	// canceling a write's context as the write completes drops the
+	// connection without the close frame its writer is about to send.
+	writeCtx    context.Context
+	abortWrites context.CancelFunc
 }
 
 // liveState is the random walk of one symbol; only Step touches it.
@@ -134,14 +141,13 @@ type liveState struct {
 	spread int64
 	tape   string
 
-	bid, ask   int32
-	bs, as     uint32
-	bx, ax     uint8
-	cur        mbar
-	curOK      bool
-	seq        int64
-	seqMinute  int64
-	lastTickNS int64
+	bid, ask  int32
+	bs, as    uint32
+	bx, ax    uint8
+	cur       mbar
+	curOK     bool
+	seq       int64
+	seqMinute int64
 }
 
 // published is the immutable latest state that Quote and LatestTrade read
@@ -229,6 +235,7 @@ func New(cfg Config) (*Market, error) {
 		m.byID[s.AssetID] = i
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.writeCtx, m.abortWrites = context.WithCancel(context.Background())
 
 	t0 := cfg.Now().UnixNano()
 	m0 := floorDiv(t0, nsPerMinute)
@@ -358,8 +365,11 @@ func (m *Market) Close() error {
 		m.closed = true
 		m.connMu.Unlock()
 		m.cancel()
+		abort := time.AfterFunc(streamFinalTimeout, m.abortWrites)
 		m.tickWG.Wait()
 		m.connWG.Wait()
+		abort.Stop()
+		m.abortWrites()
 		m.stepMu.Lock()
 		for _, s := range m.subs {
 			s.closeLocked()

@@ -150,33 +150,57 @@ func TestSDKStream(t *testing.T) {
 	var trades []stream.Trade
 	var quotes []stream.Quote
 	var bars []stream.Bar
+	got := make(chan struct{}, 1) // a message arrived
+	notify := func() {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}
 	c := stream.NewStocksClient(marketdata.IEX,
 		stream.WithBaseURL(h.srv.URL+"/v2"),
 		stream.WithCredentials("k", "s"),
 		stream.WithLogger(stream.ErrorOnlyLogger()),
-		stream.WithTrades(func(tr stream.Trade) { mu.Lock(); trades = append(trades, tr); mu.Unlock() }, "AAPL", "MSFT"),
-		stream.WithQuotes(func(q stream.Quote) { mu.Lock(); quotes = append(quotes, q); mu.Unlock() }, "AAPL"),
-		stream.WithBars(func(b stream.Bar) { mu.Lock(); bars = append(bars, b); mu.Unlock() }, "*"),
+		stream.WithTrades(func(tr stream.Trade) { mu.Lock(); trades = append(trades, tr); mu.Unlock(); notify() }, "AAPL", "MSFT"),
+		stream.WithQuotes(func(q stream.Quote) { mu.Lock(); quotes = append(quotes, q); mu.Unlock(); notify() }, "AAPL"),
+		stream.WithBars(func(b stream.Bar) { mu.Lock(); bars = append(bars, b); mu.Unlock(); notify() }, "*"),
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		h.step(50, 100*time.Millisecond)
+	// The market moves in bursts well inside the server's StreamBuffer, and
+	// a burst starts only once the client has read the previous one (every
+	// tick quotes AAPL): however slowly the SDK decodes under -race and
+	// load, it never falls far enough behind to be dropped as a slow
+	// client. Bars arrive when the stepping crosses a minute (600 ticks).
+	const burst, maxBursts = 50, 40
+	readTo := func(end time.Time) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(quotes) > 0 && !quotes[len(quotes)-1].Timestamp.Before(end)
+	}
+	timeout := time.NewTimer(30 * time.Second) // a safety net only
+	defer timeout.Stop()
+	for i := 0; ; i++ {
 		mu.Lock()
 		done := len(trades) > 5 && len(quotes) > 50 && len(bars) >= len(h.m.Symbols())-1
+		if !done && i == maxBursts {
+			t.Fatalf("after %d ticks: %d trades, %d quotes, %d bars", burst*maxBursts, len(trades), len(quotes), len(bars))
+		}
 		mu.Unlock()
 		if done {
 			break
 		}
-		if time.Now().After(deadline) {
-			mu.Lock()
-			t.Fatalf("after 20s: %d trades, %d quotes, %d bars", len(trades), len(quotes), len(bars))
+		h.step(burst, 100*time.Millisecond)
+		for end := h.clk.Now(); !readTo(end); {
+			select {
+			case <-got:
+			case <-timeout.C:
+				t.Fatalf("the client has not read the quote of %v after 30s", end)
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	mu.Lock()
 	for _, tr := range trades {

@@ -386,7 +386,7 @@ func (c *streamConn) final(code int, msg string) {
 }
 
 func (c *streamConn) write(data []byte, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(c.m.ctx, timeout)
+	ctx, cancel := context.WithTimeout(c.m.writeCtx, timeout)
 	defer cancel()
 	typ := websocket.MessageText
 	if c.codec == codecMsgpack {

@@ -194,7 +194,10 @@ func TestStream(t *testing.T) {
 			name = "Msgpack"
 		}
 		t.Run(name, func(t *testing.T) {
-			h := MustHarness(t, market.Config{HistoryDays: 1, Auth: onlyKS})
+			// Every tick is queued for the connection, which filters it
+			// when it writes: the buffer holds the 600 ticks stepped at
+			// once below, however far the writer lags behind under load.
+			h := MustHarness(t, market.Config{HistoryDays: 1, Auth: onlyKS, StreamBuffer: 1024})
 			c := dialStream(t, h, "/v2/iex", mp, nil)
 			c.expect(msgConnected)
 
