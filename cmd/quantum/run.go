@@ -50,11 +50,14 @@ Config file (YAML; unknown keys are errors):
       params: {symbol: AAPL, qty: 1, interval: 10ms, count: 200}
       risk: {max_order_notional: 50000, max_position_qty: 1000, max_open_orders: 50}
 
-The ops API (JSON) listens on --listen: GET /healthz, GET /api/tenants,
+The ops API (JSON) listens on --listen: GET /healthz (503 with the reasons
+while any tenant is failing), GET /readyz, GET /api/tenants,
 GET /api/tenants/{id}, GET /api/tenants/{id}/orders,
 GET /api/tenants/{id}/fills?after=EVENT_ID&limit=N, GET /metrics (Prometheus),
-POST /api/tenants/{id}/state {"state":"HALTED"}. Bound to a non-loopback
-address it requires QUANTUM_API_TOKEN as a bearer token.
+POST /api/tenants/{id}/state {"state":"HALTED"} (Content-Type:
+application/json; a cross-origin request is refused). Bound to a loopback
+address it answers only loopback host names; bound to any other address it
+requires QUANTUM_API_TOKEN as a bearer token.
 
 Flags:
 `
@@ -132,7 +135,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	}
 
 	ops, err := startOpsAPI(rs.cfg.Listen, web.Config{Fleet: e, Journal: j, Token: rs.token,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), LoopbackOnly: loopback(rs.cfg.Listen)})
 	if err != nil {
 		return err
 	}
@@ -141,7 +144,10 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err := e.Open(); err != nil {
 		return err
 	}
-	c.banner(rs, journalAt, "http://"+ops.addr)
+	// The banner tells the truth: it waits for the tenants' first
+	// broker calls (bounded) and says which are not trading, and why.
+	waitStarted(ctx, e, bannerWait)
+	c.banner(rs, e.Statuses(), journalAt, "http://"+ops.addr)
 
 	select {
 	case <-ctx.Done():
@@ -231,7 +237,7 @@ func openJournal(ctx context.Context, cfg Config) (runJournal, string, error) {
 		if err := j.Open(ctx); err != nil {
 			return nil, "", err
 		}
-		return j, "PostgreSQL " + redactURL(cfg.journalDSN), nil
+		return j, cfg.journalAt, nil
 	}
 	at := filepath.Join(cfg.Data, "journal.db")
 	j := sqlite.NewJournal(at)
@@ -318,20 +324,64 @@ func (s *opsServer) stop() {
 	<-s.done
 }
 
-// banner tells the operator where everything is.
-func (c *runCommand) banner(rs runSettings, journalAt, api string) {
+// bannerWait bounds how long the banner waits for the tenants to finish
+// starting; a tenant still starting then is reported as such.
+const bannerWait = 10 * time.Second
+
+// waitStarted waits until no tenant is starting any more, d passes or ctx
+// ends.
+func waitStarted(ctx context.Context, e *engine.Engine, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		starting := false
+		for _, s := range e.Statuses() {
+			starting = starting || s.Health == trading.HealthStarting
+		}
+		if !starting {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// banner tells the operator where everything is, and which tenants are
+// not trading.
+func (c *runCommand) banner(rs runSettings, statuses []trading.TenantStatus, journalAt, api string) {
 	where := "external broker " + redactURL(rs.cfg.Broker)
 	if rs.embedded {
 		where = "embedded paper broker on " + rs.cfg.Broker + " (in memory: its orders vanish when quantum exits)"
 	}
+	var trouble []string
+	for _, s := range statuses {
+		switch {
+		case s.Problem != "":
+			trouble = append(trouble, fmt.Sprintf("%s: %s", s.ID, s.Problem))
+		case s.Health == trading.HealthStarting:
+			trouble = append(trouble, fmt.Sprintf("%s: still starting (reconciling with its broker)", s.ID))
+		}
+	}
 	first := rs.specs[0].ID
 	w := c.m.Stdout
-	fmt.Fprintf(w, "quantum run: %d tenants trading against the %s\n", len(rs.specs), where)
+	if len(trouble) == 0 {
+		fmt.Fprintf(w, "quantum run: %d tenants trading against the %s\n", len(rs.specs), where)
+	} else {
+		fmt.Fprintf(w, "quantum run: %d of %d tenants trading against the %s; not trading:\n", len(rs.specs)-len(trouble), len(rs.specs), where)
+		for _, t := range trouble {
+			fmt.Fprintf(w, "  %s\n", t)
+		}
+	}
 	fmt.Fprintf(w, "  journal:   %s\n", journalAt)
-	fmt.Fprintf(w, "  ops API:   %s/api/tenants\n", api)
+	fmt.Fprintf(w, "  ops API:   %s/api/tenants   (health: %s/healthz)\n", api, api)
 	fmt.Fprintf(w, "  orders:    %s/api/tenants/%s/orders\n", api, first)
 	fmt.Fprintf(w, "  metrics:   %s/metrics\n", api)
-	fmt.Fprintf(w, "  kill switch: curl -X POST -d '{\"state\":\"HALTED\"}' %s/api/tenants/%s/state\n", api, first)
+	fmt.Fprintf(w, "  kill switch: curl -X POST -H 'Content-Type: application/json' -d '{\"state\":\"HALTED\"}' %s/api/tenants/%s/state\n", api, first)
 	fmt.Fprintf(w, "Ctrl-C stops gracefully.\n")
 }
 
