@@ -30,8 +30,9 @@ var (
 	// (sent with HTTP 422), code 40010000 and HTTP 400.
 	ErrValidation = errors.New("alpaca: invalid request")
 	// ErrDuplicateClientOrderID matches 422 "client_order_id must be
-	// unique". SubmitOrder resolves it itself; it reaches callers only when
-	// the existing order does not match the request.
+	// unique". SubmitOrder resolves it itself; it reaches callers only
+	// within an unknown outcome: when the existing order does not match the
+	// request, or cannot be found.
 	ErrDuplicateClientOrderID = errors.New("alpaca: client_order_id must be unique")
 	// ErrUnprocessable matches code 42210000: a well-formed request the
 	// broker will not carry out (order already filled, sub-penny price).
@@ -44,7 +45,13 @@ var (
 	// ErrMissingClientOrderID is returned by SubmitOrder for a request
 	// without a client_order_id; see NewClientOrderID.
 	ErrMissingClientOrderID = errors.New("alpaca: SubmitOrder needs a client_order_id (see NewClientOrderID)")
-	// ErrUnknownOutcome matches *UnknownOutcomeError.
+	// ErrOrderRejected matches *OrderRejectedError: the broker holds no
+	// order for the request's client_order_id, and sending the same
+	// request again cannot succeed. See SubmitOrder.
+	ErrOrderRejected = errors.New("alpaca: order rejected")
+	// ErrUnknownOutcome matches *UnknownOutcomeError: SubmitOrder cannot
+	// say that the order is placed, nor that it never will be. See
+	// SubmitOrder.
 	ErrUnknownOutcome = errors.New("alpaca: order outcome unknown")
 	// ErrResponseTooLarge is returned when a response body exceeds the
 	// Client's bound.
@@ -258,21 +265,37 @@ func (a *authHeaders) scrub(b []byte) []byte {
 	return out
 }
 
-func (a *authHeaders) scrubString(s string) string {
-	for _, r := range a.redact {
-		if r != "" {
-			s = strings.ReplaceAll(s, r, "[REDACTED]")
-		}
-	}
-	return s
+// OrderRejectedError is returned by SubmitOrder when the broker refused
+// the order: it holds no order with this ClientOrderID, and sending the
+// same request again cannot succeed (insufficient buying power, a
+// validation failure, an asset that cannot be traded). errors.Is matches
+// ErrOrderRejected and, through Err, the reply's own sentinels
+// (ErrInsufficientBuyingPower, ErrValidation, ...).
+type OrderRejectedError struct {
+	// ClientOrderID identifies the order refused.
+	ClientOrderID string
+	// Err is the broker's reply.
+	Err *APIError
 }
 
-// UnknownOutcomeError is returned by SubmitOrder when it cannot tell
-// whether the broker holds the order: the submission failed ambiguously
-// and the look-ups that followed could not settle it. The caller should
-// record the intent as unknown and reconcile it later with
-// GetOrderByClientOrderID; resubmitting with the same ClientOrderID is
-// also safe, because the broker refuses a duplicate id.
+// Error returns the broker's reply as *APIError prints it.
+func (e *OrderRejectedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the broker's reply.
+func (e *OrderRejectedError) Unwrap() error { return e.Err }
+
+// Is matches ErrOrderRejected.
+func (e *OrderRejectedError) Is(target error) bool { return target == ErrOrderRejected }
+
+// UnknownOutcomeError is returned by SubmitOrder when it can say neither
+// that the broker holds the order nor that it refused it for good: the
+// submission failed ambiguously and the look-ups that followed could not
+// settle it, or the request was turned away for a reason that may pass
+// (401, a rate limit outlasting the retry budget, an unreachable broker),
+// or the id is held by a different order. The caller should record the
+// intent as unknown and reconcile it later with GetOrderByClientOrderID;
+// resubmitting with the same ClientOrderID is also safe, because the
+// broker refuses a duplicate id.
 type UnknownOutcomeError struct {
 	// ClientOrderID identifies the order in question.
 	ClientOrderID string

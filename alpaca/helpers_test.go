@@ -1,8 +1,10 @@
 package alpaca_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -52,6 +54,9 @@ const (
 	fault429                  // 429 with Retry-After 0
 	faultBuyingPower          // 403 insufficient buying power
 	faultTruncatedAfter       // store, then send a 200 with a cut-off body
+	faultInvalid              // 422 validation failure, not stored
+	faultOddDuplicate         // 422 worded unlike a duplicate refusal, not stored (the order may exist already)
+	faultDuplicate            // 422 "client_order_id must be unique", not stored
 )
 
 // broker is a fake order service keyed by client_order_id, with scripted
@@ -70,10 +75,14 @@ type broker struct {
 	posts, lookups atomic.Int32
 	bodies         []string
 	seq            int
+	// stored gets the client_order_id of every order stored, without
+	// blocking: tests wait on it to act once the order exists.
+	storedIDs chan string
 }
 
 func newBroker(t testing.TB, script ...fault) *broker {
-	return &broker{t: t, orders: map[string]*alpaca.Order{}, script: script, stall: 300 * time.Millisecond}
+	return &broker{t: t, orders: map[string]*alpaca.Order{}, script: script, stall: 300 * time.Millisecond,
+		storedIDs: make(chan string, 64)}
 }
 
 func (b *broker) next() fault {
@@ -107,6 +116,10 @@ func (b *broker) store(req *alpaca.OrderRequest) (*alpaca.Order, bool) {
 		Qty: req.Qty, LimitPrice: req.LimitPrice, Status: alpaca.StatusAccepted, AssetClass: "us_equity",
 	}
 	b.orders[req.ClientOrderID] = o
+	select {
+	case b.storedIDs <- req.ClientOrderID:
+	default:
+	}
 	return o, true
 }
 
@@ -147,6 +160,15 @@ func (b *broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case faultBuyingPower:
 			writeJSON(w, 403, map[string]any{"code": 40310000, "message": "insufficient buying power",
 				"buying_power": "10.00", "cost_basis": "1805.00"})
+			return
+		case faultInvalid:
+			writeJSON(w, 422, map[string]any{"code": 40010001, "message": "qty is required"})
+			return
+		case faultOddDuplicate:
+			writeJSON(w, 422, map[string]any{"code": 40010001, "message": "an order with this id exists"})
+			return
+		case faultDuplicate:
+			writeJSON(w, 422, map[string]any{"code": 40010001, "message": "client_order_id must be unique"})
 			return
 		}
 		o, ok := b.store(&req)
@@ -227,3 +249,75 @@ func mustRead(tb testing.TB, path string) string {
 func containsSecret(s string) bool { return strings.Contains(s, testSecret) }
 
 func readTestdata(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// safetyNet bounds waits for events that are due. It is not part of what
+// a test asserts: the event arrives long before it on any machine, and
+// the bound only stops a broken build from hanging.
+const safetyNet = 30 * time.Second
+
+// logEvents is a slog.Handler that hands the records with one message to
+// a test, so that it can wait for the client to reach the point it logs:
+// "alpaca: retrying request" is logged once the client has decided how
+// long to wait before a retry (and, after a 429, paused the host for that
+// long), just before it starts waiting.
+type logEvents struct {
+	msg string
+	ch  chan slog.Record
+}
+
+func newLogEvents(msg string) *logEvents {
+	return &logEvents{msg: msg, ch: make(chan slog.Record, 64)}
+}
+
+func (l *logEvents) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *logEvents) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == l.msg {
+		select {
+		case l.ch <- r.Clone():
+		default:
+		}
+	}
+	return nil
+}
+
+func (l *logEvents) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logEvents) WithGroup(string) slog.Handler      { return l }
+
+// next waits for the next record.
+func (l *logEvents) next(tb testing.TB) slog.Record {
+	tb.Helper()
+	select {
+	case r := <-l.ch:
+		return r
+	case <-time.After(safetyNet):
+		tb.Fatalf("no %q record within %v", l.msg, safetyNet)
+	}
+	return slog.Record{}
+}
+
+// attr returns the value of a record's attribute.
+func attr(r slog.Record, key string) slog.Value {
+	var v slog.Value
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == key {
+			v = a.Value
+			return false
+		}
+		return true
+	})
+	return v
+}
+
+// await waits for a call running on another goroutine to return.
+func await[T any](tb testing.TB, ch <-chan T, what string) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(safetyNet):
+		tb.Fatalf("%s: did not return within %v", what, safetyNet)
+	}
+	var zero T
+	return zero
+}

@@ -1,11 +1,12 @@
 package alpaca
 
 import (
-	"bytes"
 	"encoding/json"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/alpaca/jsonscan"
 )
 
 // Orders are what a trading engine decodes most, so an order reply is read
@@ -19,13 +20,13 @@ func decodeReply(data []byte, out any) error {
 	switch v := out.(type) {
 	case *Order:
 		var o Order
-		if s := (orderScanner{b: data}); s.order(&o) && s.end() {
+		if s := (orderScanner{jsonscan.New(data)}); s.order(&o) && s.End() {
 			*v = o
 			return nil
 		}
 	case *[]Order:
 		var os []Order
-		if s := (orderScanner{b: data}); s.orders(&os) && s.end() {
+		if s := (orderScanner{jsonscan.New(data)}); s.orders(&os) && s.End() {
 			*v = os
 			return nil
 		}
@@ -33,74 +34,18 @@ func decodeReply(data []byte, out any) error {
 	return json.Unmarshal(data, out)
 }
 
-type orderScanner struct {
-	b []byte
-	i int
-}
-
-func (s *orderScanner) ws() {
-	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\n' || s.b[s.i] == '\t' || s.b[s.i] == '\r') {
-		s.i++
-	}
-}
-
-func (s *orderScanner) end() bool { s.ws(); return s.i == len(s.b) }
-
-func (s *orderScanner) lit(w string) bool {
-	s.ws()
-	if bytes.HasPrefix(s.b[s.i:], []byte(w)) {
-		s.i += len(w)
-		return true
-	}
-	return false
-}
-
-func (s *orderScanner) peek() byte {
-	s.ws()
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-// raw returns a string's bytes when it has no escapes and is plain ASCII.
-func (s *orderScanner) raw() ([]byte, bool) {
-	if s.peek() != '"' {
-		return nil, false
-	}
-	start := s.i + 1
-	for j := start; j < len(s.b); j++ {
-		switch c := s.b[j]; {
-		case c == '"':
-			s.i = j + 1
-			return s.b[start:j], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, false
-		}
-	}
-	return nil, false
-}
+// orderScanner adds the order's field types to the shared scanner.
+type orderScanner struct{ jsonscan.Scanner }
 
 func (s *orderScanner) str(dst *string) bool {
-	if s.peek() == 'n' {
-		return s.lit("null") // encoding/json leaves the field as it was
+	if s.Peek() == 'n' {
+		return s.Lit("null") // encoding/json leaves the field as it was
 	}
-	b, ok := s.raw()
+	b, ok := s.Raw()
 	if ok {
-		*dst = internWire(b)
+		*dst = jsonscan.Intern(b, wireWords[:])
 	}
 	return ok
-}
-
-// internWire returns the shared string for the enumeration values that
-// recur in every order, so decoding them does not allocate.
-func internWire(b []byte) string {
-	for _, v := range wireWords {
-		if string(b) == v {
-			return v
-		}
-	}
-	return string(b)
 }
 
 var wireWords = [...]string{"", "us_equity", "buy", "sell", "market", "limit", "stop", "stop_limit", "trailing_stop",
@@ -109,22 +54,10 @@ var wireWords = [...]string{"", "us_equity", "buy", "sell", "market", "limit", "
 	"held", "rejected", "done_for_day", "pending_cancel", "pending_replace",
 	"buy_to_open", "buy_to_close", "sell_to_open", "sell_to_close"}
 
-func (s *orderScanner) boolean(dst *bool) bool {
-	switch {
-	case s.lit("true"):
-		*dst = true
-	case s.lit("false"):
-		*dst = false
-	default:
-		return s.lit("null")
-	}
-	return true
-}
-
 // dec reads a decimal that Alpaca sends as a string; a bare number or
 // anything odd is left to encoding/json.
 func (s *orderScanner) dec(dst *decimal.Decimal) bool {
-	b, ok := s.raw()
+	b, ok := s.Raw()
 	if !ok {
 		return false
 	}
@@ -137,9 +70,9 @@ func (s *orderScanner) dec(dst *decimal.Decimal) bool {
 }
 
 func (s *orderScanner) decPtr(dst **decimal.Decimal) bool {
-	if s.peek() == 'n' {
+	if s.Peek() == 'n' {
 		*dst = nil
-		return s.lit("null")
+		return s.Lit("null")
 	}
 	var d decimal.Decimal
 	if !s.dec(&d) {
@@ -150,10 +83,10 @@ func (s *orderScanner) decPtr(dst **decimal.Decimal) bool {
 }
 
 func (s *orderScanner) timeVal(dst *time.Time) bool {
-	if s.peek() == 'n' {
-		return s.lit("null")
+	if s.Peek() == 'n' {
+		return s.Lit("null")
 	}
-	b, ok := s.raw()
+	b, ok := s.Raw()
 	if !ok {
 		return false
 	}
@@ -167,9 +100,9 @@ func (s *orderScanner) timeVal(dst *time.Time) bool {
 }
 
 func (s *orderScanner) timePtr(dst **time.Time) bool {
-	if s.peek() == 'n' {
+	if s.Peek() == 'n' {
 		*dst = nil
-		return s.lit("null")
+		return s.Lit("null")
 	}
 	var t time.Time
 	if !s.timeVal(&t) {
@@ -180,11 +113,11 @@ func (s *orderScanner) timePtr(dst **time.Time) bool {
 }
 
 func (s *orderScanner) strPtr(dst **string) bool {
-	if s.peek() == 'n' {
+	if s.Peek() == 'n' {
 		*dst = nil
-		return s.lit("null")
+		return s.Lit("null")
 	}
-	b, ok := s.raw()
+	b, ok := s.Raw()
 	if ok {
 		v := string(b)
 		*dst = &v
@@ -193,15 +126,15 @@ func (s *orderScanner) strPtr(dst **string) bool {
 }
 
 func (s *orderScanner) orders(dst *[]Order) bool {
-	if s.peek() == 'n' {
+	if s.Peek() == 'n' {
 		*dst = nil
-		return s.lit("null")
+		return s.Lit("null")
 	}
-	if !s.lit("[") {
+	if !s.Lit("[") {
 		return false
 	}
 	out := []Order{}
-	if s.lit("]") {
+	if s.Lit("]") {
 		*dst = out
 		return true
 	}
@@ -211,10 +144,10 @@ func (s *orderScanner) orders(dst *[]Order) bool {
 			return false
 		}
 		out = append(out, o)
-		if s.lit(",") {
+		if s.Lit(",") {
 			continue
 		}
-		if s.lit("]") {
+		if s.Lit("]") {
 			*dst = out
 			return true
 		}
@@ -223,15 +156,15 @@ func (s *orderScanner) orders(dst *[]Order) bool {
 }
 
 func (s *orderScanner) order(o *Order) bool {
-	if !s.lit("{") {
+	if !s.Lit("{") {
 		return false
 	}
-	if s.lit("}") {
+	if s.Lit("}") {
 		return true
 	}
 	for {
-		key, ok := s.raw()
-		if !ok || !s.lit(":") {
+		key, ok := s.Raw()
+		if !ok || !s.Lit(":") {
 			return false
 		}
 		switch string(key) {
@@ -276,7 +209,7 @@ func (s *orderScanner) order(o *Order) bool {
 		case "qty":
 			ok = s.decPtr(&o.Qty)
 		case "filled_qty":
-			ok = s.peek() != 'n' && s.dec(&o.FilledQty)
+			ok = s.Peek() != 'n' && s.dec(&o.FilledQty)
 		case "filled_avg_price":
 			ok = s.decPtr(&o.FilledAvgPrice)
 		case "limit_price":
@@ -304,7 +237,7 @@ func (s *orderScanner) order(o *Order) bool {
 		case "status":
 			ok = s.str((*string)(&o.Status))
 		case "extended_hours":
-			ok = s.boolean(&o.ExtendedHours)
+			ok = s.Bool(&o.ExtendedHours)
 		case "legs":
 			ok = s.orders(&o.Legs)
 		default:
@@ -313,9 +246,9 @@ func (s *orderScanner) order(o *Order) bool {
 		if !ok {
 			return false
 		}
-		if s.lit(",") {
+		if s.Lit(",") {
 			continue
 		}
-		return s.lit("}")
+		return s.Lit("}")
 	}
 }

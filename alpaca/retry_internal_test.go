@@ -1,7 +1,3 @@
-// These tests do not call t.Parallel: a parked test goroutine of package
-// alpaca would look like a leaked stream goroutine to the stream tests'
-// leak check (noStreamGoroutines), which runs while parallel tests wait.
-
 package alpaca
 
 import (

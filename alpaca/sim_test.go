@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -350,40 +352,56 @@ func listAllOrders(t *testing.T, c *alpaca.Client) []alpaca.Order {
 }
 
 // TestSimRateLimit checks that the simulator's 429s surface as
-// ErrRateLimited and that the Client waits rather than hammering.
+// ErrRateLimited and that the Client waits as the server asks rather than
+// hammering it.
+//
+// The simulator's clock is stopped, so its one-minute window never turns
+// over: exactly the limit's worth of requests pass and every later one is
+// refused, however fast or slow this machine is. The refused call is
+// ended by cancelling it once the client has decided how long to wait,
+// not by a deadline.
 func TestSimRateLimit(t *testing.T) {
 	t.Parallel()
+	const limit = 20
+	stopped := time.Now().Truncate(time.Minute) // the window starts here
 	var mu sync.Mutex
 	var statuses []int
-	c, _ := MustSim(t, sim.Config{RateLimit: 20}, alpaca.WithObserver(func(ri alpaca.RequestInfo) {
-		mu.Lock()
-		statuses = append(statuses, ri.StatusCode)
-		mu.Unlock()
-	}))
-	var err error
-	for range 45 {
-		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-		_, err = c.GetClock(ctx)
-		cancel()
-		if err != nil {
-			break
+	retries := newLogEvents("alpaca: retrying request")
+	c, _ := MustSim(t, sim.Config{RateLimit: limit, Now: func() time.Time { return stopped }},
+		alpaca.WithLogger(slog.New(retries)),
+		alpaca.WithObserver(func(ri alpaca.RequestInfo) {
+			mu.Lock()
+			statuses = append(statuses, ri.StatusCode)
+			mu.Unlock()
+		}))
+	for i := range limit {
+		if _, err := c.GetClock(t.Context()); err != nil {
+			t.Fatalf("request %d of %d within the limit: %v", i+1, limit, err)
 		}
 	}
-	if !errors.Is(err, alpaca.ErrRateLimited) {
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := c.GetClock(ctx); done <- err }()
+	rec := retries.next(t)
+	// The server asked for the rest of its window, a minute.
+	if wait := attr(rec, "wait").Duration(); wait < time.Minute {
+		t.Errorf("the client would retry after %v; the server asked for a minute", wait)
+	}
+	cancel()
+	if err := await(t, done, "GetClock after cancel"); !errors.Is(err, alpaca.ErrRateLimited) {
 		t.Fatalf("err = %v, want ErrRateLimited", err)
 	}
+
 	mu.Lock()
 	defer mu.Unlock()
-	if last := statuses[len(statuses)-1]; last != 429 {
-		t.Errorf("last status %d", last)
+	if len(statuses) != limit+1 || statuses[limit] != http.StatusTooManyRequests {
+		t.Fatalf("statuses %v: want %d successes, then one 429 and no retry within the window", statuses, limit)
 	}
-	rejected := 0
-	for _, s := range statuses {
-		if s == 429 {
-			rejected++
+	for i, st := range statuses[:limit] {
+		if st != http.StatusOK {
+			t.Errorf("request %d: status %d", i+1, st)
 		}
-	}
-	if rejected != 1 {
-		t.Errorf("%d requests rejected; the client should wait after the first 429", rejected)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -17,6 +16,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/quantum-alpaca/quantum/alpaca/backoff"
+	"github.com/quantum-alpaca/quantum/alpaca/internal/netx"
 )
 
 const (
@@ -94,32 +96,15 @@ func DefaultCheckRetry(ctx context.Context, a *Attempt) (bool, error) {
 // X-RateLimit-Reset on a 429), capped at maxServerWait, plus a little
 // jitter so that goroutines do not return in lockstep. Without a hint it
 // uses exponential backoff, base·2^(n-1) capped at max, with "equal
-// jitter": half fixed, half random.
+// jitter": half fixed, half random (backoff.Exponential).
 func DefaultBackoff(a *Attempt, base, max, maxServerWait time.Duration) time.Duration {
 	if d, ok := serverWait(a.StatusCode, a.Header, a.Now); ok {
 		if d > maxServerWait {
 			d = maxServerWait
 		}
-		return d + jitter(min(time.Second, d/10+50*time.Millisecond))
+		return d + backoff.Jitter(min(time.Second, d/10+50*time.Millisecond))
 	}
-	d := base
-	for i := 1; i < a.Number && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	if d <= 0 {
-		return 0
-	}
-	return d/2 + jitter(d/2)
-}
-
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d)
+	return backoff.Exponential(base, max, a.Number)
 }
 
 // serverWait extracts the server's requested wait from a reply. Retry-After
@@ -203,7 +188,12 @@ type result struct {
 	status int
 	header http.Header
 	// sent is true when any attempt may have reached the server.
-	sent     bool
+	sent bool
+	// reached is true when any attempt may have been acted on: it may
+	// have reached the server and was not turned away by the gateway in
+	// front of the API (429 from the rate limiter, 401 from
+	// authentication), which answers before the request is processed.
+	reached  bool
 	attempts int
 }
 
@@ -244,6 +234,7 @@ func (c *Client) do(ctx context.Context, cl *call) (result, error) {
 		dur := time.Since(start)
 		res.status, res.header = out.status, out.header
 		res.sent = res.sent || out.sent
+		res.reached = res.reached || (out.sent && !turnedAway(out.status))
 		if c.opts.Observer != nil {
 			info := RequestInfo{Method: cl.method, Route: cl.route, StatusCode: out.status, Attempt: attempt,
 				Duration: dur, RateLimitWait: waited, Err: out.err}
@@ -283,10 +274,17 @@ func (c *Client) do(ctx context.Context, cl *call) (result, error) {
 				slog.Int("attempt", attempt), slog.Int("status", out.status),
 				slog.Duration("wait", wait), slog.String("error", err.Error()))
 		}
-		if sleepCtx(ctx, wait) != nil {
+		if backoff.Sleep(ctx, wait) != nil {
 			return res, err
 		}
 	}
+}
+
+// turnedAway reports whether a reply status proves that the request was
+// not processed: Alpaca's gateway rate-limits and authenticates before
+// the API sees a request.
+func turnedAway(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusUnauthorized
 }
 
 func (h *hostLimiter) pause(until time.Time) {
@@ -309,7 +307,7 @@ func (c *Client) waitTurn(ctx context.Context, lim *hostLimiter, submit bool) (t
 	if p := lim.pausedUntil.Load(); p != 0 {
 		start = time.Now()
 		if d := time.Duration(p - start.UnixNano()); d > 0 {
-			if err := sleepCtx(ctx, d); err != nil {
+			if err := backoff.Sleep(ctx, d); err != nil {
 				return time.Since(start), err
 			}
 		}
@@ -332,21 +330,6 @@ func (c *Client) waitTurn(ctx context.Context, lim *hostLimiter, submit bool) (t
 		return time.Since(start), err
 	}
 	return time.Since(start), nil
-}
-
-// sleepCtx waits for d or until ctx ends, without time.Sleep.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // sentTrace records whether a connection was obtained: until then the
@@ -406,8 +389,8 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, trace *sentTra
 	if c.auth.bearer != nil {
 		req.Header["Authorization"] = c.auth.bearer
 	} else if c.auth.keyID != nil {
-		req.Header["Apca-Api-Key-Id"] = c.auth.keyID
-		req.Header["Apca-Api-Secret-Key"] = c.auth.secret
+		req.Header[netx.KeyIDHeader] = c.auth.keyID
+		req.Header[netx.SecretKeyHeader] = c.auth.secret
 	}
 
 	resp, err := c.hc.Do(req)

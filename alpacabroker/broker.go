@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpaca/stream"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
@@ -108,8 +109,10 @@ func New(cfg Config) (*Broker, error) {
 // Client returns the underlying alpaca client.
 func (b *Broker) Client() *alpaca.Client { return b.client }
 
-// SubmitOrder implements trading.Broker. The alpaca client already looks
-// up before it resends; this maps its outcomes to the engine's.
+// SubmitOrder implements trading.Broker. The alpaca client alone decides
+// whether the order reached the broker (it looks up before it resends, and
+// after any refusal that may hide an earlier attempt); this maps its
+// answer to the engine's.
 func (b *Broker) SubmitOrder(ctx context.Context, in trading.Intent) (trading.BrokerOrder, error) {
 	req := alpaca.OrderRequest{
 		Symbol:        in.Symbol,
@@ -126,41 +129,30 @@ func (b *Broker) SubmitOrder(ctx context.Context, in trading.Intent) (trading.Br
 		TrailPercent:  dptr(in.TrailPercent),
 	}
 	o, err := b.client.SubmitOrder(ctx, req)
-	if err == nil {
-		return fromOrder(o), nil
+	if err != nil {
+		return trading.BrokerOrder{}, submitError(err)
 	}
-	err = submitError(err)
-	var apiErr *alpaca.APIError
-	if errors.Is(err, trading.ErrRejected) && errors.As(err, &apiErr) && apiErr.StatusCode == 422 {
-		// A 422 may be the broker refusing a duplicate client_order_id,
-		// i.e. an earlier attempt landed. The client resolves the ones it
-		// recognises; this catches any it did not (an unexpected message),
-		// because calling an order we placed "rejected" would lose it.
-		if found, lerr := b.client.GetOrderByClientOrderID(ctx, in.ClientOrderID); lerr == nil &&
-			found.Symbol == in.Symbol && string(found.Side) == string(in.Side) {
-			return fromOrder(found), nil
-		}
-	}
-	return trading.BrokerOrder{}, err
+	return fromOrder(o), nil
 }
 
-// submitError classifies a SubmitOrder failure for the engine.
+// submitError maps the client's answer classes to the engine's. Anything
+// else (the context's error when the order never left) passes through.
 func submitError(err error) error {
-	var apiErr *alpaca.APIError
 	switch {
 	case errors.Is(err, alpaca.ErrUnknownOutcome):
 		return fmt.Errorf("%w: %w", trading.ErrUnknownOutcome, err)
-	case errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
-		apiErr.StatusCode != 408 && apiErr.StatusCode != 429 && apiErr.StatusCode != 401:
-		// A definite refusal (buying power, validation, or the id already
-		// used by a different order): the broker holds nothing for it.
-		// 401 is not a refusal of the order but of us; it is left
-		// unknown so the order is retried once credentials work.
-		msg := apiErr.Message
-		if msg == "" {
-			msg = fmt.Sprintf("HTTP %d", apiErr.StatusCode)
+	case errors.Is(err, alpaca.ErrOrderRejected):
+		// The refusal's reason is the broker's message (buying power,
+		// validation), which the engine journals and shows.
+		var msg string
+		var apiErr *alpaca.APIError
+		if errors.As(err, &apiErr) {
+			msg = apiErr.Message
+			if msg == "" {
+				msg = fmt.Sprintf("HTTP %d", apiErr.StatusCode)
+			}
 		}
-		return fmt.Errorf("%w: %w: %w", trading.ErrRejected, trading.Errorf(trading.EREJECTED, "%s", msg), apiErr)
+		return fmt.Errorf("%w: %w: %w", trading.ErrRejected, trading.Errorf(trading.EREJECTED, "%s", msg), err)
 	}
 	return err
 }
@@ -281,17 +273,17 @@ func (b *Broker) StreamUpdates(ctx context.Context, out chan<- trading.OrderUpda
 	}
 	// Updates go straight from the stream's reader into out: no
 	// forwarding goroutine or second buffer per tenant.
-	opts := []alpaca.StreamOption{
-		alpaca.WithStreamCredentials(b.cfg.KeyID, b.cfg.SecretKey),
-		alpaca.WithTimeRange(time.Now().Add(-b.cfg.StreamLookback), time.Time{}),
-		alpaca.WithTradeUpdateHandler(
+	opts := []stream.Option{
+		stream.WithCredentials(b.cfg.KeyID, b.cfg.SecretKey),
+		stream.WithTimeRange(time.Now().Add(-b.cfg.StreamLookback), time.Time{}),
+		stream.WithTradeUpdateHandler(
 			func(ctx context.Context, tu alpaca.TradeUpdate) error { return send(ctx, fromUpdate(tu)) },
 			func(ctx context.Context) error { return send(ctx, trading.OrderUpdate{Resync: true}) }),
 	}
 	if b.cfg.Logger != nil {
-		opts = append(opts, alpaca.WithStreamLogger(b.cfg.Logger))
+		opts = append(opts, stream.WithLogger(b.cfg.Logger))
 	}
-	s, err := alpaca.NewTradeUpdateStream(b.cfg.BaseURL, opts...)
+	s, err := stream.NewTradeEvents(b.cfg.BaseURL, opts...)
 	if err != nil {
 		return fmt.Errorf("alpacabroker: %w", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpaca/stream"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
@@ -23,16 +23,16 @@ const DefaultFeedBuffer = 1024
 // Overflow policy: when the hub falls behind, quotes are dropped (a newer
 // quote supersedes an older one) and counted in Dropped.
 type Feed struct {
-	s       *alpaca.MarketDataStream
+	s       *stream.MarketData
 	out     chan trading.Quote
 	dropped atomic.Uint64
 }
 
 // NewFeed returns a Feed for the market-data stream at dataURL (for
 // Alpaca, https://stream.data.alpaca.markets; for the simulator, its
-// base URL) on feed (alpaca.StreamFeedIEX or alpaca.StreamFeedSIP).
-func NewFeed(dataURL string, feed alpaca.StreamFeed, keyID, secret string) (*Feed, error) {
-	s, err := alpaca.NewMarketDataStream(dataURL, feed, alpaca.WithStreamCredentials(keyID, secret))
+// base URL) on feed (stream.FeedIEX or stream.FeedSIP).
+func NewFeed(dataURL string, feed stream.Feed, keyID, secret string) (*Feed, error) {
+	s, err := stream.NewMarketData(dataURL, feed, stream.WithCredentials(keyID, secret))
 	if err != nil {
 		return nil, fmt.Errorf("alpacabroker: %w", err)
 	}
@@ -48,7 +48,7 @@ func (f *Feed) Dropped() uint64 { return f.dropped.Load() + f.s.Stats().BufferFu
 
 // Subscribe implements trading.QuoteFeed.
 func (f *Feed) Subscribe(ctx context.Context, symbols []string) error {
-	return f.s.Subscribe(ctx, alpaca.Subscription{Quotes: symbols})
+	return f.s.Subscribe(ctx, stream.Subscription{Quotes: symbols})
 }
 
 // Run implements trading.QuoteFeed.
@@ -64,7 +64,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	}()
 	defer func() { cancel(); wg.Wait() }()
 	for m := range f.s.Messages() {
-		if m.Kind != alpaca.MarketQuote {
+		if m.Kind != stream.KindQuote {
 			continue
 		}
 		select {

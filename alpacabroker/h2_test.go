@@ -29,6 +29,7 @@ func TestTenantConnections(t *testing.T) {
 	}
 	s.Start()
 	var conns, closed atomic.Int32
+	closings := make(chan struct{}, 16)
 	hs := httptest.NewUnstartedServer(s.Handler())
 	hs.Config.Protocols = new(http.Protocols)
 	hs.Config.Protocols.SetHTTP1(true)
@@ -39,6 +40,10 @@ func TestTenantConnections(t *testing.T) {
 			conns.Add(1)
 		case http.StateClosed, http.StateHijacked:
 			closed.Add(1)
+			select {
+			case closings <- struct{}{}:
+			default:
+			}
 		}
 	}
 	hs.Start()
@@ -90,10 +95,10 @@ func TestTenantConnections(t *testing.T) {
 	if n := conns.Load(); n != 2 {
 		t.Fatalf("%d connections for concurrent REST calls and the stream, want 2", n)
 	}
-	for deadline := time.Now().Add(5 * time.Second); closed.Load() < 1; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the idle REST connection stayed open")
-		}
+	select {
+	case <-closings: // the idle REST connection timed out
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle REST connection stayed open")
 	}
 	// The stream is still up: one more order's fill arrives on it.
 	in := trading.Intent{Tenant: "h2", Seq: 6, ClientOrderID: trading.ClientOrderID("h2", 6), Symbol: "AAPL",

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpaca/stream"
 	"github.com/quantum-alpaca/quantum/alpacabroker"
 	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/internal/simtest"
@@ -20,7 +20,7 @@ import (
 func TestFeedThroughHub(t *testing.T) {
 	t.Parallel()
 	srv := simtest.Start(t, sim.Config{Seed: 13, TickInterval: 10 * time.Millisecond})
-	f, err := alpacabroker.NewFeed(srv.URL, alpaca.StreamFeedIEX, fmt.Sprintf("PKFEED%d", time.Now().UnixNano()), "feed-test-secret-0123456789")
+	f, err := alpacabroker.NewFeed(srv.URL, stream.FeedIEX, fmt.Sprintf("PKFEED%d", time.Now().UnixNano()), "feed-test-secret-0123456789")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/alpaca/jsonscan"
 )
 
 // decodeOrderBody decodes POST /v2/orders. The common body (a flat object
@@ -31,150 +33,73 @@ func decodeOrderBody(data []byte, body *orderBody) error {
 
 const errTrailingData = simError("trailing data after the JSON value")
 
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-func (s *scanner) peek() byte {
-	s.ws()
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-// raw reads a string without escapes or control characters; ok is false
-// for anything the fast path leaves to encoding/json.
-func (s *scanner) raw() ([]byte, bool) {
-	if s.peek() != '"' {
-		return nil, false
-	}
-	start := s.i + 1
-	for j := start; j < len(s.b); j++ {
-		c := s.b[j]
-		if c == '"' {
-			s.i = j + 1
-			return s.b[start:j], true
-		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			return nil, false
-		}
-	}
-	return nil, false
-}
+// scanner adds the order request's field types to the shared scanner.
+type scanner struct{ jsonscan.Scanner }
 
 func (s *scanner) str() (string, bool) {
-	b, ok := s.raw()
+	b, ok := s.Raw()
 	return string(b), ok
 }
 
 // enum reads a string field whose common values are interned, so that
 // decoding "buy" or "market" does not allocate.
 func (s *scanner) enum(dst *string) bool {
-	if s.peek() == 'n' {
-		return s.lit("null") // encoding/json leaves the field as it was
+	if s.Peek() == 'n' {
+		return s.Lit("null") // encoding/json leaves the field as it was
 	}
-	b, ok := s.raw()
-	if !ok {
-		return false
+	b, ok := s.Raw()
+	if ok {
+		*dst = jsonscan.Intern(b, enumValues[:])
 	}
-	for _, v := range enumValues {
-		if string(b) == v {
-			*dst = v
-			return true
-		}
-	}
-	*dst = string(b)
-	return true
+	return ok
 }
 
 var enumValues = [...]string{"buy", "sell", "market", "limit", "stop", "stop_limit", "trailing_stop",
 	"day", "gtc", "opg", "cls", "ioc", "fok", "", "simple", "bracket", "oco", "oto",
 	"buy_to_open", "buy_to_close", "sell_to_open", "sell_to_close"}
 
-func (s *scanner) lit(w string) bool {
-	s.ws()
-	if bytes.HasPrefix(s.b[s.i:], []byte(w)) {
-		s.i += len(w)
-		return true
-	}
-	return false
-}
-
-// num reads a JSON number's text.
-func (s *scanner) num() (string, bool) {
-	s.ws()
-	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			s.i++
-			continue
-		}
-		break
-	}
-	if s.i == start {
-		return "", false
-	}
-	raw := string(s.b[start:s.i])
-	return raw, json.Valid([]byte(raw))
-}
-
 // decimalValue reads a decimal field: null, a string or a number.
 func (s *scanner) decimalValue() (*decimal.Decimal, bool) {
-	switch c := s.peek(); {
+	var text []byte
+	switch c := s.Peek(); {
 	case c == 'n':
-		return nil, s.lit("null")
+		return nil, s.Lit("null")
 	case c == '"':
-		v, ok := s.str()
+		b, ok := s.Raw()
 		if !ok {
 			return nil, false
 		}
-		d, err := decimal.NewFromString(v)
-		return &d, err == nil
+		text = b
 	default:
-		v, ok := s.num()
+		b, ok := s.Number()
 		if !ok {
 			return nil, false
 		}
-		d, err := decimal.NewFromString(v)
-		return &d, err == nil
+		text = b
 	}
+	d, err := decimal.NewFromString(string(text))
+	return &d, err == nil
 }
 
 // stringValue reads a string field; null leaves it empty, as
 // encoding/json does.
 func (s *scanner) stringValue() (string, bool) {
-	if s.peek() == 'n' {
-		return "", s.lit("null")
+	if s.Peek() == 'n' {
+		return "", s.Lit("null")
 	}
 	return s.str()
 }
 
 func fastOrderBody(data []byte, body *orderBody) bool {
-	s := scanner{b: data}
-	if !s.lit("{") {
+	s := scanner{jsonscan.New(data)}
+	if !s.Lit("{") {
 		return false
 	}
 	r := &body.OrderRequest
-	if s.peek() == '}' {
-		s.i++
-	} else {
+	if !s.Lit("}") {
 		for {
 			key, ok := s.str()
-			if !ok || !s.lit(":") {
+			if !ok || !s.Lit(":") {
 				return false
 			}
 			switch key {
@@ -205,20 +130,13 @@ func fastOrderBody(data []byte, body *orderBody) bool {
 			case "client_order_id":
 				r.ClientOrderID, ok = s.stringValue()
 			case "extended_hours":
-				switch {
-				case s.lit("true"):
-					r.ExtendedHours = true
-				case s.lit("false"):
-					r.ExtendedHours = false
-				default:
-					ok = s.lit("null")
-				}
+				ok = s.Bool(&r.ExtendedHours)
 			case "take_profit", "stop_loss":
 				// Only their null form is common enough to bother with.
-				ok = s.lit("null")
+				ok = s.Lit("null")
 			case "legs", "advanced_instructions", "subtag", "source":
 				// Raw fields hold the literal null, as encoding/json leaves it.
-				ok = s.lit("null")
+				ok = s.Lit("null")
 				raw := json.RawMessage("null")
 				switch key {
 				case "legs":
@@ -236,15 +154,14 @@ func fastOrderBody(data []byte, body *orderBody) bool {
 			if !ok {
 				return false
 			}
-			if s.lit(",") {
+			if s.Lit(",") {
 				continue
 			}
-			if s.lit("}") {
+			if s.Lit("}") {
 				break
 			}
 			return false
 		}
 	}
-	s.ws()
-	return s.i == len(s.b)
+	return s.End()
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpaca/backoff"
 )
 
 // Tenant is one account the run places orders for.
@@ -218,18 +218,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				switch {
 				case err == nil:
 					in.outcome, in.orderID = outAcked, o.ID
+				case errors.Is(err, alpaca.ErrOrderRejected):
+					in.outcome = outRejected
+					noteErr(err)
 				case errors.Is(err, alpaca.ErrUnknownOutcome):
 					in.outcome = outUnknown
 					failed.Add(1)
 					noteErr(err)
-				default:
-					var ae *alpaca.APIError
-					if errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 && ae.StatusCode != 429 {
-						in.outcome = outRejected
-					} else {
-						in.outcome = outError
-						failed.Add(1)
-					}
+				default: // the run's context ended before the order left
+					in.outcome = outError
+					failed.Add(1)
 					noteErr(err)
 				}
 				done.Add(1)
@@ -300,18 +298,16 @@ func (r *Report) count(intents []intent) {
 // client then adopts the first.
 const unknownRetries = 5
 
+// unknownRetryDelay is the first wait before such a resubmission; it
+// doubles each time.
+const unknownRetryDelay = 20 * time.Millisecond
+
 func submit(ctx context.Context, c *alpaca.Client, req alpaca.OrderRequest) (*alpaca.Order, error) {
 	o, err := c.SubmitOrder(ctx, req)
-	wait := 20 * time.Millisecond
-	for n := 0; n < unknownRetries && errors.Is(err, alpaca.ErrUnknownOutcome); n++ {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+	for n := 1; n <= unknownRetries && errors.Is(err, alpaca.ErrUnknownOutcome); n++ {
+		if backoff.Sleep(ctx, backoff.Exponential(unknownRetryDelay, time.Second, n)) != nil {
 			return nil, err
-		case <-t.C:
 		}
-		wait *= 2
 		o, err = c.SubmitOrder(ctx, req)
 	}
 	return o, err

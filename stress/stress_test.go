@@ -1,8 +1,16 @@
 package stress_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,17 +77,82 @@ func TestFaultsLoseAndDuplicateNothing(t *testing.T) {
 	}
 }
 
-// A broker-side rate limit answers 429; the client waits as told and the
-// run still completes with nothing lost.
+// A rate limiter in front of the broker answers 429, as Alpaca's does
+// before the order service sees a request: the client waits as told and
+// resends, and the run completes with nothing lost or duplicated.
+//
+// Which sends are refused is fixed by the orders' ids (every fifth order's
+// first send), not by how many requests fit in a time window, so the
+// count of refusals and retries is the same on any machine.
 func TestRateLimited(t *testing.T) {
-	b := simtest.Start(t, sim.Config{Seed: 5, RateLimit: 40, RateWindow: 200 * time.Millisecond})
+	s, err := sim.New(sim.Config{Seed: 5, AutoProvision: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker := s.Handler()
+	var mu sync.Mutex
+	refused := map[string]bool{}
+	gate := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v2/orders" {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var req struct {
+				ClientOrderID string `json:"client_order_id"`
+			}
+			_ = json.Unmarshal(body, &req)
+			mu.Lock()
+			refuse := rateLimitedOrder(req.ClientOrderID) && !refused[req.ClientOrderID]
+			if refuse {
+				refused[req.ClientOrderID] = true
+			}
+			mu.Unlock()
+			if refuse {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(http.StatusTooManyRequests)
+				io.WriteString(w, `{"code":42910000,"message":"rate limit exceeded"}`)
+				return
+			}
+		}
+		broker.ServeHTTP(w, r)
+	})
+	hs := httptest.NewServer(gate)
+	s.Start()
+	t.Cleanup(func() {
+		_ = s.Close()
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+
+	const threads, each = 4, 30
 	rep := run(t, stress.Config{
-		Target: b.URL, Tenants: tenants(2, "rl"), Threads: 4, OrdersPerThread: 30,
+		Target: hs.URL, Tenants: tenants(2, "rl"), Threads: threads, OrdersPerThread: each,
 		RunID: "rl", ClientOptions: fastRetries,
 	})
-	if rep.Retries == 0 {
-		t.Errorf("expected 429 retries: %+v", rep)
+	mu.Lock()
+	defer mu.Unlock()
+	if want := threads * each / 5; len(refused) != want {
+		t.Fatalf("%d orders refused, want %d: the gate did not see the run's ids", len(refused), want)
 	}
+	// Each refusal costs exactly one resend, and nothing else is retried.
+	if rep.Retries != int64(len(refused)) || rep.Lookups != 0 {
+		t.Errorf("%d retries and %d look-ups for %d 429s, want one retry each and no look-up: %+v",
+			rep.Retries, rep.Lookups, len(refused), rep)
+	}
+}
+
+// rateLimitedOrder picks every fifth order of a worker ("rl-<worker>-<i>"
+// with i%5 == 2).
+func rateLimitedOrder(cid string) bool {
+	i := strings.LastIndexByte(cid, '-')
+	if i < 0 {
+		return false
+	}
+	n, err := strconv.Atoi(cid[i+1:])
+	return err == nil && n%5 == 2
 }
 
 func TestValidate(t *testing.T) {

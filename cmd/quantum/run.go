@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpaca/stream"
 	"github.com/quantum-alpaca/quantum/alpacabroker"
 	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/metrics"
@@ -288,7 +289,7 @@ func addTenants(e *engine.Engine, rs runSettings, reg *metrics.Registry) error {
 	if u, err := url.Parse(cfg.Broker); err == nil && strings.HasSuffix(u.Hostname(), "alpaca.markets") {
 		dataURL = "https://stream.data.alpaca.markets"
 	}
-	feed, err := alpacabroker.NewFeed(dataURL, alpaca.StreamFeedIEX, rs.specs[0].KeyID, rs.specs[0].Secret)
+	feed, err := alpacabroker.NewFeed(dataURL, stream.FeedIEX, rs.specs[0].KeyID, rs.specs[0].Secret)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package alpaca
+package stream
 
 import (
 	"bytes"
@@ -15,11 +15,13 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
 )
 
-// TradeUpdateSocket receives trade updates over the trading websocket,
+// TradeSocket receives trade updates over the trading websocket,
 // <base>/stream, the older transport that Alpaca's paper and live hosts
-// still serve. Unlike TradeUpdateStream it cannot resume: the server does
+// still serve. Unlike TradeEvents it cannot resume: the server does
 // not replay what was sent while the client was away. So every time the
 // socket is listening again (the first time included, since events can
 // fall between the caller's own startup reconciliation and the listen
@@ -28,89 +30,89 @@ import (
 // carry an event_id are still deduplicated by it.
 //
 // Updates has the same never-drop, block-the-reader policy as
-// TradeUpdateStream, reported through OnBufferFull and Stats.
+// TradeEvents, reported through OnBufferFull and Stats.
 //
-// Create it with NewTradeUpdateSocket and call Run exactly once.
-type TradeUpdateSocket struct {
+// Create it with NewTradeSocket and call Run exactly once.
+type TradeSocket struct {
 	endpoint string
-	opts     StreamOptions
+	opts     Options
 	log      *slog.Logger
 	client   *http.Client
 	ownedHC  bool
-	out      chan TradeUpdate
+	out      chan alpaca.TradeUpdate
 	resync   chan struct{}
 	running  atomic.Bool
-	stats    streamCounters
-	fullLog  streamLogLimiter
+	stats    counters
+	fullLog  logLimiter
 
 	last resumePoint
 }
 
-// NewTradeUpdateSocket returns a socket for <baseURL>/stream, where
+// NewTradeSocket returns a socket for <baseURL>/stream, where
 // baseURL is the trading API host; http maps to ws and https to wss.
-// Credentials are required; see StreamOptions for the rest (the SSE-only
+// Credentials are required; see Options for the rest (the SSE-only
 // fields are ignored).
-func NewTradeUpdateSocket(baseURL string, opts ...StreamOption) (*TradeUpdateSocket, error) {
-	o, err := buildStreamOptions(opts)
+func NewTradeSocket(baseURL string, opts ...Option) (*TradeSocket, error) {
+	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	if o.OnTradeUpdate != nil {
 		return nil, errors.New("alpaca: trade update handlers are for the SSE stream; the socket delivers on Updates")
 	}
-	u, err := parseStreamBase(baseURL, true)
+	u, err := parseBase(baseURL, true)
 	if err != nil {
 		return nil, err
 	}
 	u = u.JoinPath("stream")
-	hc, owned := streamHTTPClient(&o)
-	return &TradeUpdateSocket{
+	hc, owned := httpClient(&o)
+	return &TradeSocket{
 		endpoint: u.String(),
 		opts:     o,
-		log:      streamLogger(&o, "trade_updates").With("url", u.String()),
+		log:      newLogger(&o, "trade_updates").With("url", u.String()),
 		client:   hc,
 		ownedHC:  owned,
-		out:      make(chan TradeUpdate, o.BufferSize),
+		out:      make(chan alpaca.TradeUpdate, o.BufferSize),
 		resync:   make(chan struct{}, 1),
-		fullLog:  streamLogLimiter{interval: time.Second},
+		fullLog:  logLimiter{interval: time.Second},
 	}, nil
 }
 
 // Updates returns the channel of trade updates. It is closed when Run
 // returns.
-func (s *TradeUpdateSocket) Updates() <-chan TradeUpdate { return s.out }
+func (s *TradeSocket) Updates() <-chan alpaca.TradeUpdate { return s.out }
 
 // ResyncNeeded signals, after every successful listen, that events may
 // have been missed and the caller should reconcile by REST. It has
 // capacity one: several reconnects before the caller looks coalesce into
 // one signal, which is all a sweep needs.
-func (s *TradeUpdateSocket) ResyncNeeded() <-chan struct{} { return s.resync }
+func (s *TradeSocket) ResyncNeeded() <-chan struct{} { return s.resync }
 
 // LastEventID returns the event_id of the last update delivered, if the
 // server sends ids on this transport.
-func (s *TradeUpdateSocket) LastEventID() string {
+func (s *TradeSocket) LastEventID() string {
 	id, _ := s.last.get()
 	return id
 }
 
 // Stats returns the socket's counters.
-func (s *TradeUpdateSocket) Stats() StreamStats { return s.stats.snapshot() }
+func (s *TradeSocket) Stats() Stats { return s.stats.snapshot() }
 
 // Run connects, authenticates, listens to trade_updates and keeps doing so
 // until ctx is done, then returns ctx.Err(). It returns earlier with an
-// error wrapping ErrStreamUnauthorized when the credentials are refused,
+// error wrapping ErrUnauthorized when the credentials are refused,
 // and with a non-retryable error when the server will not stream
 // trade_updates. All goroutines Run starts have exited when it returns,
 // and the Updates channel is closed.
-func (s *TradeUpdateSocket) Run(ctx context.Context) error {
+func (s *TradeSocket) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
-		return ErrStreamRunCalledTwice
+		return ErrRunCalledTwice
 	}
 	defer close(s.out)
 	if s.ownedHC {
 		defer s.client.CloseIdleConnections()
 	}
-	return runStream(ctx, &s.opts, s.log, &s.stats, s.connect)
+	return runLoop(ctx, &s.opts, s.log, &s.stats, s.connect)
 }
 
 // wsTradeFrame is the envelope of every trade-socket message.
@@ -127,7 +129,7 @@ type wsTradeControl struct {
 	Streams []string `json:"streams"`
 }
 
-func (s *TradeUpdateSocket) connect(ctx context.Context) (connected bool, err error) {
+func (s *TradeSocket) connect(ctx context.Context) (connected bool, err error) {
 	conn, err := wsDial(ctx, s.client, s.endpoint, &s.opts, "trade_updates")
 	if err != nil {
 		return false, err
@@ -142,13 +144,13 @@ func (s *TradeUpdateSocket) connect(ctx context.Context) (connected bool, err er
 	if s.opts.OnConnect != nil {
 		s.opts.OnConnect()
 	}
-	streamSignal(s.resync)
+	signal(s.resync)
 
 	connCtx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil)
-	live := newStreamLiveness()
+	live := newLiveness()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -173,7 +175,7 @@ func (s *TradeUpdateSocket) connect(ctx context.Context) (connected bool, err er
 			s.log.Debug("ignoring frame", "stream", f.Stream)
 			continue
 		}
-		var tu TradeUpdate
+		var tu alpaca.TradeUpdate
 		if err := json.Unmarshal(f.Data, &tu); err != nil {
 			s.stats.malformed.Add(1)
 			s.log.Warn("skipping undecodable trade update", "err", err)
@@ -193,10 +195,10 @@ func (s *TradeUpdateSocket) connect(ctx context.Context) (connected bool, err er
 
 // handshake authenticates and subscribes. It runs before the keepalive
 // goroutine starts, so it is the connection's only writer at that point.
-func (s *TradeUpdateSocket) handshake(ctx context.Context, conn *websocket.Conn) error {
+func (s *TradeSocket) handshake(ctx context.Context, conn *websocket.Conn) error {
 	auth := map[string]any{
 		"action": "authenticate",
-		"data":   map[string]string{"key_id": s.opts.KeyID, "secret_key": s.opts.SecretKey},
+		"data":   map[string]string{"key_id": s.opts.KeyID, "secret_key": string(s.opts.SecretKey)},
 	}
 	reply, err := s.exchange(ctx, conn, auth, "authorization")
 	if err != nil {
@@ -212,8 +214,8 @@ func (s *TradeUpdateSocket) handshake(ctx context.Context, conn *websocket.Conn)
 		}
 		// Name the key so the operator knows which tenant's credentials
 		// are wrong, but never the secret.
-		return streamFatal(fmt.Errorf("%w: trade_updates websocket refused key %s: %s",
-			ErrStreamUnauthorized, streamMaskKey(s.opts.KeyID), why))
+		return fatal(fmt.Errorf("%w: trade_updates websocket refused key %s: %s",
+			ErrUnauthorized, maskKey(s.opts.KeyID), why))
 	}
 	listen := map[string]any{
 		"action": "listen",
@@ -224,7 +226,7 @@ func (s *TradeUpdateSocket) handshake(ctx context.Context, conn *websocket.Conn)
 		return fmt.Errorf("listen: %w", err)
 	}
 	if !slices.Contains(reply.Streams, "trade_updates") {
-		return streamFatal(fmt.Errorf("alpaca: server does not stream trade_updates (listening to %q)", reply.Streams))
+		return fatal(fmt.Errorf("alpaca: server does not stream trade_updates (listening to %q)", reply.Streams))
 	}
 	return nil
 }
@@ -232,7 +234,7 @@ func (s *TradeUpdateSocket) handshake(ctx context.Context, conn *websocket.Conn)
 // exchange sends one request and waits, within the handshake timeout, for
 // the reply on the named stream. A listen rejected because the auth did
 // not stick comes back on "authorization", so that stream always answers.
-func (s *TradeUpdateSocket) exchange(ctx context.Context, conn *websocket.Conn, req any, want string) (wsTradeControl, error) {
+func (s *TradeSocket) exchange(ctx context.Context, conn *websocket.Conn, req any, want string) (wsTradeControl, error) {
 	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	defer cancel()
 	// Requests stay JSON even when replies are MessagePack: JSON is the
@@ -258,7 +260,7 @@ func (s *TradeUpdateSocket) exchange(ctx context.Context, conn *websocket.Conn, 
 			return c, fmt.Errorf("decode %s reply: %w", f.Stream, err)
 		}
 		if f.Stream == "authorization" && want != "authorization" && c.Status != "authorized" {
-			return c, streamFatal(fmt.Errorf("%w: %s refused: %s", ErrStreamUnauthorized, want, c.Status))
+			return c, fatal(fmt.Errorf("%w: %s refused: %s", ErrUnauthorized, want, c.Status))
 		}
 		if f.Stream == want {
 			return c, nil
@@ -268,7 +270,7 @@ func (s *TradeUpdateSocket) exchange(ctx context.Context, conn *websocket.Conn, 
 
 // decodeTradeFrame accepts JSON in text or binary frames (the paper server
 // sends binary) and MessagePack. MessagePack is converted to JSON so there
-// is one decoding path for TradeUpdate and its decimal fields; trade
+// is one decoding path for alpaca.TradeUpdate and its decimal fields; trade
 // updates are a few per second, so the detour costs nothing that matters.
 func decodeTradeFrame(msg []byte) (wsTradeFrame, error) {
 	var f wsTradeFrame
@@ -291,84 +293,4 @@ func decodeTradeFrame(msg []byte) (wsTradeFrame, error) {
 		return f, fmt.Errorf("decode frame: %w", err)
 	}
 	return f, nil
-}
-
-// wsDial opens a websocket, mapping upgrade failures to retryable or
-// final errors.
-func wsDial(ctx context.Context, hc *http.Client, endpoint string, o *StreamOptions, what string) (*websocket.Conn, error) {
-	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
-	defer cancel()
-	h := http.Header{}
-	if o.Msgpack {
-		h.Set("Content-Type", "application/msgpack")
-	} else {
-		h.Set("Content-Type", "application/json")
-	}
-	conn, resp, err := websocket.Dial(hctx, endpoint, &websocket.DialOptions{
-		HTTPClient: hc,
-		HTTPHeader: h,
-	})
-	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
-			return nil, streamClassifyStatus(&streamHTTPError{op: "upgrade " + what, status: resp.StatusCode})
-		}
-		return nil, fmt.Errorf("dial %s: %w", what, err)
-	}
-	conn.SetReadLimit(o.ReadLimit)
-	return conn, nil
-}
-
-// wsWrite sends a request as JSON text, or as MessagePack
-// binary when the connection negotiated it.
-func wsWrite(ctx context.Context, conn *websocket.Conn, useMsgpack bool, v any) error {
-	if useMsgpack {
-		b, err := msgpack.Marshal(v)
-		if err != nil {
-			return err
-		}
-		return conn.Write(ctx, websocket.MessageBinary, b)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return conn.Write(ctx, websocket.MessageText, b)
-}
-
-// wsKeepAlive is the connection's writer goroutine after the handshake: it
-// sends pings and, for market data, the requests queued on wake. Keeping
-// every write here is what makes it the only writer. A ping that goes
-// unanswered kills the connection, unless the reader was parked on a full
-// buffer meanwhile: a parked reader does not read pongs.
-func wsKeepAlive(ctx context.Context, conn *websocket.Conn, o *StreamOptions, live *streamLiveness,
-	wake <-chan struct{}, write func(context.Context) error, kill context.CancelCauseFunc) {
-	t := time.NewTicker(o.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-wake:
-			if err := write(ctx); err != nil {
-				kill(fmt.Errorf("write: %w", err))
-				return
-			}
-			continue
-		case <-t.C:
-		}
-		if live.paused.Load() {
-			continue
-		}
-		pauses := live.pauses.Load()
-		pctx, cancel := context.WithTimeout(ctx, o.PingTimeout)
-		err := conn.Ping(pctx)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			if live.paused.Load() || live.pauses.Load() != pauses {
-				continue
-			}
-			kill(fmt.Errorf("%w: no pong within %v: %w", ErrStreamStalled, o.PingTimeout, err))
-			return
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package alpaca
+package stream
 
 import (
 	"encoding/json"
@@ -11,27 +11,8 @@ import (
 )
 
 // Internal because the frame decoder is private; the end-to-end decode
-// paths are covered black-box in ws_marketdata_test.go.
-
-func TestWSDecodeParseSimpleStrings(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []string
-		ok   bool
-	}{
-		{`[]`, []string{}, true},
-		{`["@"]`, []string{"@"}, true},
-		{`[ "@" , "F","T" ]`, []string{"@", "F", "T"}, true},
-		{`["a\"b"]`, nil, false},
-		{`[1]`, nil, false},
-		{`["a"`, nil, false},
-	} {
-		got, ok := mdParseStrings([]byte(tc.in))
-		if ok != tc.ok || (ok && !slices.Equal(got, tc.want)) {
-			t.Errorf("mdParseStrings(%s): got %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
-		}
-	}
-}
+// paths are covered black-box in marketdata_test.go, and the condition
+// list scanner in package jsonscan.
 
 func TestWSDecodeEscapedConditionsFallBack(t *testing.T) {
 	var d mdDecoder
@@ -77,7 +58,7 @@ func quoteBatch(n int, tm any) []map[string]any {
 
 func benchmarkDecode(b *testing.B, frame []byte) {
 	var d mdDecoder
-	var sink MarketData
+	var sink Message
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -86,7 +67,7 @@ func benchmarkDecode(b *testing.B, frame []byte) {
 			b.Fatal(err)
 		}
 		for i := range msgs {
-			sink, _ = msgs[i].toMarketData()
+			sink, _ = msgs[i].toMessage()
 		}
 	}
 	_ = sink

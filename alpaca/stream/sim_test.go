@@ -1,4 +1,4 @@
-package alpaca_test
+package stream_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpaca/stream"
 	"github.com/quantum-alpaca/quantum/sim"
 )
 
@@ -24,7 +25,7 @@ func newStreamSim(t *testing.T) *httptest.Server {
 	t.Helper()
 	s, err := sim.New(sim.Config{
 		Seed:         7,
-		Credentials:  []sim.Credential{{KeyID: streamTestKey, Secret: streamTestSecret}},
+		Credentials:  []sim.Credential{{KeyID: testKey, Secret: testSecret}},
 		TickInterval: 20 * time.Millisecond,
 	})
 	if err != nil {
@@ -44,8 +45,8 @@ func simPlaceOrder(t *testing.T, base, symbol string) string {
 	t.Helper()
 	body := `{"symbol":"` + symbol + `","qty":"1","side":"buy","type":"market","time_in_force":"day"}`
 	req, _ := http.NewRequest(http.MethodPost, base+"/v2/orders", strings.NewReader(body))
-	req.Header.Set("APCA-API-KEY-ID", streamTestKey)
-	req.Header.Set("APCA-API-SECRET-KEY", streamTestSecret)
+	req.Header.Set("APCA-API-KEY-ID", testKey)
+	req.Header.Set("APCA-API-SECRET-KEY", testSecret)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -67,7 +68,7 @@ func simPlaceOrder(t *testing.T, base, symbol string) string {
 // event ids seen for it.
 func simAwaitFill(t *testing.T, updates <-chan alpaca.TradeUpdate, orderID string) (events []string, ids []string) {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(safetyNet)
 	for {
 		select {
 		case tu, ok := <-updates:
@@ -82,7 +83,7 @@ func simAwaitFill(t *testing.T, updates <-chan alpaca.TradeUpdate, orderID strin
 				return events, ids
 			}
 		case <-deadline:
-			t.Fatalf("no fill for order %s within 5s (saw %v)", orderID, events)
+			t.Fatalf("no fill for order %s within %v (saw %v)", orderID, safetyNet, events)
 		}
 	}
 }
@@ -90,15 +91,15 @@ func simAwaitFill(t *testing.T, updates <-chan alpaca.TradeUpdate, orderID strin
 func TestSSEStreamAgainstSim(t *testing.T) {
 	srv := newStreamSim(t)
 	connected := make(chan struct{}, 4)
-	s1, err := alpaca.NewTradeUpdateStream(srv.URL, streamFastOptions(
-		alpaca.WithStreamHTTPClient(srv.Client()),
-		alpaca.WithConnectHandlers(func() { connected <- struct{}{} }, nil),
+	s1, err := stream.NewTradeEvents(srv.URL, fastOptions(
+		stream.WithHTTPClient(srv.Client()),
+		stream.WithConnectHandlers(func() { notify(connected, struct{}{}) }, nil),
 	)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, _ := streamRunBG(t, s1.Run)
-	streamRecv(t, connected, 2*time.Second, "connect")
+	stop, _ := runBG(t, s1.Run)
+	recv(t, connected, "connect")
 	first := simPlaceOrder(t, srv.URL, "AAPL")
 	events, _ := simAwaitFill(t, s1.Updates(), first)
 	if events[0] != "new" && events[0] != "accepted" && events[0] != "pending_new" {
@@ -115,12 +116,12 @@ func TestSSEStreamAgainstSim(t *testing.T) {
 	// A second stream resuming from the first one's last id sees what
 	// happened while nobody was listening, and nothing from before.
 	second := simPlaceOrder(t, srv.URL, "MSFT")
-	s2, err := alpaca.NewTradeUpdateStream(srv.URL, streamFastOptions(alpaca.WithResumeAfter(last))...)
+	s2, err := stream.NewTradeEvents(srv.URL, fastOptions(stream.WithResumeAfter(last))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop2, _ := streamRunBG(t, s2.Run)
-	deadline := time.After(5 * time.Second)
+	stop2, _ := runBG(t, s2.Run)
+	deadline := time.After(safetyNet)
 	for done := false; !done; {
 		select {
 		case tu := <-s2.Updates():
@@ -137,23 +138,23 @@ func TestSSEStreamAgainstSim(t *testing.T) {
 
 func TestWSTradeUpdatesAgainstSim(t *testing.T) {
 	srv := newStreamSim(t)
-	s, err := alpaca.NewTradeUpdateSocket(srv.URL, streamFastOptions()...)
+	s, err := stream.NewTradeSocket(srv.URL, fastOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, _ := streamRunBG(t, s.Run)
-	streamRecv(t, s.ResyncNeeded(), 2*time.Second, "listening")
+	stop, _ := runBG(t, s.Run)
+	recv(t, s.ResyncNeeded(), "listening")
 	id := simPlaceOrder(t, srv.URL, "AAPL")
 	simAwaitFill(t, s.Updates(), id)
 	if err := stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run: got %v", err)
 	}
 
-	bad, _ := alpaca.NewTradeUpdateSocket(srv.URL, alpaca.WithStreamCredentials(streamTestKey, "nope"))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	bad, _ := stream.NewTradeSocket(srv.URL, stream.WithCredentials(testKey, "nope"))
+	ctx, cancel := context.WithTimeout(context.Background(), safetyNet)
 	defer cancel()
-	if err := bad.Run(ctx); !errors.Is(err, alpaca.ErrStreamUnauthorized) {
-		t.Errorf("bad credentials: got %v, want ErrStreamUnauthorized", err)
+	if err := bad.Run(ctx); !errors.Is(err, stream.ErrUnauthorized) {
+		t.Errorf("bad credentials: got %v, want ErrUnauthorized", err)
 	}
 }
 
@@ -161,15 +162,15 @@ func TestWSMarketDataAgainstSim(t *testing.T) {
 	srv := newStreamSim(t) // building the synthetic market is the slow part; share it
 	for _, codec := range []string{"JSON", "Msgpack"} {
 		t.Run(codec, func(t *testing.T) {
-			s, err := alpaca.NewMarketDataStream(srv.URL, alpaca.StreamFeedIEX, streamFastOptions(alpaca.WithMsgpack(codec == "Msgpack"))...)
+			s, err := stream.NewMarketData(srv.URL, stream.FeedIEX, fastOptions(stream.WithMsgpack(codec == "Msgpack"))...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Subscribe(context.Background(), alpaca.Subscription{Quotes: []string{"AAPL"}, Trades: []string{"AAPL"}}); err != nil {
+			if err := s.Subscribe(context.Background(), stream.Subscription{Quotes: []string{"AAPL"}, Trades: []string{"AAPL"}}); err != nil {
 				t.Fatal(err)
 			}
-			stop, _ := streamRunBG(t, s.Run)
-			deadline := time.After(5 * time.Second)
+			stop, _ := runBG(t, s.Run)
+			deadline := time.After(safetyNet)
 			// Quotes move every tick; trades are the market's choice, so
 			// they are checked when they come but not waited for.
 			var quote, trade bool
@@ -180,19 +181,19 @@ func TestWSMarketDataAgainstSim(t *testing.T) {
 						t.Fatalf("unsubscribed symbol %q", m.Symbol)
 					}
 					switch m.Kind {
-					case alpaca.MarketQuote:
+					case stream.KindQuote:
 						quote = true
 						if m.Quote.BidPrice <= 0 || m.Quote.AskPrice < m.Quote.BidPrice || m.Quote.Timestamp.IsZero() {
 							t.Errorf("implausible quote %+v", m.Quote)
 						}
-					case alpaca.MarketTrade:
+					case stream.KindTrade:
 						trade = true
 						if m.Trade.Price <= 0 || m.Trade.Timestamp.IsZero() {
 							t.Errorf("implausible trade %+v", m.Trade)
 						}
 					}
 				case <-deadline:
-					t.Fatalf("quote %v, trade %v within 5s; stats %+v", quote, trade, s.Stats())
+					t.Fatalf("quote %v, trade %v within %v; stats %+v", quote, trade, safetyNet, s.Stats())
 				}
 			}
 			if got := s.Subscribed(); len(got.Quotes) != 1 || got.Quotes[0] != "AAPL" {
@@ -206,11 +207,11 @@ func TestWSMarketDataAgainstSim(t *testing.T) {
 	}
 
 	t.Run("AuthFailed", func(t *testing.T) {
-		s, _ := alpaca.NewMarketDataStream(srv.URL, alpaca.StreamFeedIEX, alpaca.WithStreamCredentials(streamTestKey, "nope"))
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s, _ := stream.NewMarketData(srv.URL, stream.FeedIEX, stream.WithCredentials(testKey, "nope"))
+		ctx, cancel := context.WithTimeout(context.Background(), safetyNet)
 		defer cancel()
-		if err := s.Run(ctx); !errors.Is(err, alpaca.ErrStreamAuthFailed) {
-			t.Errorf("got %v, want ErrStreamAuthFailed", err)
+		if err := s.Run(ctx); !errors.Is(err, stream.ErrAuthFailed) {
+			t.Errorf("got %v, want ErrAuthFailed", err)
 		}
 	})
 }
@@ -222,9 +223,9 @@ func TestSSEHandlersAgainstSim(t *testing.T) {
 	updates := make(chan alpaca.TradeUpdate, 16)
 	resyncs := make(chan struct{}, 4)
 	stop := errors.New("enough")
-	s, err := alpaca.NewTradeUpdateStream(srv.URL,
-		alpaca.WithStreamCredentials(streamTestKey, streamTestSecret),
-		alpaca.WithTradeUpdateHandler(
+	s, err := stream.NewTradeEvents(srv.URL,
+		stream.WithCredentials(testKey, testSecret),
+		stream.WithTradeUpdateHandler(
 			func(ctx context.Context, tu alpaca.TradeUpdate) error {
 				updates <- tu
 				if tu.Event == "fill" {
@@ -236,7 +237,7 @@ func TestSSEHandlersAgainstSim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), safetyNet)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()

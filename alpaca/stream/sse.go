@@ -1,4 +1,4 @@
-package alpaca
+package stream
 
 import (
 	"bufio"
@@ -6,20 +6,22 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpaca/internal/netx"
 )
 
 // sseMaxLine bounds one SSE line. A trade update with bracket legs is a few
 // KiB; anything near this is a broken server, not a big order.
 const sseMaxLine = 4 << 20
 
-// TradeUpdateStream receives the account's trade updates (order events and
+// TradeEvents receives the account's trade updates (order events and
 // fills) from GET <base>/v2/events/trades, Alpaca's server-sent-events
 // feed. It is the preferred trade-update transport because the server can
 // replay: after a dropped connection the stream resumes with since_id set
@@ -33,29 +35,29 @@ const sseMaxLine = 4 << 20
 // stops reading (the server sees TCP backpressure) instead of dropping,
 // because a trade update can be a fill and a lost fill is a wrong position.
 // OnBufferFull and Stats().BufferFull report each time that happens. This
-// is the opposite of MarketDataStream, which drops.
+// is the opposite of MarketData, which drops.
 //
-// Create it with NewTradeUpdateStream and call Run exactly once.
-type TradeUpdateStream struct {
+// Create it with NewTradeEvents and call Run exactly once.
+type TradeEvents struct {
 	endpoint *url.URL
-	opts     StreamOptions
+	opts     Options
 	log      *slog.Logger
 	client   *http.Client // nil: the stream dials its own connections
-	out      chan TradeUpdate
+	out      chan alpaca.TradeUpdate
 	resync   chan struct{}
 	running  atomic.Bool
-	stats    streamCounters
-	fullLog  streamLogLimiter
+	stats    counters
+	fullLog  logLimiter
 
 	last resumePoint
 }
 
-// NewTradeUpdateStream returns a stream for <baseURL>/v2/events/trades,
+// NewTradeEvents returns a stream for <baseURL>/v2/events/trades,
 // where baseURL is the trading API host (https://paper-api.alpaca.markets
 // or a simulator's http://host:port). Credentials are required; see
-// StreamOptions for the rest.
-func NewTradeUpdateStream(baseURL string, opts ...StreamOption) (*TradeUpdateStream, error) {
-	o, err := buildStreamOptions(opts)
+// Options for the rest.
+func NewTradeEvents(baseURL string, opts ...Option) (*TradeEvents, error) {
+	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +69,7 @@ func NewTradeUpdateStream(baseURL string, opts ...StreamOption) (*TradeUpdateStr
 	case o.UntilID != "" && o.SinceID == "":
 		return nil, errors.New("alpaca: until_id needs since_id")
 	}
-	u, err := parseStreamBase(baseURL, false)
+	u, err := parseBase(baseURL, false)
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +78,14 @@ func NewTradeUpdateStream(baseURL string, opts ...StreamOption) (*TradeUpdateStr
 	if o.OnTradeUpdate != nil {
 		buf = 0 // the handler receives the updates; the channel only closes
 	}
-	return &TradeUpdateStream{
+	return &TradeEvents{
 		endpoint: u,
 		opts:     o,
-		log:      streamLogger(&o, "trade_events").With("url", u.String()),
+		log:      newLogger(&o, "trade_events").With("url", u.String()),
 		client:   o.HTTPClient,
-		out:      make(chan TradeUpdate, buf),
+		out:      make(chan alpaca.TradeUpdate, buf),
 		resync:   make(chan struct{}, 1),
-		fullLog:  streamLogLimiter{interval: time.Second},
+		fullLog:  logLimiter{interval: time.Second},
 		last:     resumePoint{m: resumeMark{id: o.SinceID}},
 	}, nil
 }
@@ -91,11 +93,11 @@ func NewTradeUpdateStream(baseURL string, opts ...StreamOption) (*TradeUpdateStr
 // Updates returns the channel of trade updates, in event order, without
 // duplicates. It is closed when Run returns.
 //
-// To resume after a restart, persist TradeUpdate.EventID of each update
+// To resume after a restart, persist alpaca.TradeUpdate.EventID of each update
 // once it is processed, and pass the last one to WithResumeAfter. Do not
 // persist LastEventID: it runs ahead of what has been processed by up to
 // the buffer size.
-func (s *TradeUpdateStream) Updates() <-chan TradeUpdate { return s.out }
+func (s *TradeEvents) Updates() <-chan alpaca.TradeUpdate { return s.out }
 
 // ResyncNeeded signals that events may have been missed and the caller
 // should reconcile by REST (list open and recent orders). For SSE that
@@ -103,34 +105,34 @@ func (s *TradeUpdateStream) Updates() <-chan TradeUpdate { return s.out }
 // stream was created without WithResumeAfter/WithTimeRange and no event
 // has arrived yet, the server sends live events only. The channel has
 // capacity one, so signals that arrive before the caller looks coalesce.
-func (s *TradeUpdateStream) ResyncNeeded() <-chan struct{} { return s.resync }
+func (s *TradeEvents) ResyncNeeded() <-chan struct{} { return s.resync }
 
 // LastEventID returns the id of the last update put on the Updates
 // channel (or the WithResumeAfter id before any arrive).
-func (s *TradeUpdateStream) LastEventID() string {
+func (s *TradeEvents) LastEventID() string {
 	id, _ := s.last.get()
 	return id
 }
 
 // Stats returns the stream's counters.
-func (s *TradeUpdateStream) Stats() StreamStats { return s.stats.snapshot() }
+func (s *TradeEvents) Stats() Stats { return s.stats.snapshot() }
 
 // Run connects and keeps the stream connected until ctx is done, then
 // returns ctx.Err(). It returns earlier with an error that reconnecting
 // cannot fix (rejected credentials, bad parameters: anything wrapping
-// ErrStreamUnauthorized or a non-retryable HTTP status) and with nil when
+// ErrUnauthorized or a non-retryable HTTP status) and with nil when
 // a stream bounded by WithTimeRange's until or an UntilID reaches its
 // end. All goroutines Run starts have exited when it returns, and the
 // Updates channel is closed.
-func (s *TradeUpdateStream) Run(ctx context.Context) error {
+func (s *TradeEvents) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
-		return ErrStreamRunCalledTwice
+		return ErrRunCalledTwice
 	}
 	defer close(s.out)
-	return runStream(ctx, &s.opts, s.log, &s.stats, s.connect)
+	return runLoop(ctx, &s.opts, s.log, &s.stats, s.connect)
 }
 
-func (s *TradeUpdateStream) bounded() bool {
+func (s *TradeEvents) bounded() bool {
 	return !s.opts.Until.IsZero() || s.opts.UntilID != ""
 }
 
@@ -138,7 +140,7 @@ func (s *TradeUpdateStream) bounded() bool {
 // from the last one: by since_id normally, by since when the caller
 // bounded the stream by time (the API wants until paired with since); the
 // id filter in deliver removes the overlap that since allows.
-func (s *TradeUpdateStream) query() (q url.Values, resumed bool) {
+func (s *TradeEvents) query() (q url.Values, resumed bool) {
 	q = url.Values{}
 	lastID, lastAt := s.last.get()
 	o := &s.opts
@@ -163,7 +165,7 @@ func (s *TradeUpdateStream) query() (q url.Values, resumed bool) {
 	return q, true
 }
 
-func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err error) {
+func (s *TradeEvents) connect(ctx context.Context) (connected bool, err error) {
 	q, resumed := s.query()
 	u := *s.endpoint
 	u.RawQuery = q.Encode()
@@ -175,16 +177,16 @@ func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err er
 	// accepts the connection but never answers is caught as well; the
 	// handshake timeout would also catch it, but this keeps one notion of
 	// "silent".
-	live := newStreamLiveness()
+	live := newLiveness()
 	live.touch()
-	defer live.arm(s.opts.LivenessTimeout, func() { cancel(ErrStreamStalled) })()
+	defer live.arm(s.opts.LivenessTimeout, func() { cancel(ErrStalled) })()
 
 	req, err := http.NewRequestWithContext(connCtx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return false, streamFatal(err)
+		return false, fatal(err)
 	}
-	req.Header.Set("APCA-API-KEY-ID", s.opts.KeyID)
-	req.Header.Set("APCA-API-SECRET-KEY", s.opts.SecretKey)
+	req.Header.Set(netx.KeyIDHeader, s.opts.KeyID)
+	req.Header.Set(netx.SecretKeyHeader, string(s.opts.SecretKey))
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
 
@@ -204,7 +206,7 @@ func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err er
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return false, streamClassifyStatus(&streamHTTPError{
+		return false, classifyStatus(&httpError{
 			op:     "GET /v2/events/trades",
 			status: resp.StatusCode,
 			body:   string(bytes.TrimSpace(body)),
@@ -219,10 +221,10 @@ func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err er
 	if !resumed {
 		if s.opts.OnResync != nil {
 			if err := s.opts.OnResync(connCtx); err != nil {
-				return true, streamFatal(err)
+				return true, fatal(err)
 			}
 		} else {
-			streamSignal(s.resync)
+			signal(s.resync)
 		}
 	}
 
@@ -238,7 +240,7 @@ func (s *TradeUpdateStream) connect(ctx context.Context) (connected bool, err er
 // read parses the event stream. Per the SSE format an event is a run of
 // lines ended by a blank line; only data lines matter here, and comment
 // lines (":heartbeat") only prove the connection is alive.
-func (s *TradeUpdateStream) read(ctx context.Context, body io.Reader, live *streamLiveness) error {
+func (s *TradeEvents) read(ctx context.Context, body io.Reader, live *liveness) error {
 	sc := bufio.NewScanner(body)
 	// Start small: an idle tenant's stream should not pin 64 KiB; the
 	// scanner grows the buffer up to sseMaxLine when a line needs it.
@@ -273,13 +275,13 @@ func (s *TradeUpdateStream) read(ctx context.Context, body io.Reader, live *stre
 		return err
 	}
 	if s.bounded() {
-		return errStreamEnded
+		return errEnded
 	}
 	return io.ErrUnexpectedEOF
 }
 
-func (s *TradeUpdateStream) dispatch(ctx context.Context, data []byte, live *streamLiveness) error {
-	var tu TradeUpdate
+func (s *TradeEvents) dispatch(ctx context.Context, data []byte, live *liveness) error {
+	var tu alpaca.TradeUpdate
 	if err := json.Unmarshal(data, &tu); err != nil {
 		s.stats.malformed.Add(1)
 		s.log.Warn("skipping undecodable trade event", "err", err, "bytes", len(data))
@@ -296,7 +298,7 @@ func (s *TradeUpdateStream) dispatch(ctx context.Context, data []byte, live *str
 		err = s.opts.OnTradeUpdate(ctx, tu)
 		live.resume()
 		if err != nil {
-			err = streamFatal(err)
+			err = fatal(err)
 		} else {
 			s.stats.received.Add(1)
 		}
@@ -307,33 +309,4 @@ func (s *TradeUpdateStream) dispatch(ctx context.Context, data []byte, live *str
 		s.last.restore(prev) // the stream is ending
 	}
 	return err
-}
-
-// deliverTradeUpdate puts tu on out, waiting as long as it takes: trade
-// updates are never dropped. While it waits the reader is parked, so
-// liveness checks are paused.
-func deliverTradeUpdate(ctx context.Context, out chan<- TradeUpdate, tu TradeUpdate, live *streamLiveness,
-	stats *streamCounters, onFull func(uint64), lim *streamLogLimiter, log *slog.Logger) error {
-	select {
-	case out <- tu:
-		stats.received.Add(1)
-		return nil
-	default:
-	}
-	n := stats.bufferFull.Add(1)
-	if onFull != nil {
-		onFull(n)
-	}
-	if lim.allow() {
-		log.Warn("trade update buffer full; reader waiting for the consumer", "times", n, "capacity", cap(out))
-	}
-	live.pause()
-	defer live.resume()
-	select {
-	case out <- tu:
-		stats.received.Add(1)
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for trade update consumer: %w", context.Cause(ctx))
-	}
 }

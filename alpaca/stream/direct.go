@@ -1,4 +1,4 @@
-package alpaca
+package stream
 
 import (
 	"bufio"
@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+
+	"github.com/quantum-alpaca/quantum/alpaca/internal/netx"
 )
 
 // sseConnBuffer is the read buffer of a direct SSE connection. Idle, the
@@ -37,7 +39,7 @@ func openDirect(ctx context.Context, req *http.Request, tlsConf *tls.Config) (*h
 			port = "443"
 		}
 	}
-	raw, err := newDialer().DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+	raw, err := netx.Dialer().DialContext(ctx, "tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		return nil, err
 	}

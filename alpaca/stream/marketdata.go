@@ -1,4 +1,4 @@
-package alpaca
+package stream
 
 import (
 	"bytes"
@@ -6,150 +6,54 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
 )
 
-// StreamFeed names a market-data stream feed, the last path segment of
+// Feed names a market-data stream feed, the last path segment of
 // <base>/v2/{feed}.
-type StreamFeed string
+type Feed string
 
 // Stock feeds.
 const (
-	StreamFeedIEX        StreamFeed = "iex"
-	StreamFeedSIP        StreamFeed = "sip"
-	StreamFeedDelayedSIP StreamFeed = "delayed_sip"
-	// StreamFeedTest is Alpaca's always-on test stream (symbol FAKEPACA).
-	StreamFeedTest StreamFeed = "test"
+	FeedIEX        Feed = "iex"
+	FeedSIP        Feed = "sip"
+	FeedDelayedSIP Feed = "delayed_sip"
+	// FeedTest is Alpaca's always-on test stream (symbol FAKEPACA).
+	FeedTest Feed = "test"
 )
 
-// MarketDataKind says which field of a MarketData is set.
-type MarketDataKind uint8
+// Kind says which field of a Message is set.
+type Kind uint8
 
 // Market data kinds.
 const (
-	MarketTrade      MarketDataKind = iota + 1 // Trade is set
-	MarketQuote                                // Quote is set
-	MarketBar                                  // Bar is set: a minute bar
-	MarketDailyBar                             // Bar is set: the running daily bar
-	MarketUpdatedBar                           // Bar is set: a minute bar corrected by late trades
+	KindTrade      Kind = iota + 1 // Trade is set
+	KindQuote                      // Quote is set
+	KindBar                        // Bar is set: a minute bar
+	KindDailyBar                   // Bar is set: the running daily bar
+	KindUpdatedBar                 // Bar is set: a minute bar corrected by late trades
 )
 
-// MarketData is one message from the market-data stream. It is a flat
+// Message is one message from the market-data stream. It is a flat
 // union rather than an interface so that the hot path allocates nothing
 // per message beyond what decoding needs, and so a consumer switches on
 // Kind instead of type-asserting.
-type MarketData struct {
-	Kind   MarketDataKind
+type Message struct {
+	Kind   Kind
 	Symbol string
-	Trade  Trade
-	Quote  Quote
-	Bar    Bar
+	Trade  alpaca.Trade
+	Quote  alpaca.Quote
+	Bar    alpaca.Bar
 }
 
-// Subscription is a set of symbols per channel; "*" means every symbol.
-type Subscription struct {
-	Trades      []string
-	Quotes      []string
-	Bars        []string
-	DailyBars   []string
-	UpdatedBars []string
-}
-
-// Empty reports whether s names no symbol.
-func (s Subscription) Empty() bool {
-	return len(s.Trades)+len(s.Quotes)+len(s.Bars)+len(s.DailyBars)+len(s.UpdatedBars) == 0
-}
-
-// mdSubRequest is the wire shape of subscribe/unsubscribe. Every channel
-// key is always present (possibly empty), as Alpaca's own clients send it.
-type mdSubRequest struct {
-	Action      string   `json:"action" msgpack:"action"`
-	Trades      []string `json:"trades" msgpack:"trades"`
-	Quotes      []string `json:"quotes" msgpack:"quotes"`
-	Bars        []string `json:"bars" msgpack:"bars"`
-	DailyBars   []string `json:"dailyBars" msgpack:"dailyBars"`
-	UpdatedBars []string `json:"updatedBars" msgpack:"updatedBars"`
-}
-
-func newMDSubRequest(action string, s Subscription) mdSubRequest {
-	nonNil := func(v []string) []string {
-		if v == nil {
-			return []string{}
-		}
-		return v
-	}
-	return mdSubRequest{
-		Action:      action,
-		Trades:      nonNil(s.Trades),
-		Quotes:      nonNil(s.Quotes),
-		Bars:        nonNil(s.Bars),
-		DailyBars:   nonNil(s.DailyBars),
-		UpdatedBars: nonNil(s.UpdatedBars),
-	}
-}
-
-// mdSet is a Subscription as sets, for applying changes.
-type mdSet [5]map[string]struct{}
-
-func (s *mdSet) lists(sub Subscription) [5][]string {
-	return [5][]string{sub.Trades, sub.Quotes, sub.Bars, sub.DailyBars, sub.UpdatedBars}
-}
-
-func (s *mdSet) apply(subscribe bool, sub Subscription) {
-	for i, syms := range s.lists(sub) {
-		for _, sym := range syms {
-			if subscribe {
-				if s[i] == nil {
-					s[i] = map[string]struct{}{}
-				}
-				s[i][sym] = struct{}{}
-			} else {
-				delete(s[i], sym)
-			}
-		}
-	}
-}
-
-func (s *mdSet) subscription() Subscription {
-	var l [5][]string
-	for i, m := range s {
-		for sym := range m {
-			l[i] = append(l[i], sym)
-		}
-		slices.Sort(l[i])
-	}
-	return Subscription{Trades: l[0], Quotes: l[1], Bars: l[2], DailyBars: l[3], UpdatedBars: l[4]}
-}
-
-func mdSetOf(sub Subscription) mdSet {
-	var s mdSet
-	s.apply(true, sub)
-	return s
-}
-
-// mdChange is one Subscribe or Unsubscribe call on its way to the server.
-type mdChange struct {
-	subscribe bool
-	sub       Subscription
-	done      chan error // capacity 1
-}
-
-// mdConn is the state of one connection that Subscribe calls talk to.
-// queue and sent are guarded by MarketDataStream.mu.
-type mdConn struct {
-	wake  chan struct{} // capacity 1: "queue is not empty"
-	done  chan struct{} // closed when the connection is over
-	queue []*mdChange   // not yet written
-	sent  []*mdChange   // written, awaiting the server's reply, in order
-}
-
-// MarketDataStream is a client for the market-data websocket,
+// MarketData is a client for the market-data websocket,
 // <base>/v2/{feed}. It delivers trades, quotes and bars on the channel
 // returned by Messages.
 //
@@ -159,21 +63,21 @@ type mdConn struct {
 // at most once a second. Market data is coalescable (the next quote
 // supersedes the one dropped), and a reader that stalls would make the
 // server cut the connection as a slow client (error 407) and lose far
-// more. Trade updates take the opposite policy; see TradeUpdateStream.
+// more. Trade updates take the opposite policy; see TradeEvents.
 //
 // Subscriptions survive reconnects: the client remembers the set and
 // re-sends it after each re-authentication. Create it with
-// NewMarketDataStream and call Run exactly once.
-type MarketDataStream struct {
+// NewMarketData and call Run exactly once.
+type MarketData struct {
 	endpoint string
-	opts     StreamOptions
+	opts     Options
 	log      *slog.Logger
 	client   *http.Client
 	ownedHC  bool
-	out      chan MarketData
+	out      chan Message
 	running  atomic.Bool
-	stats    streamCounters
-	dropLog  streamLogLimiter
+	stats    counters
+	dropLog  logLimiter
 
 	mu        sync.Mutex
 	desired   mdSet
@@ -181,21 +85,21 @@ type MarketDataStream struct {
 	cur       *mdConn
 }
 
-// NewMarketDataStream returns a client for <baseURL>/v2/<feed>, where
+// NewMarketData returns a client for <baseURL>/v2/<feed>, where
 // baseURL is the stream host (https://stream.data.alpaca.markets, or a
 // simulator's http://host:port); http maps to ws and https to wss. A
 // baseURL that already ends in /v2 is accepted too. Credentials are
-// required; see StreamOptions for the rest (the SSE-only fields are
+// required; see Options for the rest (the SSE-only fields are
 // ignored).
-func NewMarketDataStream(baseURL string, feed StreamFeed, opts ...StreamOption) (*MarketDataStream, error) {
-	o, err := buildStreamOptions(opts)
+func NewMarketData(baseURL string, feed Feed, opts ...Option) (*MarketData, error) {
+	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	if feed == "" || strings.ContainsAny(string(feed), "/?#") {
 		return nil, fmt.Errorf("alpaca: bad stream feed %q", feed)
 	}
-	u, err := parseStreamBase(baseURL, true)
+	u, err := parseBase(baseURL, true)
 	if err != nil {
 		return nil, err
 	}
@@ -204,51 +108,51 @@ func NewMarketDataStream(baseURL string, feed StreamFeed, opts ...StreamOption) 
 	} else {
 		u = u.JoinPath("v2", string(feed))
 	}
-	hc, owned := streamHTTPClient(&o)
-	return &MarketDataStream{
+	hc, owned := httpClient(&o)
+	return &MarketData{
 		endpoint: u.String(),
 		opts:     o,
-		log:      streamLogger(&o, "market_data").With("url", u.String()),
+		log:      newLogger(&o, "market_data").With("url", u.String()),
 		client:   hc,
 		ownedHC:  owned,
-		out:      make(chan MarketData, o.BufferSize),
-		dropLog:  streamLogLimiter{interval: time.Second},
+		out:      make(chan Message, o.BufferSize),
+		dropLog:  logLimiter{interval: time.Second},
 	}, nil
 }
 
 // Messages returns the channel of market data. It is closed when Run
 // returns.
-func (s *MarketDataStream) Messages() <-chan MarketData { return s.out }
+func (s *MarketData) Messages() <-chan Message { return s.out }
 
 // Stats returns the stream's counters; BufferFull counts dropped messages.
-func (s *MarketDataStream) Stats() StreamStats { return s.stats.snapshot() }
+func (s *MarketData) Stats() Stats { return s.stats.snapshot() }
 
 // Subscribe adds symbols to the subscription; subscriptions are additive.
 // It may be called before or during Run. When connected it returns once
 // the server has confirmed the change, or with the server's error (for
-// example a *StreamError matching ErrStreamSymbolLimit or
-// ErrStreamInsufficientSubscription) in which case the change is undone.
+// example a *Error matching ErrSymbolLimit or
+// ErrInsufficientSubscription) in which case the change is undone.
 // When not connected, or if the connection drops before the server
 // answers, it returns nil and the change is sent on the next connection.
-func (s *MarketDataStream) Subscribe(ctx context.Context, sub Subscription) error {
+func (s *MarketData) Subscribe(ctx context.Context, sub Subscription) error {
 	return s.change(ctx, true, sub)
 }
 
 // Unsubscribe removes symbols from the subscription, with the same
 // semantics as Subscribe.
-func (s *MarketDataStream) Unsubscribe(ctx context.Context, sub Subscription) error {
+func (s *MarketData) Unsubscribe(ctx context.Context, sub Subscription) error {
 	return s.change(ctx, false, sub)
 }
 
 // Subscribed returns the subscription the server last confirmed on the
 // current connection; it is empty while disconnected.
-func (s *MarketDataStream) Subscribed() Subscription {
+func (s *MarketData) Subscribed() Subscription {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.confirmed.subscription()
 }
 
-func (s *MarketDataStream) change(ctx context.Context, subscribe bool, sub Subscription) error {
+func (s *MarketData) change(ctx context.Context, subscribe bool, sub Subscription) error {
 	if sub.Empty() {
 		return nil
 	}
@@ -260,7 +164,7 @@ func (s *MarketDataStream) change(ctx context.Context, subscribe bool, sub Subsc
 		// Queued under the same lock as the desired-set update, so the
 		// server sees changes in the order callers made them.
 		c.queue = append(c.queue, ch)
-		streamSignal(c.wake)
+		signal(c.wake)
 	}
 	s.mu.Unlock()
 	if c == nil {
@@ -280,7 +184,7 @@ func (s *MarketDataStream) change(ctx context.Context, subscribe bool, sub Subsc
 // confirmed plus every change it has not answered yet. Called after each
 // reply, it drops a rejected change, so that a reconnect does not
 // re-send a subscription the server refused.
-func (s *MarketDataStream) recomputeDesiredLocked(c *mdConn) {
+func (s *MarketData) recomputeDesiredLocked(c *mdConn) {
 	d := mdSetOf(s.confirmed.subscription())
 	for _, ch := range c.sent {
 		d.apply(ch.subscribe, ch.sub)
@@ -293,21 +197,21 @@ func (s *MarketDataStream) recomputeDesiredLocked(c *mdConn) {
 
 // Run connects, authenticates, subscribes and keeps doing so until ctx is
 // done, then returns ctx.Err(). It returns earlier with a non-retryable
-// *StreamError (402 auth failed, 409, 410, 411) or a non-retryable HTTP
+// *Error (402 auth failed, 409, 410, 411) or a non-retryable HTTP
 // status on the upgrade. All goroutines Run starts have exited when it
 // returns, and the Messages channel is closed.
-func (s *MarketDataStream) Run(ctx context.Context) error {
+func (s *MarketData) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
-		return ErrStreamRunCalledTwice
+		return ErrRunCalledTwice
 	}
 	defer close(s.out)
 	if s.ownedHC {
 		defer s.client.CloseIdleConnections()
 	}
-	return runStream(ctx, &s.opts, s.log, &s.stats, s.connect)
+	return runLoop(ctx, &s.opts, s.log, &s.stats, s.connect)
 }
 
-func (s *MarketDataStream) connect(ctx context.Context) (connected bool, err error) {
+func (s *MarketData) connect(ctx context.Context) (connected bool, err error) {
 	conn, err := wsDial(ctx, s.client, s.endpoint, &s.opts, "market data")
 	if err != nil {
 		return false, err
@@ -340,7 +244,7 @@ func (s *MarketDataStream) connect(ctx context.Context) (connected bool, err err
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil)
-	live := newStreamLiveness()
+	live := newLiveness()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -374,18 +278,18 @@ func (s *MarketDataStream) connect(ctx context.Context) (connected bool, err err
 // handshake waits for the welcome, authenticates and sends the remembered
 // subscription. It runs before the writer goroutine starts, so it is the
 // connection's only writer at that point.
-func (s *MarketDataStream) handshake(ctx context.Context, conn *websocket.Conn, c *mdConn, dec *mdDecoder, buf *bytes.Buffer) error {
+func (s *MarketData) handshake(ctx context.Context, conn *websocket.Conn, c *mdConn, dec *mdDecoder, buf *bytes.Buffer) error {
 	if _, err := s.await(ctx, conn, dec, buf, "success", "connected"); err != nil {
 		return fmt.Errorf("welcome: %w", err)
 	}
-	auth := map[string]string{"action": "auth", "key": s.opts.KeyID, "secret": s.opts.SecretKey}
+	auth := map[string]string{"action": "auth", "key": s.opts.KeyID, "secret": string(s.opts.SecretKey)}
 	if err := s.write(ctx, conn, auth); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	if _, err := s.await(ctx, conn, dec, buf, "success", "authenticated"); err != nil {
 		// Name the key so the operator can tell which tenant's credentials
 		// failed, never the secret.
-		return fmt.Errorf("auth with key %s: %w", streamMaskKey(s.opts.KeyID), err)
+		return fmt.Errorf("auth with key %s: %w", maskKey(s.opts.KeyID), err)
 	}
 
 	// Publishing the connection and snapshotting the set happen under one
@@ -412,7 +316,7 @@ func (s *MarketDataStream) handshake(ctx context.Context, conn *websocket.Conn, 
 	return nil
 }
 
-func (s *MarketDataStream) write(ctx context.Context, conn *websocket.Conn, v any) error {
+func (s *MarketData) write(ctx context.Context, conn *websocket.Conn, v any) error {
 	wctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	defer cancel()
 	return wsWrite(wctx, conn, s.opts.Msgpack, v)
@@ -420,8 +324,8 @@ func (s *MarketDataStream) write(ctx context.Context, conn *websocket.Conn, v an
 
 // await reads control messages until one of type T (and msg, if given)
 // arrives, within the handshake timeout. An error message ends the wait
-// with a *StreamError, which ends Run if it is not Retryable.
-func (s *MarketDataStream) await(ctx context.Context, conn *websocket.Conn, dec *mdDecoder, buf *bytes.Buffer,
+// with a *Error, which ends Run if it is not Retryable.
+func (s *MarketData) await(ctx context.Context, conn *websocket.Conn, dec *mdDecoder, buf *bytes.Buffer,
 	typ, msg string) (Subscription, error) {
 	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	defer cancel()
@@ -438,7 +342,7 @@ func (s *MarketDataStream) await(ctx context.Context, conn *websocket.Conn, dec 
 			w := &msgs[i]
 			switch {
 			case w.T == "error":
-				return Subscription{}, &StreamError{Code: w.Code, Msg: w.Msg}
+				return Subscription{}, &Error{Code: w.Code, Msg: w.Msg}
 			case w.T == typ && (msg == "" || w.Msg == msg):
 				return w.subscription(), nil
 			case w.T == "subscription", w.T == "success":
@@ -457,7 +361,7 @@ func (w *mdWire) subscription() Subscription {
 // writeQueued sends queued changes; it runs on the writer goroutine.
 // Each change moves to sent before its write, so the reader can match the
 // reply even if it comes back before Write returns.
-func (s *MarketDataStream) writeQueued(ctx context.Context, conn *websocket.Conn, c *mdConn) error {
+func (s *MarketData) writeQueued(ctx context.Context, conn *websocket.Conn, c *mdConn) error {
 	s.mu.Lock()
 	q := c.queue
 	c.queue = nil
@@ -476,7 +380,7 @@ func (s *MarketDataStream) writeQueued(ctx context.Context, conn *websocket.Conn
 }
 
 // handle processes one message after the handshake.
-func (s *MarketDataStream) handle(c *mdConn, w *mdWire) error {
+func (s *MarketData) handle(c *mdConn, w *mdWire) error {
 	switch w.T {
 	case "subscription":
 		s.mu.Lock()
@@ -488,7 +392,7 @@ func (s *MarketDataStream) handle(c *mdConn, w *mdWire) error {
 			ch.done <- nil
 		}
 	case "error":
-		se := &StreamError{Code: w.Code, Msg: w.Msg}
+		se := &Error{Code: w.Code, Msg: w.Msg}
 		s.mu.Lock()
 		ch := s.popSentLocked(c)
 		s.recomputeDesiredLocked(c)
@@ -513,7 +417,7 @@ func (s *MarketDataStream) handle(c *mdConn, w *mdWire) error {
 	return nil
 }
 
-func (s *MarketDataStream) popSentLocked(c *mdConn) *mdChange {
+func (s *MarketData) popSentLocked(c *mdConn) *mdChange {
 	if len(c.sent) == 0 {
 		return nil
 	}
@@ -523,8 +427,8 @@ func (s *MarketDataStream) popSentLocked(c *mdConn) *mdChange {
 }
 
 // deliver hands a data message to the consumer without ever waiting.
-func (s *MarketDataStream) deliver(w *mdWire) {
-	m, ok := w.toMarketData()
+func (s *MarketData) deliver(w *mdWire) {
+	m, ok := w.toMessage()
 	if !ok {
 		return
 	}
@@ -541,17 +445,4 @@ func (s *MarketDataStream) deliver(w *mdWire) {
 	if s.dropLog.allow() {
 		s.log.Warn("market data buffer full; dropping", "dropped", n, "capacity", cap(s.out))
 	}
-}
-
-// wsReadFrame reads one websocket message into buf, reusing its storage.
-func wsReadFrame(ctx context.Context, conn *websocket.Conn, buf *bytes.Buffer) ([]byte, error) {
-	_, r, err := conn.Reader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

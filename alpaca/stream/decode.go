@@ -1,4 +1,4 @@
-package alpaca
+package stream
 
 import (
 	"bytes"
@@ -11,6 +11,9 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpaca/jsonscan"
 )
 
 // Market-data frames are arrays of maps keyed by the one- and two-letter
@@ -121,7 +124,10 @@ func (c *mdC) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if b[0] == '[' {
-		if conds, ok := mdParseStrings(b); ok {
+		// Condition codes are short plain strings ("@", "F", "T"): the
+		// shared scanner reads them; anything else is encoding/json's.
+		s := jsonscan.New(b)
+		if conds, ok := s.Strings(); ok && s.End() {
 			c.conds = conds
 			return nil
 		}
@@ -158,44 +164,6 @@ func (c *mdC) DecodeMsgpack(d *msgpack.Decoder) error {
 	default:
 		c.num, err = d.DecodeFloat64()
 		return err
-	}
-}
-
-// mdParseStrings decodes a JSON array of strings without escapes,
-// which is what condition codes are ("@", "F", "T"). It reports false
-// for anything else, and the caller falls back to encoding/json.
-func mdParseStrings(b []byte) ([]string, bool) {
-	b = bytes.TrimSpace(b)
-	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
-		return nil, false
-	}
-	b = b[1 : len(b)-1]
-	out := make([]string, 0, bytes.Count(b, []byte{','})+1)
-	for {
-		b = bytes.TrimLeft(b, " \t\r\n")
-		if len(b) == 0 {
-			return out, true
-		}
-		if b[0] != '"' {
-			return nil, false
-		}
-		end := bytes.IndexByte(b[1:], '"')
-		if end < 0 {
-			return nil, false
-		}
-		s := b[1 : 1+end]
-		if bytes.IndexByte(s, '\\') >= 0 {
-			return nil, false
-		}
-		out = append(out, string(s))
-		b = bytes.TrimLeft(b[end+2:], " \t\r\n")
-		if len(b) == 0 {
-			return out, true
-		}
-		if b[0] != ',' {
-			return nil, false
-		}
-		b = b[1:]
 	}
 }
 
@@ -247,14 +215,14 @@ func (d *mdDecoder) decode(frame []byte) ([]mdWire, error) {
 	return d.wire, nil
 }
 
-// toMarketData maps a data message to the public type; ok is false for
+// toMessage maps a data message to the public type; ok is false for
 // types the client does not deliver (corrections, cancels, statuses...).
-func (w *mdWire) toMarketData() (MarketData, bool) {
-	m := MarketData{Symbol: w.S}
+func (w *mdWire) toMessage() (Message, bool) {
+	m := Message{Symbol: w.S}
 	switch w.T {
 	case "t":
-		m.Kind = MarketTrade
-		m.Trade = Trade{
+		m.Kind = KindTrade
+		m.Trade = alpaca.Trade{
 			Timestamp:  time.Time(w.Time),
 			Exchange:   w.X,
 			Price:      w.P,
@@ -264,8 +232,8 @@ func (w *mdWire) toMarketData() (MarketData, bool) {
 			Tape:       w.Z,
 		}
 	case "q":
-		m.Kind = MarketQuote
-		m.Quote = Quote{
+		m.Kind = KindQuote
+		m.Quote = alpaca.Quote{
 			Timestamp:   time.Time(w.Time),
 			BidExchange: w.BX,
 			BidPrice:    w.BP,
@@ -277,13 +245,13 @@ func (w *mdWire) toMarketData() (MarketData, bool) {
 			Tape:        w.Z,
 		}
 	case "b", "d", "u":
-		m.Kind = MarketBar
+		m.Kind = KindBar
 		if w.T == "d" {
-			m.Kind = MarketDailyBar
+			m.Kind = KindDailyBar
 		} else if w.T == "u" {
-			m.Kind = MarketUpdatedBar
+			m.Kind = KindUpdatedBar
 		}
-		m.Bar = Bar{
+		m.Bar = alpaca.Bar{
 			Timestamp:  time.Time(w.Time),
 			Open:       w.O,
 			High:       w.H,

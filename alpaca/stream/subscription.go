@@ -1,0 +1,100 @@
+package stream
+
+import "slices"
+
+// Subscription is a set of symbols per channel; "*" means every symbol.
+type Subscription struct {
+	Trades      []string
+	Quotes      []string
+	Bars        []string
+	DailyBars   []string
+	UpdatedBars []string
+}
+
+// Empty reports whether s names no symbol.
+func (s Subscription) Empty() bool {
+	return len(s.Trades)+len(s.Quotes)+len(s.Bars)+len(s.DailyBars)+len(s.UpdatedBars) == 0
+}
+
+// mdSubRequest is the wire shape of subscribe/unsubscribe. Every channel
+// key is always present (possibly empty), as Alpaca's own clients send it.
+type mdSubRequest struct {
+	Action      string   `json:"action" msgpack:"action"`
+	Trades      []string `json:"trades" msgpack:"trades"`
+	Quotes      []string `json:"quotes" msgpack:"quotes"`
+	Bars        []string `json:"bars" msgpack:"bars"`
+	DailyBars   []string `json:"dailyBars" msgpack:"dailyBars"`
+	UpdatedBars []string `json:"updatedBars" msgpack:"updatedBars"`
+}
+
+func newMDSubRequest(action string, s Subscription) mdSubRequest {
+	nonNil := func(v []string) []string {
+		if v == nil {
+			return []string{}
+		}
+		return v
+	}
+	return mdSubRequest{
+		Action:      action,
+		Trades:      nonNil(s.Trades),
+		Quotes:      nonNil(s.Quotes),
+		Bars:        nonNil(s.Bars),
+		DailyBars:   nonNil(s.DailyBars),
+		UpdatedBars: nonNil(s.UpdatedBars),
+	}
+}
+
+// mdSet is a Subscription as sets, for applying changes.
+type mdSet [5]map[string]struct{}
+
+func (s *mdSet) lists(sub Subscription) [5][]string {
+	return [5][]string{sub.Trades, sub.Quotes, sub.Bars, sub.DailyBars, sub.UpdatedBars}
+}
+
+func (s *mdSet) apply(subscribe bool, sub Subscription) {
+	for i, syms := range s.lists(sub) {
+		for _, sym := range syms {
+			if subscribe {
+				if s[i] == nil {
+					s[i] = map[string]struct{}{}
+				}
+				s[i][sym] = struct{}{}
+			} else {
+				delete(s[i], sym)
+			}
+		}
+	}
+}
+
+func (s *mdSet) subscription() Subscription {
+	var l [5][]string
+	for i, m := range s {
+		for sym := range m {
+			l[i] = append(l[i], sym)
+		}
+		slices.Sort(l[i])
+	}
+	return Subscription{Trades: l[0], Quotes: l[1], Bars: l[2], DailyBars: l[3], UpdatedBars: l[4]}
+}
+
+func mdSetOf(sub Subscription) mdSet {
+	var s mdSet
+	s.apply(true, sub)
+	return s
+}
+
+// mdChange is one Subscribe or Unsubscribe call on its way to the server.
+type mdChange struct {
+	subscribe bool
+	sub       Subscription
+	done      chan error // capacity 1
+}
+
+// mdConn is the state of one connection that Subscribe calls talk to.
+// queue and sent are guarded by MarketData.mu.
+type mdConn struct {
+	wake  chan struct{} // capacity 1: "queue is not empty"
+	done  chan struct{} // closed when the connection is over
+	queue []*mdChange   // not yet written
+	sent  []*mdChange   // written, awaiting the server's reply, in order
+}
