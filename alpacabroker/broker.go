@@ -182,6 +182,37 @@ func (b *Broker) OpenOrders(ctx context.Context) ([]trading.BrokerOrder, error) 
 	return out, nil
 }
 
+// OrdersSince implements trading.Broker. Alpaca pages orders by time
+// only, so each page starts just before the last one's newest order and
+// repeats are dropped by id.
+func (b *Broker) OrdersSince(ctx context.Context, since time.Time) ([]trading.BrokerOrder, error) {
+	const page = 500
+	seen := map[string]bool{}
+	var out []trading.BrokerOrder
+	after := since.Add(-time.Nanosecond)
+	if since.IsZero() {
+		after = time.Time{}
+	}
+	for {
+		list, err := b.client.ListOrders(ctx, alpaca.ListOrdersRequest{Status: alpaca.OrdersAll, Limit: page, Direction: alpaca.Asc, After: after})
+		if err != nil {
+			return nil, err
+		}
+		fresh := 0
+		for i := range list {
+			if !seen[list[i].ID] {
+				seen[list[i].ID] = true
+				out = append(out, fromOrder(&list[i]))
+				fresh++
+			}
+		}
+		if len(list) < page || fresh == 0 {
+			return out, nil
+		}
+		after = list[len(list)-1].CreatedAt.Add(-time.Nanosecond)
+	}
+}
+
 // Positions implements trading.Broker.
 func (b *Broker) Positions(ctx context.Context) ([]trading.Position, error) {
 	ps, err := b.client.ListPositions(ctx)
@@ -333,6 +364,12 @@ func fromOrder(o *alpaca.Order) trading.BrokerOrder {
 		bo.Status = trading.StatusNew
 	}
 	bo.Qty, bo.FilledAvgPrice = dval(o.Qty), dval(o.FilledAvgPrice)
+	bo.Type, bo.TimeInForce, bo.CreatedAt = trading.OrderType(o.Type), trading.TimeInForce(o.TimeInForce), o.CreatedAt
+	if bo.Type == "" {
+		bo.Type = trading.OrderType(o.OrderType)
+	}
+	bo.Notional, bo.LimitPrice, bo.StopPrice = dval(o.Notional), dval(o.LimitPrice), dval(o.StopPrice)
+	bo.TrailPrice, bo.TrailPercent = dval(o.TrailPrice), dval(o.TrailPercent)
 	if o.UpdatedAt != nil {
 		bo.UpdatedAt = *o.UpdatedAt
 	}

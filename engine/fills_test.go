@@ -45,6 +45,9 @@ func (f *fakeBroker) LookupOrder(context.Context, string) (trading.BrokerOrder, 
 	return trading.BrokerOrder{}, trading.ErrOrderNotFound
 }
 func (f *fakeBroker) OpenOrders(context.Context) ([]trading.BrokerOrder, error) { return nil, nil }
+func (f *fakeBroker) OrdersSince(context.Context, time.Time) ([]trading.BrokerOrder, error) {
+	return nil, nil
+}
 func (f *fakeBroker) Positions(context.Context) ([]trading.Position, error)     { return nil, nil }
 func (f *fakeBroker) Account(context.Context) (trading.Account, error)          { return trading.Account{}, nil }
 func (f *fakeBroker) LatestQuote(_ context.Context, s string) (trading.Quote, error) {

@@ -3,11 +3,91 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/trading"
 )
+
+// adoptLookback is how far before the journal's newest order the broker
+// is asked for orders the journal may have lost: the broker stamps orders
+// with its own clock, which may run behind ours.
+const adoptLookback = 5 * time.Minute
+
+// adoptLost journals the orders the broker holds under this tenant's
+// client_order_ids that the journal does not know: a journal restored from
+// an older copy, truncated, or whose last writes were lost in a crash.
+// Without this the strategy would place again what the broker already has,
+// and sequence numbers the broker has seen would be handed out again. It
+// runs before the tenant trades; if the broker cannot be asked, the runner
+// fails (and is restarted with backoff) rather than trade blind.
+func (r *runner) adoptLost() error {
+	ctx := r.io()
+	newest, err := r.e.Journal.Orders(ctx, trading.OrderFilter{TenantID: r.id, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("read the journal's newest order: %w", err)
+	}
+	var since time.Time
+	if len(newest) > 0 {
+		since = newest[0].Intent.CreatedAt.Add(-adoptLookback)
+	}
+	list, err := r.t.cfg.Broker.OrdersSince(ctx, since)
+	if err != nil {
+		r.brokerError(err)
+		return fmt.Errorf("ask the broker for orders missing from the journal: %w", err)
+	}
+	r.brokerOK()
+	var adopted []string
+	for _, bo := range list {
+		seq, ours := trading.SeqOf(r.id, bo.ClientOrderID)
+		if !ours {
+			continue
+		}
+		_, err := r.e.Journal.Order(ctx, r.id, bo.ClientOrderID)
+		switch {
+		case err == nil:
+			continue
+		case trading.ErrorCode(err) != trading.ENOTFOUND:
+			return fmt.Errorf("look up %s in the journal: %w", bo.ClientOrderID, err)
+		}
+		if err := r.adopt(seq, bo); err != nil {
+			return err
+		}
+		adopted = append(adopted, bo.ClientOrderID)
+	}
+	if len(adopted) > 0 {
+		r.log.Warn("the broker holds orders the journal had lost; journaled them as the broker reports them, and the strategy counts them",
+			"adopted", len(adopted), "first", adopted[0], "last", adopted[len(adopted)-1])
+	}
+	return nil
+}
+
+// adopt journals a lost order: its intent rebuilt from what the broker
+// recorded, then the broker's view of it.
+func (r *runner) adopt(seq uint64, bo trading.BrokerOrder) error {
+	in := trading.Intent{
+		Tenant: r.id, Seq: seq, ClientOrderID: bo.ClientOrderID, Symbol: bo.Symbol, Side: bo.Side,
+		Type: bo.Type, TimeInForce: bo.TimeInForce, Qty: bo.Qty, Notional: bo.Notional,
+		LimitPrice: bo.LimitPrice, StopPrice: bo.StopPrice, TrailPrice: bo.TrailPrice, TrailPercent: bo.TrailPercent,
+		CreatedAt: bo.CreatedAt, Strategy: r.t.cfg.StrategyName, Reason: "adopted: held by the broker, missing from the journal",
+	}
+	if in.Qty.IsPositive() && in.Notional.IsPositive() {
+		in.Qty = decimal.Zero // a notional order may report the qty it resolved to
+	}
+	if err := in.Validate(); err != nil {
+		return fmt.Errorf("the broker holds order %s, which the journal lost and which cannot be rebuilt (%s): restore the journal, or cancel the order at the broker and remove it from the tenant's history", bo.ClientOrderID, trading.ErrorMessage(err))
+	}
+	st := trading.NewOrderState(in, in.CreatedAt)
+	price := bo.FilledAvgPrice
+	if price.IsNegative() {
+		price = decimal.Zero
+	}
+	return r.append(&st, trading.IntentEvent(in), trading.Event{
+		Tenant: r.id, ClientOrderID: in.ClientOrderID, Kind: trading.EventReconciled,
+		BrokerOrderID: bo.ID, Status: bo.Status, CumQty: bo.FilledQty, Price: price,
+	})
+}
 
 // load reads the journal: unfinished orders and the lifetime count.
 func (r *runner) load() error {

@@ -104,6 +104,9 @@ func (r *runner) run() (err error) {
 	}()
 	defer func() { scancel(); wg.Wait() }()
 
+	if err := r.adoptLost(); err != nil {
+		return err
+	}
 	if err := r.load(); err != nil {
 		return err
 	}

@@ -34,6 +34,12 @@ type Broker interface {
 	// hundred: the sweep looks the rest up one by one).
 	OpenOrders(ctx context.Context) ([]BrokerOrder, error)
 
+	// OrdersSince returns every order of the account submitted at or
+	// after since (the zero time: all of them), open or not, oldest first.
+	// The engine reads it before a tenant trades, to find orders the
+	// journal has lost.
+	OrdersSince(ctx context.Context, since time.Time) ([]BrokerOrder, error)
+
 	// Positions returns the account's open positions.
 	Positions(ctx context.Context) ([]Position, error)
 
@@ -77,6 +83,15 @@ type BrokerOrder struct {
 	FilledQty      decimal.Decimal
 	FilledAvgPrice decimal.Decimal
 	UpdatedAt      time.Time
+
+	// What was asked for, as the broker recorded it: enough to rebuild
+	// the intent of an order the journal lost. Unused prices are zero.
+	Type                     OrderType
+	TimeInForce              TimeInForce
+	Notional                 decimal.Decimal
+	LimitPrice, StopPrice    decimal.Decimal
+	TrailPrice, TrailPercent decimal.Decimal
+	CreatedAt                time.Time
 }
 
 // OrderUpdate is one trade update from the broker's stream.

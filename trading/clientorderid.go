@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 )
 
 // maxSeqDigits is len("18446744073709551615"), the longest uint64.
@@ -60,4 +61,21 @@ func plainTenant(tenant TenantID) bool {
 // client_order_id travels: URLs, JSON, logs and shell commands.
 func safeByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// SeqOf returns the sequence number of clientOrderID if ClientOrderID
+// made it for tenant, and false for any other id (another tenant's, or an
+// order placed outside the engine).
+func SeqOf(tenant TenantID, clientOrderID string) (uint64, bool) {
+	zero := ClientOrderID(tenant, 0)
+	prefix := zero[:len(zero)-1] // ends with "-"
+	digits, ok := strings.CutPrefix(clientOrderID, prefix)
+	if !ok || digits == "" || digits[0] == '0' {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return seq, true
 }

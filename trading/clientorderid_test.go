@@ -63,3 +63,25 @@ func TestClientOrderIDUnique(t *testing.T) {
 		}
 	}
 }
+
+func TestSeqOf(t *testing.T) {
+	for _, tenant := range []trading.TenantID{"acme", "fund/sub-account #7 (ünïcode)", "a-1"} {
+		for _, seq := range []uint64{1, 42, trading.MaxSeq} {
+			got, ok := trading.SeqOf(tenant, trading.ClientOrderID(tenant, seq))
+			if !ok || got != seq {
+				t.Errorf("SeqOf(%q, ClientOrderID(%d)) = %d, %v", tenant, seq, got, ok)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		tenant trading.TenantID
+		id     string
+	}{
+		{"acme", "acme-"}, {"acme", "acme-0"}, {"acme", "acme-007"}, {"acme", "acme-x"},
+		{"acme", "other-1"}, {"acme", "acme-1-2"}, {"a", "a-1-2"}, {"acme", "manual order"},
+	} {
+		if seq, ok := trading.SeqOf(tc.tenant, tc.id); ok {
+			t.Errorf("SeqOf(%q, %q) = %d, want not ours", tc.tenant, tc.id, seq)
+		}
+	}
+}
