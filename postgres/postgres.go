@@ -5,7 +5,14 @@
 // group commit, sequence blocks, every query) and passes the same
 // conformance suite. A commit is durable when PostgreSQL says so
 // (synchronous_commit, on by default); group commit makes N concurrent
-// appends one commit.
+// appends one commit, and each commit of intents is pipelined (one or two
+// round trips whatever the batch size; see internal/sqljournal's
+// pipeline.go).
+//
+// The journal survives the database going away: while it is unreachable
+// appends fail at once (EUNAVAILABLE when nothing was written; an
+// EINTERNAL "outcome unknown" error when the connection died during
+// COMMIT), and once it answers again they succeed, without a restart.
 //
 // Several engines may share a database as long as each tenant is written
 // by one of them at a time (sequence blocks are cached per process):
@@ -15,11 +22,13 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/quantum-alpaca/quantum/internal/sqljournal"
@@ -46,6 +55,51 @@ var dialect = sqljournal.Dialect{
 		"::text", "::text", "::text", "::text", "::text", "::text"}),
 	MigrateLock:   "SELECT pg_advisory_lock(7243006121)",
 	MigrateUnlock: "SELECT pg_advisory_unlock(7243006121)",
+	Send:          send,
+}
+
+// WriteIdleInTransactionTimeout is the write connection's
+// idle_in_transaction_session_timeout. The writer never leaves a
+// transaction idle (it pipelines each batch), so a transaction idle this
+// long belongs to a writer the network cut off: the server ends it and
+// frees its row locks for the writer's new connection, instead of
+// holding them until TCP notices the dead peer.
+const WriteIdleInTransactionTimeout = "10s"
+
+// send runs stmts in one round trip: a pgx batch on the connection under
+// database/sql, pipelined, so that the server stops at the first error.
+func send(ctx context.Context, conn *sql.Conn, stmts []sqljournal.Stmt) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("postgres: driver connection is %T, want *stdlib.Conn", dc)
+		}
+		b := &pgx.Batch{}
+		for _, s := range stmts {
+			q := b.Queue(s.SQL, s.Args...)
+			switch {
+			case s.Row != nil:
+				q.Query(func(rows pgx.Rows) error {
+					for rows.Next() {
+						if err := s.Row(rows.Scan); err != nil {
+							return err
+						}
+					}
+					return rows.Err()
+				})
+			case s.SQL == "COMMIT":
+				// COMMIT of a failed transaction answers ROLLBACK, not an
+				// error; nothing may take that for a commit.
+				q.Exec(func(tag pgconn.CommandTag) error {
+					if tag.String() != "COMMIT" {
+						return fmt.Errorf("commit answered %q", tag.String())
+					}
+					return nil
+				})
+			}
+		}
+		return c.Conn().SendBatch(ctx, b).Close()
+	})
 }
 
 // Journal is a trading.Journal in a PostgreSQL database. Create it with
@@ -81,7 +135,9 @@ func (j *Journal) Open(ctx context.Context) error {
 				_ = c.Close()
 			}
 		}()
-		c.Write = stdlib.OpenDB(*cfg)
+		wcfg := cfg.Copy()
+		wcfg.RuntimeParams["idle_in_transaction_session_timeout"] = WriteIdleInTransactionTimeout
+		c.Write = stdlib.OpenDB(*wcfg)
 		c.Write.SetMaxOpenConns(1)
 		c.Write.SetMaxIdleConns(1)
 		c.Write.SetConnMaxLifetime(0)

@@ -47,6 +47,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"EventsPaging", testEventsPaging},
 		{"Close", testClose},
 		{"TradingStates", testTradingStates},
+		{"ConflictIsolation", testConflictIsolation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1060,5 +1061,49 @@ func testTradingStates(t *testing.T, open OpenFunc) {
 	}
 	if len(got) != len(want) || got["a"] != want["a"] || got["b"] != want["b"] {
 		t.Fatalf("after restart: %v, want %v", got, want)
+	}
+}
+
+// testConflictIsolation: duplicate intents appended concurrently with
+// fresh ones fail with ECONFLICT alone; the fresh ones sharing their
+// batches commit, each once, with event ids 1..n.
+func testConflictIsolation(t *testing.T, open OpenFunc) {
+	j := MustOpen(t, open)
+	ctx := context.Background()
+	const tenant, n = "acme", 200
+	var old []trading.Intent
+	for range n {
+		in := NewIntent(t, j, tenant, "AAPL")
+		MustAppend(t, j, trading.IntentEvent(in))
+		old = append(old, in)
+	}
+	fresh := make([]trading.Intent, n)
+	for i := range fresh {
+		fresh[i] = NewIntent(t, j, tenant, "MSFT")
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := j.Append(ctx, trading.IntentEvent(old[i])); trading.ErrorCode(err) != trading.ECONFLICT {
+				t.Errorf("duplicate intent %s: %v, want ECONFLICT", old[i].ClientOrderID, err)
+			}
+		})
+		wg.Go(func() {
+			if err := j.Append(ctx, trading.IntentEvent(fresh[i])); err != nil {
+				t.Errorf("fresh intent %s: %v", fresh[i].ClientOrderID, err)
+			}
+		})
+	}
+	wg.Wait()
+	events := MustEvents(t, j, tenant)
+	if len(events) != 2*n {
+		t.Fatalf("%d events, want %d", len(events), 2*n)
+	}
+	seen := make(map[string]bool)
+	for i, e := range events {
+		if e.ID != uint64(i+1) || seen[e.ClientOrderID] {
+			t.Fatalf("event %d: id %d, %s (seen before: %v); want ids 1..n, each order once", i, e.ID, e.ClientOrderID, seen[e.ClientOrderID])
+		}
+		seen[e.ClientOrderID] = true
 	}
 }

@@ -7,7 +7,9 @@
 // Group commit: one writer goroutine owns the only write connection and
 // commits every Append that is waiting as one transaction, so N concurrent
 // appends cost one durable commit instead of N. Reads go to a separate
-// pool and never wait for the writer.
+// pool and never wait for the writer. When the write connection breaks
+// (a database server across a network), the writer fails what is queued
+// and reconnects in the background (see reconnect.go).
 //
 // One Journal per tenant at a time: the sequence blocks NextSequence hands
 // out are cached in memory, so two processes must never write the same
@@ -44,6 +46,15 @@ const (
 	DefaultSequenceBlock = 1000
 	// DefaultReadConns is the size of the read connection pool.
 	DefaultReadConns = 4
+	// DefaultReconnectWait is the first pause before the writer tries to
+	// replace a broken write connection; it doubles on each failure.
+	DefaultReconnectWait = 100 * time.Millisecond
+	// DefaultMaxReconnectWait caps that pause, so that the journal writes
+	// again within about this long of the database coming back.
+	DefaultMaxReconnectWait = 2 * time.Second
+	// DefaultConnectTimeout bounds one reconnection attempt, and the check
+	// that tells a broken write connection from a failed statement.
+	DefaultConnectTimeout = 5 * time.Second
 )
 
 // Dialect is where one database's SQL differs from the other's.
@@ -72,14 +83,29 @@ type Dialect struct {
 	// around all migrations, so that nodes starting together on one
 	// database migrate it one after the other.
 	MigrateLock, MigrateUnlock string
+	// Send, if set, runs stmts on conn in order in one round trip (a
+	// pipeline), stopping at the first error, which it returns. With it
+	// the writer commits a batch of intents in two round trips with
+	// array-valued statements (PostgreSQL's unnest; see pipeline.go)
+	// instead of a few statements per request.
+	Send func(ctx context.Context, conn *sql.Conn, stmts []Stmt) error
+}
+
+// Stmt is one statement of a Dialect.Send round trip, with "?"
+// placeholders already rebound for the dialect.
+type Stmt struct {
+	SQL  string
+	Args []any
+	// Row, if set, is called for each result row with the row's Scan.
+	Row func(scan func(dest ...any) error) error
 }
 
 // Conns are the connections a Journal runs on. The Journal owns them once
 // the store's connect func returns them, and closes them in Close (after
 // BeforeClose, if set).
 type Conns struct {
-	Write       *sql.DB   // holds the single write connection
-	WriteConn   *sql.Conn // the writer's connection, taken from Write
+	Write       *sql.DB   // holds the single write connection (MaxOpenConns 1)
+	WriteConn   *sql.Conn // the writer's connection, taken from Write; replaced when it breaks
 	Read        *sql.DB
 	BeforeClose func(ctx context.Context, w *sql.Conn) error
 }
@@ -93,22 +119,36 @@ var _ trading.Journal = (*Journal)(nil)
 // Journal is the shared implementation. Stores embed it, set the exported
 // fields' defaults with Init, and call OpenWith from their Open.
 type Journal struct {
-	// QueueSize, MaxBatch, SequenceBlock and ReadConns default to the
-	// constants of the same name; change them only before Open.
-	QueueSize     int
-	MaxBatch      int
-	SequenceBlock uint64
-	ReadConns     int
+	// QueueSize, MaxBatch, SequenceBlock, ReadConns, ReconnectWait,
+	// MaxReconnectWait and ConnectTimeout default to the constants of the
+	// same name; change them only before Open.
+	QueueSize        int
+	MaxBatch         int
+	SequenceBlock    uint64
+	ReadConns        int
+	ReconnectWait    time.Duration
+	MaxReconnectWait time.Duration
+	ConnectTimeout   time.Duration
 
 	// Now stamps events whose Time is zero; tests replace it.
 	Now func() time.Time
 
 	d     Dialect
-	c     Conns
-	wconn *sql.Conn
+	c     Conns // c.WriteConn is the writer's, nil while it is down
 	rdb   *sql.DB
 	stmts writeStmts
 	q     queries
+	pq    pipeQueries // for Dialect.Send
+
+	// Owned by the writer goroutine (and by Close once it has stopped):
+	// down is why the write connection is gone, nil while it is up;
+	// reconnected delivers the reconnector's replacement; known holds the
+	// tenant rows the last committed pipelined batch left.
+	down        error
+	reconnected chan writeConn
+	known       map[trading.TenantID]tenantRow // see pipeline.go
+	stop        context.Context                // ended by Close: stops the reconnector
+	cancelStop  context.CancelFunc
 
 	// mu guards state. Senders to reqs hold it for reading, so once Close
 	// has set state to closed under the write lock no request can be
@@ -138,6 +178,9 @@ func (j *Journal) Init() {
 	j.MaxBatch = DefaultMaxBatch
 	j.SequenceBlock = DefaultSequenceBlock
 	j.ReadConns = DefaultReadConns
+	j.ReconnectWait = DefaultReconnectWait
+	j.MaxReconnectWait = DefaultMaxReconnectWait
+	j.ConnectTimeout = DefaultConnectTimeout
 	j.Now = time.Now
 	j.seqs = make(map[trading.TenantID]*seqBlock)
 }
@@ -158,8 +201,9 @@ func (j *Journal) OpenWith(ctx context.Context, d Dialect, connect func(context.
 	if j.state != stateNew {
 		return fmt.Errorf("%s: journal already opened", d.Name)
 	}
-	if j.QueueSize <= 0 || j.MaxBatch <= 0 || j.SequenceBlock == 0 || j.ReadConns <= 0 {
-		return errors.New("QueueSize, MaxBatch, SequenceBlock and ReadConns must be positive")
+	if j.QueueSize <= 0 || j.MaxBatch <= 0 || j.SequenceBlock == 0 || j.ReadConns <= 0 ||
+		j.ReconnectWait <= 0 || j.MaxReconnectWait <= 0 || j.ConnectTimeout <= 0 {
+		return errors.New("QueueSize, MaxBatch, SequenceBlock, ReadConns, ReconnectWait, MaxReconnectWait and ConnectTimeout must be positive")
 	}
 	if j.Now == nil {
 		j.Now = time.Now
@@ -168,21 +212,24 @@ func (j *Journal) OpenWith(ctx context.Context, d Dialect, connect func(context.
 	if err != nil {
 		return err
 	}
-	j.d, j.c, j.wconn, j.rdb = d, c, c.WriteConn, c.Read
+	j.d, j.c, j.rdb = d, c, c.Read
 	j.q = newQueries(d)
+	j.pq = newPipeQueries(d)
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, j.stmts.close(), closeConns(c))
+			err = errors.Join(err, j.stmts.close(), closeConns(j.c))
 		}
 	}()
 	if err := j.migrate(ctx); err != nil {
 		return err
 	}
-	if err := j.stmts.prepare(ctx, j.wconn, d); err != nil {
+	if err := j.stmts.prepare(ctx, j.c.WriteConn, d); err != nil {
 		return err
 	}
 	j.reqs = make(chan *request, j.QueueSize)
 	j.quit = make(chan struct{})
+	j.reconnected = make(chan writeConn)
+	j.stop, j.cancelStop = context.WithCancel(context.WithoutCancel(ctx))
 	j.wg.Add(1)
 	go j.run()
 	j.state = stateOpen
@@ -202,11 +249,12 @@ func (j *Journal) Close() error {
 	j.mu.Unlock()
 
 	close(j.quit)
+	j.cancelStop()
 	j.wg.Wait()
 
 	var cerr error
-	if j.c.BeforeClose != nil {
-		cerr = j.c.BeforeClose(context.Background(), j.wconn)
+	if j.c.BeforeClose != nil && j.c.WriteConn != nil {
+		cerr = j.c.BeforeClose(context.Background(), j.c.WriteConn)
 	}
 	return errors.Join(cerr, j.stmts.close(), closeConns(j.c))
 }
@@ -236,16 +284,16 @@ func (j *Journal) Commits() int64 { return j.commits.Load() }
 // migrations table, each in its own transaction, in file-name order.
 func (j *Journal) migrate(ctx context.Context) (err error) {
 	if j.d.MigrateLock != "" {
-		if _, err := j.wconn.ExecContext(ctx, j.d.MigrateLock); err != nil {
+		if _, err := j.c.WriteConn.ExecContext(ctx, j.d.MigrateLock); err != nil {
 			return fmt.Errorf("lock for migrations: %w", err)
 		}
 		defer func() {
-			if _, uerr := j.wconn.ExecContext(context.WithoutCancel(ctx), j.d.MigrateUnlock); uerr != nil {
+			if _, uerr := j.c.WriteConn.ExecContext(context.WithoutCancel(ctx), j.d.MigrateUnlock); uerr != nil {
 				err = errors.Join(err, fmt.Errorf("unlock after migrations: %w", uerr))
 			}
 		}()
 	}
-	if _, err := j.wconn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
+	if _, err := j.c.WriteConn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
 	names, err := fs.Glob(j.d.Migrations, "migration/*.sql")
@@ -262,7 +310,7 @@ func (j *Journal) migrate(ctx context.Context) (err error) {
 }
 
 func (j *Journal) migrateFile(ctx context.Context, name string) error {
-	tx, err := j.wconn.BeginTx(ctx, nil)
+	tx, err := j.c.WriteConn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,10 @@ import (
 // Each request is applied alone: a request that fails with a domain error
 // (ECONFLICT, ENOTFOUND) is undone (a savepoint when it has several events,
 // otherwise it fails before writing anything) and the rest of the batch
-// commits. A storage error fails the whole batch, which is rolled back.
+// commits. A storage error fails the whole batch, which is rolled back;
+// if the connection is broken, see reconnect.go. Where the dialect can
+// pipeline (Dialect.Send), intents take a faster path (pipeline.go) and
+// a batch that fails there is redone request by request.
 //
 // Callers wait on their request's done channel (buffered, so the writer
 // never blocks on a caller that gave up). A caller whose context ends
@@ -74,6 +77,12 @@ func (j *Journal) run() {
 	defer j.wg.Done()
 	batch := make([]*request, 0, j.MaxBatch)
 	for {
+		if j.c.WriteConn == nil {
+			if !j.runDown(batch) {
+				return
+			}
+			continue
+		}
 		select {
 		case r := <-j.reqs:
 			batch = append(batch[:0], r)
@@ -125,57 +134,90 @@ type batchState struct {
 }
 
 func (j *Journal) commit(batch []*request) {
-	// Statements run under a context that is never canceled: see the
-	// comment at the top of this file.
-	ctx := context.Background()
-	results := make([]error, len(batch))
 	fail := func(err error) {
 		for _, r := range batch {
 			r.done <- err
 		}
 	}
-
-	if _, err := j.stmts.begin.ExecContext(ctx); err != nil {
-		fail(j.internal("begin", err))
+	if j.c.WriteConn == nil {
+		fail(j.unavailable(j.down))
 		return
 	}
-	b := &batchState{now: j.Now().UTC(), tenants: make(map[trading.TenantID]*tenantRow)}
-	err := func() error {
-		for i, r := range batch {
-			if err := r.ctx.Err(); err != nil {
-				results[i] = err
-				continue
-			}
-			err := j.apply(ctx, b, r)
-			var derr *trading.Error
-			if err != nil && !errors.As(err, &derr) {
-				return err
-			}
-			results[i] = err
-		}
-		for tenant, t := range b.tenants {
-			if !t.dirty {
-				continue
-			}
-			if _, err := j.stmts.upsertTenant.ExecContext(ctx, string(tenant), int64(t.seqReserved), int64(t.lastEventID)); err != nil {
-				return j.internal("update tenant sequences", err)
-			}
-		}
-		if _, err := j.stmts.commit.ExecContext(ctx); err != nil {
-			return j.internal("commit", err)
-		}
-		return nil
-	}()
+	results, sent, err := j.commitOnce(batch, j.d.Send != nil)
 	if err != nil {
-		// ROLLBACK fails harmlessly when SQLite has already rolled back.
-		_, _ = j.stmts.rollback.ExecContext(ctx)
-		fail(err)
-		return
+		j.known = nil // what the failed batch read may not be what is stored
+		up := j.alive()
+		if up && j.d.Send != nil {
+			// The pipelined path failed on a working connection (an
+			// unexpected conflict, say): nothing committed, so redo the
+			// batch request by request, which isolates each request's
+			// errors.
+			results, sent, err = j.commitOnce(batch, false)
+			if err != nil {
+				up = j.alive()
+			}
+		}
+		switch {
+		case err == nil:
+		case up:
+			fail(err)
+			return
+		case sent:
+			j.disconnect(err)
+			fail(j.outcomeUnknown(err))
+			return
+		default:
+			j.disconnect(err)
+			fail(j.unavailable(err))
+			return
+		}
 	}
 	j.commits.Add(1)
 	for i, r := range batch {
 		r.done <- results[i]
 	}
+}
+
+// commitOnce runs batch as one transaction, pipelined or statement by
+// statement, and returns each request's result. On error the transaction
+// is left for the caller to roll back, and sent tells whether COMMIT was
+// sent (if the connection died, the outcome is then unknown).
+func (j *Journal) commitOnce(batch []*request, pipelined bool) (results []error, sent bool, err error) {
+	if pipelined {
+		return j.commitPipelined(batch)
+	}
+	// Statements run under a context that is never canceled: see the
+	// comment at the top of this file.
+	ctx := context.Background()
+	results = make([]error, len(batch))
+	if _, err := j.stmts.begin.ExecContext(ctx); err != nil {
+		return nil, false, j.internal("begin", err)
+	}
+	b := &batchState{now: j.Now().UTC(), tenants: make(map[trading.TenantID]*tenantRow)}
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		err := j.apply(ctx, b, r)
+		var derr *trading.Error
+		if err != nil && !errors.As(err, &derr) {
+			return nil, false, err
+		}
+		results[i] = err
+	}
+	for tenant, t := range b.tenants {
+		if !t.dirty {
+			continue
+		}
+		if _, err := j.stmts.upsertTenant.ExecContext(ctx, string(tenant), int64(t.seqReserved), int64(t.lastEventID)); err != nil {
+			return nil, false, j.internal("update tenant sequences", err)
+		}
+	}
+	if _, err := j.stmts.commit.ExecContext(ctx); err != nil {
+		return nil, true, j.internal("commit", err)
+	}
+	return results, true, nil
 }
 
 func (j *Journal) apply(ctx context.Context, b *batchState, r *request) error {
@@ -438,6 +480,10 @@ func parseDecimals(pairs ...any) error {
 	return nil
 }
 
+// upsertStateSQL saves a tenant's trading state.
+const upsertStateSQL = `INSERT INTO tenant_states (tenant, state) VALUES (?, ?)
+	ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated_at = CURRENT_TIMESTAMP`
+
 // writeStmts are prepared once on the write connection: the writer runs
 // the same few statements thousands of times a second.
 type writeStmts struct {
@@ -467,8 +513,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d Dialect) err
 			ON CONFLICT (tenant) DO UPDATE SET
 				seq_reserved = ` + d.Greatest + `(tenant_sequences.seq_reserved, excluded.seq_reserved),
 				last_event_id = excluded.last_event_id`},
-		{&s.upsertState, `INSERT INTO tenant_states (tenant, state) VALUES (?, ?)
-			ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated_at = CURRENT_TIMESTAMP`},
+		{&s.upsertState, upsertStateSQL},
 		{&s.selectOrder, `SELECT ` + orderColumns + ` FROM orders WHERE tenant = ? AND client_order_id = ?`},
 		{&s.insertOrder, `INSERT INTO orders (` + orderColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
