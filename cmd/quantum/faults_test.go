@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/internal/pgtest"
+)
+
+// TestFaultPostgresOutage runs the engine binary on a PostgreSQL journal
+// behind a TCP proxy the test cuts while three tenants trade against a
+// separate broker. While the database is gone /healthz says so and a HALT
+// still takes effect (202); when it is back the engine recovers by itself:
+// no restart, every tenant finishes with exactly its orders at the broker,
+// none twice, and the halted tenant stays halted instead of being undone
+// by its older stored state.
+func TestFaultPostgresOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs subprocesses; skipped with -short")
+	}
+	proxy, dsn := pgtest.NewProxyDSN(t, pgtest.SchemaDSN(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin := quantumBinary(t)
+	const count = 300
+	broker, brokerURL := startBroker(ctx, t, bin, "--seed", "31")
+	defer broker.stop(t)
+	dir := t.TempDir()
+	cfgPath, clients := dcaFleet(t, dir, brokerURL, "journal: \""+dsn+"\"\n", "f", 3, count, "20ms")
+	eng := startProc(ctx, t, bin, "run", "--config", cfgPath, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+	api := eng.waitFor(t, apiRE, time.Minute)
+
+	placed := func(id string) int { return tenantInfo(t, api, id).OrdersPlaced }
+	waitUntil(t, "trading under way", func() bool { return placed("f0") >= 30 && placed("f1") >= 30 && placed("f2") >= 30 })
+
+	cutAt := time.Now()
+	proxy.Cut()
+	var health struct {
+		Status   string
+		Problems map[string]string
+	}
+	waitUntil(t, "/healthz to report the outage", func() bool {
+		code := getJSON(t, api+"/healthz", &health)
+		return code == http.StatusServiceUnavailable && len(health.Problems) == 3
+	})
+	t.Logf("healthz 503 %v after the cut: %v", time.Since(cutAt).Round(10*time.Millisecond), health.Problems)
+
+	resp, err := http.Post(api+"/api/tenants/f0/state", "application/json", strings.NewReader(`{"state":"HALTED"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("HALT with the database down: status %d, want 202 (applied, saved later)", resp.StatusCode)
+	}
+	resp, err = http.Post(api+"/api/tenants/f1/state", "application/json", strings.NewReader(`{"state":"REDUCING"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || tenantState(t, api, "f1") != "ACTIVE" {
+		t.Fatalf("REDUCING with the database down: status %d, state %s; want 503 and nothing changed", resp.StatusCode, tenantState(t, api, "f1"))
+	}
+
+	proxy.Restore()
+	restoredAt := time.Now()
+	waitUntil(t, "f1 and f2 finished after the outage", func() bool {
+		done := true
+		for _, id := range []string{"f1", "f2"} {
+			ti := tenantInfo(t, api, id)
+			done = done && ti.OrdersPlaced >= count && ti.OpenOrders == 0
+		}
+		return done
+	})
+	// The halted tenant is refusing its strategy's orders on the engine
+	// that runs it again, and is still HALTED.
+	refused := tenantInfo(t, api, "f0").RiskRejections
+	waitUntil(t, "f0 refusing orders after the outage", func() bool { return tenantInfo(t, api, "f0").RiskRejections >= refused+5 })
+	if s := tenantState(t, api, "f0"); s != "HALTED" {
+		t.Fatalf("f0 is %s after the database came back, want HALTED", s)
+	}
+	t.Logf("f1 and f2 finished %v after the database came back", time.Since(restoredAt).Round(10*time.Millisecond))
+	waitUntil(t, "/healthz ok again", func() bool { return getJSON(t, api+"/healthz", &health) == http.StatusOK })
+	t.Logf("healthz 200 again %v after the database came back", time.Since(restoredAt).Round(10*time.Millisecond))
+
+	if err := eng.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.wait(time.Minute); err != nil {
+		t.Errorf("engine exit after SIGINT: %v\n%s", err, eng.output())
+	}
+	for i, c := range clients {
+		orders, err := listAll(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, o := range orders {
+			ids[o.ClientOrderID] = true
+		}
+		switch {
+		case len(ids) != len(orders):
+			t.Errorf("tenant f%d: %d orders with %d distinct client ids: one was placed twice", i, len(orders), len(ids))
+		case i > 0 && len(orders) != count:
+			t.Errorf("tenant f%d: broker holds %d orders, want %d", i, len(orders), count)
+		case i == 0 && len(orders) >= count:
+			t.Errorf("halted tenant f0: broker holds %d orders, want fewer than %d", len(orders), count)
+		}
+	}
+	if t.Failed() {
+		t.Logf("engine output:\n%s", eng.output())
+	}
+}
+
+// waitUntil polls cond every 50ms; a minute is a safety net for a hung
+// engine, not a speed requirement.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// getJSON decodes url's JSON body into v and returns the status code.
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode
+}
