@@ -64,7 +64,7 @@ func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *ac
 		keyID:      keyID,
 		secretHash: secretHash,
 		created:    s.now().UTC(),
-		feed:       newFeed[tuRecord](s.cfg.FeedCapacity),
+		feed:       newFeed[tuRecord](),
 		eng:        eng,
 		ids:        ids,
 		startCash:  money,

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Credential is one API key pair of a closed setup (--accounts FILE).
@@ -33,8 +34,10 @@ func (r *registry) get(keyID string) *account {
 	return nil
 }
 
-// getOrCreate returns the account of keyID, creating it with mk if absent.
-func (r *registry) getOrCreate(keyID string, mk func() *account) *account {
+// getOrCreate returns the account of keyID, creating it with mk if absent
+// and fewer than limit accounts exist (a negative limit is none). It
+// returns nil when the limit refuses a new account.
+func (r *registry) getOrCreate(keyID string, limit int, mk func() *account) *account {
 	if a := r.get(keyID); a != nil {
 		return a
 	}
@@ -42,6 +45,9 @@ func (r *registry) getOrCreate(keyID string, mk func() *account) *account {
 	defer r.mu.Unlock()
 	if a := r.get(keyID); a != nil {
 		return a
+	}
+	if limit >= 0 && len(r.list) >= limit {
+		return nil
 	}
 	a := mk()
 	r.list = append(r.list, a)
@@ -79,26 +85,67 @@ func credentials(r *http.Request) (key, secret string, ok bool) {
 	return "", "", false
 }
 
+// authFailure says why authenticate found no account.
+type authFailure int
+
+const (
+	authOK          authFailure = iota
+	authUnknown                 // no such key, and none is created
+	authWrongSecret             // a known key with another secret
+	authFull                    // a new key, but MaxAccounts are provisioned
+)
+
+// accountLimitMessage is the 403 message for a new key beyond
+// Config.MaxAccounts.
+const accountLimitMessage = "forbidden: account limit reached, no new paper accounts can be created on this broker"
+
 // authenticate resolves the account for a key pair: the known account if
-// the secret matches, a new one under auto-provisioning, nil otherwise.
-// wrongSecret distinguishes a known key with a bad secret from an unknown
-// key.
-func (s *Server) authenticate(key, secret string) (a *account, wrongSecret bool) {
+// the secret matches, a new one under auto-provisioning while fewer than
+// MaxAccounts exist, nil otherwise with the reason.
+func (s *Server) authenticate(key, secret string) (*account, authFailure) {
 	if key == "" {
-		return nil, false
+		return nil, authUnknown
 	}
 	h := hashSecret(secret)
-	a = s.accounts.get(key)
+	a := s.accounts.get(key)
 	if a == nil {
 		if !s.cfg.AutoProvision {
-			return nil, false
+			return nil, authUnknown
 		}
-		a = s.accounts.getOrCreate(key, func() *account { return s.newAccount(key, h, s.cfg.Cash) })
+		a = s.accounts.getOrCreate(key, s.cfg.MaxAccounts, func() *account { return s.newAccount(key, h, s.cfg.Cash) })
+		if a == nil {
+			s.accountLimitHit()
+			return nil, authFull
+		}
 	}
 	if subtle.ConstantTimeCompare(a.secretHash[:], h[:]) != 1 {
-		return nil, true
+		return nil, authWrongSecret
 	}
-	return a, false
+	return a, authOK
+}
+
+// accountLimitHit logs a refused new key at most once a minute: a client
+// inventing keys must not flood the log either.
+func (s *Server) accountLimitHit() {
+	now := time.Now().UnixNano()
+	last := s.lastLimitLog.Load()
+	if now-last < int64(time.Minute) || !s.lastLimitLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("account limit reached: refusing new API keys", "max_accounts", s.cfg.MaxAccounts)
+}
+
+// writeAuthError answers a request whose credentials did not resolve to
+// an account, as Alpaca does.
+func writeAuthError(w http.ResponseWriter, why authFailure) {
+	switch why {
+	case authWrongSecret:
+		writeError(w, http.StatusForbidden, codeForbidden, "forbidden: access key verification failed", nil)
+	case authFull:
+		writeError(w, http.StatusForbidden, codeForbidden, accountLimitMessage, nil)
+	default:
+		writeError(w, http.StatusUnauthorized, codeUnauthorized, "request is not authorized", nil)
+	}
 }
 
 // authorized wraps a handler with authentication, the per-key rate limit
@@ -110,13 +157,9 @@ func (s *Server) authorized(h func(http.ResponseWriter, *http.Request, *account)
 			writeError(w, http.StatusUnauthorized, 0, "unauthorized.", nil)
 			return
 		}
-		a, wrong := s.authenticate(key, secret)
+		a, why := s.authenticate(key, secret)
 		if a == nil {
-			if wrong {
-				writeError(w, http.StatusForbidden, codeForbidden, "forbidden: access key verification failed", nil)
-				return
-			}
-			writeError(w, http.StatusUnauthorized, codeUnauthorized, "request is not authorized", nil)
+			writeAuthError(w, why)
 			return
 		}
 		if s.cfg.RateLimit > 0 && !a.rate.take(w.Header(), s.cfg.RateLimit, s.cfg.RateWindow, s.now()) {

@@ -1,22 +1,29 @@
 package sim
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
 )
 
 // feed is one account's trade-update log: a bounded ring kept for replay
-// (SSE since/since_id) plus the live subscribers. Publishing never blocks:
-// a subscriber whose buffer is full is cut off, and it can resume from the
-// ring with since_id, which is what a real client does after a disconnect.
+// (SSE since/since_id) plus the live subscribers. A subscriber is only a
+// cursor into the ring, so it costs the same few bytes whether it keeps up
+// or not, and however many there are: what it has not read yet is the
+// ring's, not a copy of its own (issue 8, item 6: a per-subscriber channel
+// of 4096 entries made 300 stalled subscribers cost a gigabyte).
+// Publishing never blocks: a subscriber that falls so far behind that the
+// ring overwrites an entry it has not read is cut off, and it can resume
+// from the ring with since_id, which is what a real client does after a
+// disconnect.
 type feed[T any] struct {
 	mu     sync.Mutex
-	ring   []feedEntry[T]
-	head   int // index of the oldest entry
+	ring   []feedEntry[T] // grows up to capacity: an idle account costs nothing
+	head   int            // index of the oldest entry
 	n      int
 	lastMs int64
-	seq    uint64
+	seq    uint64 // of the newest entry; entries have consecutive seqs
 	subs   map[*feedSub[T]]struct{}
 }
 
@@ -44,21 +51,37 @@ func (e *feedEntry[T]) after(u ulidKey) bool {
 	return e.seq > u.lo
 }
 
+// feedSub is a subscriber: a position in the ring and a doorbell.
 type feedSub[T any] struct {
-	ch   chan feedEntry[T]
-	gone chan struct{} // closed when the feed cut this subscriber off
-	once sync.Once
+	next   uint64        // seq of the next entry to deliver; guarded by feed.mu
+	ready  chan struct{} // capacity 1: rung when entries past next may exist
+	gone   chan struct{} // closed when the feed cut this subscriber off
+	once   sync.Once
+	closed bool // guarded by feed.mu: cut or unsubscribed
 }
 
 func (s *feedSub[T]) cut() { s.once.Do(func() { close(s.gone) }) }
 
-func newFeed[T any](capacity int) *feed[T] {
-	return &feed[T]{ring: make([]feedEntry[T], 0, min(capacity, 1024)), subs: map[*feedSub[T]]struct{}{}, head: 0, n: 0, lastMs: 0, seq: 0}
+func (s *feedSub[T]) ring() {
+	select {
+	case s.ready <- struct{}{}:
+	default: // already rung
+	}
 }
 
-// publish appends v and hands it to live subscribers. cap bounds the ring.
+func newFeed[T any]() *feed[T] {
+	return &feed[T]{subs: map[*feedSub[T]]struct{}{}}
+}
+
+// first is the seq of the oldest retained entry (seq+1 when empty). The
+// caller holds f.mu.
+func (f *feed[T]) first() uint64 { return f.seq + 1 - uint64(f.n) }
+
+// publish appends v and rings the live subscribers. capacity bounds the
+// ring.
 func (f *feed[T]) publish(v T, now time.Time, capacity int) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	ms := now.UnixMilli()
 	if ms < f.lastMs {
 		ms = f.lastMs // the clock may step back; IDs must not
@@ -67,49 +90,71 @@ func (f *feed[T]) publish(v T, now time.Time, capacity int) {
 	f.seq++
 	e := feedEntry[T]{ms: ms, seq: f.seq, at: now.UnixNano(), v: v}
 	if f.n < capacity {
-		if len(f.ring) < capacity && f.n == len(f.ring) {
-			f.ring = append(f.ring, e)
-		} else {
-			f.ring[(f.head+f.n)%len(f.ring)] = e
+		// Not full yet, so head is 0 and the ring is exactly the entries.
+		if len(f.ring) == cap(f.ring) {
+			f.ring = slices.Grow(f.ring, min(max(2*cap(f.ring), 16), capacity)-len(f.ring))
 		}
+		f.ring = append(f.ring, e)
 		f.n++
 	} else {
 		f.ring[f.head] = e
 		f.head = (f.head + 1) % len(f.ring)
 	}
+	first := f.first()
 	for s := range f.subs {
-		select {
-		case s.ch <- e:
-		default:
+		if s.next < first { // its next entry was just overwritten
 			delete(f.subs, s)
+			s.closed = true
 			s.cut()
+			continue
 		}
+		s.ring()
 	}
-	f.mu.Unlock()
 }
 
-// subscribe registers a live subscriber and returns, atomically with the
-// registration, the retained entries selected by from, so that replay and
-// live delivery have neither a gap nor an overlap.
-func (f *feed[T]) subscribe(buf int, from func(e *feedEntry[T]) bool) (*feedSub[T], []feedEntry[T]) {
-	s := &feedSub[T]{ch: make(chan feedEntry[T], buf), gone: make(chan struct{})}
+// subscribe registers a live subscriber. With from, delivery starts at the
+// first retained entry that from selects (replay); without, at the next
+// entry published. Replay and live delivery come from the same ring, so
+// they have neither a gap nor an overlap.
+func (f *feed[T]) subscribe(from func(e *feedEntry[T]) bool) *feedSub[T] {
+	s := &feedSub[T]{ready: make(chan struct{}, 1), gone: make(chan struct{})}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var backlog []feedEntry[T]
+	s.next = f.seq + 1
 	if from != nil {
 		// Entries are in ID order; find the first one to replay.
 		i := sort.Search(f.n, func(i int) bool { return from(&f.ring[(f.head+i)%len(f.ring)]) })
-		for ; i < f.n; i++ {
-			backlog = append(backlog, f.ring[(f.head+i)%len(f.ring)])
+		s.next = f.first() + uint64(i)
+		if i < f.n {
+			s.ring()
 		}
 	}
 	f.subs[s] = struct{}{}
-	return s, backlog
+	return s
+}
+
+// read copies the next entries of s into dst, up to len(dst), and moves s
+// past them. ok is false once s has been cut off or unsubscribed: the
+// entry it needed next is gone.
+func (f *feed[T]) read(s *feedSub[T], dst []feedEntry[T]) (n int, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s.closed || s.next < f.first() {
+		return 0, false
+	}
+	first := f.first()
+	for n < len(dst) && s.next <= f.seq {
+		dst[n] = f.ring[(f.head+int(s.next-first))%len(f.ring)]
+		s.next++
+		n++
+	}
+	return n, true
 }
 
 func (f *feed[T]) unsubscribe(s *feedSub[T]) {
 	f.mu.Lock()
 	delete(f.subs, s)
+	s.closed = true
 	f.mu.Unlock()
 }
 

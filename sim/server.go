@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quantum-alpaca/quantum/sim/market"
@@ -25,6 +26,19 @@ const (
 	DefaultCash         = 100_000
 	DefaultFeedCapacity = 4096
 	DefaultTickInterval = 100 * time.Millisecond
+	DefaultMaxAccounts  = 10_000
+
+	DefaultReadHeaderTimeout  = 10 * time.Second
+	DefaultReadTimeout        = 30 * time.Second
+	DefaultWriteTimeout       = 30 * time.Second
+	DefaultIdleTimeout        = 120 * time.Second
+	DefaultStreamWriteTimeout = 10 * time.Second
+	DefaultHeartbeatInterval  = 15 * time.Second
+	DefaultResponseBudget     = 64 << 20
+
+	// DefaultMaxConcurrentStreams is the HTTP/2 streams one connection
+	// may have open at once.
+	DefaultMaxConcurrentStreams = 100
 )
 
 // Config configures a Server. The zero value is usable: a closed server
@@ -59,6 +73,46 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the server's own log lines. Defaults to discarding.
 	Logger *slog.Logger
+
+	// MaxAccounts caps the number of accounts: under AutoProvision a new
+	// key beyond it is refused with 403 (code 40310000), so that a client
+	// inventing keys cannot make the server create accounts without end.
+	// Accounts listed in Credentials count toward it but are always
+	// created. Defaults to DefaultMaxAccounts; negative means no cap.
+	MaxAccounts int
+
+	// The timeouts and bounds below are those of the http.Server that
+	// HTTPServer builds (issue 8, item 6), except StreamWriteTimeout,
+	// HeartbeatInterval and ResponseBudget, which the handlers apply
+	// whoever serves them.
+
+	// ReadHeaderTimeout bounds reading a request's headers. Defaults to
+	// 10s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included: a client
+	// that trickles a body is cut off. Defaults to 30s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a REST response, from the end of reading its
+	// request to the end of writing it: a client that does not read its
+	// response is cut off. Streams clear it and bound each of their
+	// writes by StreamWriteTimeout instead. Defaults to 30s.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long an idle keep-alive connection, HTTP/1.1 or
+	// HTTP/2, is kept open. Defaults to 120s.
+	IdleTimeout time.Duration
+	// StreamWriteTimeout bounds each write of a trade-update stream (SSE
+	// or websocket): a client that does not take one within it is
+	// disconnected and counted as slow (StreamStats). Defaults to 10s.
+	StreamWriteTimeout time.Duration
+	// HeartbeatInterval is how often an idle SSE stream gets a comment
+	// line, which shows the client the stream is alive. Defaults to 15s.
+	HeartbeatInterval time.Duration
+	// ResponseBudget, in bytes, bounds the memory that market-data
+	// responses (bars, trades, quotes: up to 10,000 items, about 1 MB of
+	// JSON) hold at once, while being built and until their clients have
+	// read them. A request that finds it spent waits up to WriteTimeout,
+	// then gets 503 with Retry-After. Defaults to 64 MiB.
+	ResponseBudget int64
 }
 
 // Server is the simulated broker. Create it with New, serve Handler, and
@@ -71,6 +125,10 @@ type Server struct {
 	interest interest
 	faults   *faultInjector
 	log      *slog.Logger
+	streams  streamCounters
+	budget   *budget
+
+	lastLimitLog atomic.Int64 // unix ns of the last "account limit" line
 
 	ctx    context.Context // canceled by Close: ends streams and loops
 	cancel context.CancelFunc
@@ -104,10 +162,31 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxAccounts == 0 {
+		cfg.MaxAccounts = DefaultMaxAccounts
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout},
+		{&cfg.ReadTimeout, DefaultReadTimeout},
+		{&cfg.WriteTimeout, DefaultWriteTimeout},
+		{&cfg.IdleTimeout, DefaultIdleTimeout},
+		{&cfg.StreamWriteTimeout, DefaultStreamWriteTimeout},
+		{&cfg.HeartbeatInterval, DefaultHeartbeatInterval},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.ResponseBudget <= 0 {
+		cfg.ResponseBudget = DefaultResponseBudget
+	}
 	if cfg.Faults.FailRate < 0 || cfg.Faults.DropRate < 0 || cfg.Faults.FailRate+cfg.Faults.DropRate > 1 {
 		return nil, errors.New("sim: fail and drop rates must be in [0, 1] and sum to at most 1")
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, budget: newBudget(cfg.ResponseBudget)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.faults = newFaultInjector(cfg.Faults, cfg.Seed)
 	m, err := market.New(market.Config{
@@ -134,7 +213,7 @@ func New(cfg Config) (*Server, error) {
 			cash = cfg.Cash
 		}
 		c := c
-		s.accounts.getOrCreate(c.KeyID, func() *account { return s.newAccount(c.KeyID, hashSecret(c.Secret), cash) })
+		s.accounts.getOrCreate(c.KeyID, -1, func() *account { return s.newAccount(c.KeyID, hashSecret(c.Secret), cash) })
 	}
 	s.routes()
 	return s, nil
@@ -144,6 +223,54 @@ func (s *Server) now() time.Time { return s.cfg.Now() }
 
 // Handler serves the whole API.
 func (s *Server) Handler() http.Handler { return s.mux }
+
+// Bounds of what one connection may make the server hold, beyond the
+// Config's timeouts.
+const (
+	// maxHeaderBytes: Alpaca's clients send a few hundred bytes of
+	// headers; net/http's default would let each connection buffer 1 MB.
+	maxHeaderBytes = 32 << 10
+	// An HTTP/2 client may send this much request body, per stream and
+	// per connection, before the handler reads it. An order body is at
+	// most maxBody. The defaults are 1 MB each.
+	h2StreamWindow = maxBody
+	h2ConnWindow   = 4 * maxBody
+	// h2MaxFrame is the largest frame a client may send, which sizes the
+	// connection's read buffer: the protocol's minimum (the default is
+	// 1 MB).
+	h2MaxFrame = 16 << 10
+)
+
+// HTTPServer returns an http.Server for Handler that speaks HTTP/1.1 and
+// cleartext HTTP/2 (h2c: the engine keeps one such connection per tenant)
+// on one listener, with the Config's timeouts and with bounds on what one
+// connection may make the server hold: header bytes, HTTP/2 streams,
+// frame size and flow-control windows (issue 8, item 6). The caller sets
+// anything else (BaseContext, ErrorLog, ...) and serves it.
+func (s *Server) HTTPServer() *http.Server {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          DefaultMaxConcurrentStreams,
+			MaxReadFrameSize:              h2MaxFrame,
+			MaxReceiveBufferPerStream:     h2StreamWindow,
+			MaxReceiveBufferPerConnection: h2ConnWindow,
+			// A connection whose peer takes no bytes at all (as opposed to
+			// a stream stalled by flow control, which WriteTimeout and
+			// StreamWriteTimeout end) is closed after this long.
+			WriteByteTimeout: s.cfg.WriteTimeout,
+		},
+		Protocols: new(http.Protocols),
+	}
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
+	return hs
+}
 
 // Market is the server's synthetic market.
 func (s *Server) Market() *market.Market { return s.market }
@@ -223,7 +350,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /stream", s.wsTradeUpdates)
 
 	s.market.Register(s.mux, func(h http.Handler) http.Handler {
-		return s.authorized(func(w http.ResponseWriter, r *http.Request, _ *account) { h.ServeHTTP(w, r) })
+		return s.authorized(func(w http.ResponseWriter, r *http.Request, _ *account) { s.serveBudgeted(w, r, h) })
 	})
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -5,18 +5,66 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 )
 
 const (
-	sseHeartbeat      = 15 * time.Second
-	streamWriteWait   = 10 * time.Second
-	streamSubBuffer   = 4096
 	wsAuthWait        = 10 * time.Second
 	wsMaxMessageBytes = 16 << 10
+	// streamBatch is how many trade updates a stream takes from its feed
+	// at a time: they go out in one flush, with one write deadline.
+	streamBatch = 16
 )
+
+// StreamStats counts the trade-update streams (SSE and websocket).
+type StreamStats struct {
+	// Active is the number of streams open now.
+	Active int64
+	// SlowDisconnects is how many streams were cut off because their
+	// client read too slowly: it fell a whole replay ring behind
+	// (Config.FeedCapacity updates), or did not take one write within
+	// Config.StreamWriteTimeout.
+	SlowDisconnects uint64
+}
+
+// streamCounters backs StreamStats and rate-limits the slow-client log.
+type streamCounters struct {
+	active atomic.Int64
+	slow   atomic.Uint64
+
+	mu       sync.Mutex
+	lastLog  time.Time
+	unlogged uint64 // slow disconnects since the last log line
+}
+
+// StreamStats reports the trade-update streams.
+func (s *Server) StreamStats() StreamStats {
+	return StreamStats{Active: s.streams.active.Load(), SlowDisconnects: s.streams.slow.Load()}
+}
+
+// slowClient records a stream cut off for reading too slowly, as Alpaca
+// cuts off slow clients: counted every time, logged at most once a second
+// so that a crowd of stalled clients cannot flood the log, with the
+// number cut off since the previous line.
+func (s *Server) slowClient(stream, reason string, a *account) {
+	total := s.streams.slow.Add(1)
+	c := &s.streams
+	now := time.Now() // wall time: the log's rate, not the market's clock
+	c.mu.Lock()
+	c.unlogged++
+	if now.Sub(c.lastLog) < time.Second {
+		c.mu.Unlock()
+		return
+	}
+	n := c.unlogged
+	c.unlogged, c.lastLog = 0, now
+	c.mu.Unlock()
+	s.log.Warn("slow stream client disconnected", "stream", stream, "reason", reason, "account", a.id,
+		"disconnected_since_last_log", n, "slow_disconnects_total", total)
+}
 
 // streamAuth authenticates a stream request by its headers and writes the
 // REST-style error when it fails.
@@ -26,13 +74,9 @@ func (s *Server) streamAuth(w http.ResponseWriter, r *http.Request) *account {
 		writeError(w, http.StatusUnauthorized, 0, "unauthorized.", nil)
 		return nil
 	}
-	a, wrong := s.authenticate(key, secret)
+	a, why := s.authenticate(key, secret)
 	if a == nil {
-		if wrong {
-			writeError(w, http.StatusForbidden, codeForbidden, "forbidden: access key verification failed", nil)
-		} else {
-			writeError(w, http.StatusUnauthorized, codeUnauthorized, "request is not authorized", nil)
-		}
+		writeAuthError(w, why)
 	}
 	return a
 }
@@ -93,8 +137,10 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	sub, backlog := a.feed.subscribe(streamSubBuffer, from)
+	sub := a.feed.subscribe(from)
 	defer a.feed.unsubscribe(sub)
+	s.streams.active.Add(1)
+	defer s.streams.active.Add(-1)
 
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -102,48 +148,79 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Connection", "keep-alive")
 	w.WriteHeader(http.StatusOK)
-	buf := make([]byte, 0, 2048)
-	send := func(e *feedEntry[tuRecord]) bool {
-		b, err := json.Marshal(s.tradeUpdate(a, e))
-		if err != nil {
+
+	// Every write has its own deadline, so a client that stops reading is
+	// disconnected after StreamWriteTimeout instead of pinning the stream
+	// (and, over HTTP/2, its unsent frames) forever. The deadline is
+	// cleared after the flush: an idle stream must not expire, and over
+	// HTTP/2 a deadline fires even when nothing is being written.
+	var deadline time.Time
+	flush := func(p []byte) bool {
+		deadline = time.Now().Add(s.cfg.StreamWriteTimeout)
+		_ = rc.SetWriteDeadline(deadline)
+		if len(p) > 0 {
+			if _, err := w.Write(p); err != nil {
+				return false
+			}
+		}
+		if rc.Flush() != nil {
 			return false
 		}
-		buf = append(append(append(buf[:0], "data: "...), b...), "\n\n"...)
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
-		if _, err := w.Write(buf); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+		_ = rc.SetWriteDeadline(time.Time{})
+		return true
 	}
-	for i := range backlog {
-		if stop != nil && stop(&backlog[i]) {
-			return
-		}
-		if !send(&backlog[i]) {
-			return
+	failed := func() {
+		if !time.Now().Before(deadline) {
+			s.slowClient("sse", "write timeout", a)
 		}
 	}
-	if rc.Flush() != nil {
+	if !flush(nil) {
+		failed()
 		return
 	}
-	hb := time.NewTicker(sseHeartbeat)
+	batch := make([]feedEntry[tuRecord], streamBatch)
+	buf := make([]byte, 0, 2048)
+	hb := time.NewTicker(s.cfg.HeartbeatInterval)
 	defer hb.Stop()
 	for {
+		n, ok := a.feed.read(sub, batch)
+		if !ok {
+			s.slowClient("sse", "fell behind", a)
+			return // too slow: the client resumes with since_id
+		}
+		if n > 0 {
+			buf = buf[:0]
+			for i := range batch[:n] {
+				if stop != nil && stop(&batch[i]) {
+					flush(buf)
+					return
+				}
+				b, err := json.Marshal(s.tradeUpdate(a, &batch[i]))
+				if err != nil {
+					return
+				}
+				buf = append(append(append(buf, "data: "...), b...), "\n\n"...)
+			}
+			if !flush(buf) {
+				failed()
+				return
+			}
+			if cap(buf) > 64<<10 {
+				buf = make([]byte, 0, 2048) // one burst of large updates need not stay
+			}
+			if n == len(batch) {
+				continue // there may be more
+			}
+		}
 		select {
-		case e := <-sub.ch:
-			if stop != nil && stop(&e) {
-				return
-			}
-			if !send(&e) {
-				return
-			}
+		case <-sub.ready:
 		case <-hb.C:
-			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
-			if _, err := w.Write([]byte(":heartbeat\n\n")); err != nil || rc.Flush() != nil {
+			if !flush([]byte(":heartbeat\n\n")) {
+				failed()
 				return
 			}
 		case <-sub.gone:
-			return // too slow: the client resumes with since_id
+			// read reports it next time round
 		case <-r.Context().Done():
 			return
 		case <-s.ctx.Done():
@@ -179,6 +256,8 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 	defer wg.Wait()
 	defer c.CloseNow()
 	c.SetReadLimit(wsMaxMessageBytes)
+	s.streams.active.Add(1)
+	defer s.streams.active.Add(-1)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	wg.Add(1)
@@ -190,18 +269,23 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
+	var a *account // set by authentication
 	write := func(v any) error {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
-		wctx, wcancel := context.WithTimeout(ctx, streamWriteWait)
+		deadline := time.Now().Add(s.cfg.StreamWriteTimeout)
+		wctx, wcancel := context.WithDeadline(ctx, deadline)
 		defer wcancel()
-		return c.Write(wctx, websocket.MessageBinary, b)
+		err = c.Write(wctx, websocket.MessageBinary, b)
+		if err != nil && !time.Now().Before(deadline) && a != nil {
+			s.slowClient("websocket", "write timeout", a)
+		}
+		return err
 	}
 
 	// Authentication: the first message, within wsAuthWait.
-	var a *account
 	actx, acancel := context.WithTimeout(ctx, wsAuthWait)
 	for a == nil {
 		req, err := readWS(actx, c)
@@ -225,9 +309,14 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 			if d.OAuthToken != "" {
 				key, secret = "oauth:"+d.OAuthToken, d.OAuthToken
 			}
-			a, _ = s.authenticate(key, secret)
+			var why authFailure
+			a, why = s.authenticate(key, secret)
 			if a == nil {
-				_ = write(wsReply{"authorization", map[string]string{"action": "authenticate", "status": "unauthorized", "message": "access key verification failed"}})
+				msg := "access key verification failed"
+				if why == authFull {
+					msg = accountLimitMessage
+				}
+				_ = write(wsReply{"authorization", map[string]string{"action": "authenticate", "status": "unauthorized", "message": msg}})
 				acancel()
 				c.Close(websocket.StatusPolicyViolation, "unauthorized")
 				return
@@ -276,9 +365,25 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 			a.feed.unsubscribe(sub)
 		}
 	}()
-	var events <-chan feedEntry[tuRecord]
-	var gone <-chan struct{}
+	var ready, gone <-chan struct{}
+	batch := make([]feedEntry[tuRecord], streamBatch)
 	for {
+		if sub != nil {
+			n, ok := a.feed.read(sub, batch)
+			if !ok {
+				s.slowClient("websocket", "fell behind", a)
+				c.Close(websocket.StatusPolicyViolation, "slow client")
+				return
+			}
+			for i := range batch[:n] {
+				if write(wsReply{"trade_updates", s.tradeUpdate(a, &batch[i])}) != nil {
+					return
+				}
+			}
+			if n == len(batch) {
+				continue // there may be more; a pending listen waits its turn
+			}
+		}
 		select {
 		case streams := <-listens:
 			want := false
@@ -291,23 +396,19 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 			if want {
 				ack = append(ack, "trade_updates")
 				if sub == nil {
-					sub, _ = a.feed.subscribe(streamSubBuffer, nil)
-					events, gone = sub.ch, sub.gone
+					sub = a.feed.subscribe(nil)
+					ready, gone = sub.ready, sub.gone
 				}
 			} else if sub != nil {
 				a.feed.unsubscribe(sub)
-				sub, events, gone = nil, nil, nil
+				sub, ready, gone = nil, nil, nil
 			}
 			if write(wsReply{"listening", map[string][]string{"streams": ack}}) != nil {
 				return
 			}
-		case e := <-events:
-			if write(wsReply{"trade_updates", s.tradeUpdate(a, &e)}) != nil {
-				return
-			}
+		case <-ready:
 		case <-gone:
-			c.Close(websocket.StatusPolicyViolation, "slow client")
-			return
+			// read reports it next time round
 		case <-readErr:
 			return
 		case <-ctx.Done():

@@ -45,6 +45,7 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	failRate := fs.Float64("fail-rate", 0, "probability `P` in [0,1] that a REST request gets a 500/503")
 	dropRate := fs.Float64("drop-rate", 0, "probability `P` in [0,1] that a REST request's connection is dropped")
 	rateLimit := fs.Int("rate-limit", 0, "REST requests per minute per key, answered with 429 beyond (0 = unlimited)")
+	maxAccounts := fs.Int("max-accounts", sim.DefaultMaxAccounts, "most accounts the broker holds: with --auto-provision a new key beyond gets 403 (-1 = no cap)")
 	verbose := fs.Bool("v", false, "log every account creation and stream connection")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -61,6 +62,7 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 		AutoProvision: *auto,
 		Faults:        sim.Faults{Latency: *latency, FailRate: *failRate, DropRate: *dropRate},
 		RateLimit:     *rateLimit,
+		MaxAccounts:   *maxAccounts,
 	}
 	switch *marketMode {
 	case "always-open":
@@ -75,6 +77,9 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *rateLimit < 0 {
 		return usageError{"--rate-limit must not be negative"}
+	}
+	if *maxAccounts == 0 || *maxAccounts < -1 {
+		return usageError{"--max-accounts must be positive, or -1 for no cap"}
 	}
 	if *accounts != "" {
 		creds, err := readAccounts(*accounts)
@@ -106,13 +111,12 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 // serveBroker runs srv on ln until ctx ends, then drains requests and
 // stops the market.
 func serveBroker(ctx context.Context, srv *sim.Server, ln net.Listener, m *Main, mode string) error {
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	// HTTP/1.1 for every Alpaca client, plus HTTP/2 without TLS for
 	// clients that ask for it (the engine: one connection per tenant for
-	// its REST calls and trade-update stream).
-	hs.Protocols = new(http.Protocols)
-	hs.Protocols.SetHTTP1(true)
-	hs.Protocols.SetUnencryptedHTTP2(true)
+	// its REST calls and trade-update stream), with the timeouts and
+	// per-connection bounds that keep hostile clients from exhausting
+	// memory (issue 8, item 6).
+	hs := srv.HTTPServer()
 	srv.Start()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
