@@ -97,10 +97,10 @@ func TestOwnershipSessionLoss(t *testing.T) {
 	}
 	select {
 	case <-lease.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("lease still live 5s after its session died")
+	case <-time.After(time.Minute): // a safety net, not a speed check
+		t.Fatal("lease still live a minute after its session died")
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a safety net, not a speed check
 	for {
 		l, rel, err := b.Acquire(ctx, tenant)
 		if err == nil && l != nil {
@@ -154,7 +154,7 @@ func TestOwnershipFairShare(t *testing.T) {
 		t.Fatalf("a alone holds %d tenants, want %d", len(aLeases), tenants)
 	}
 	b, c := start(), start()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a safety net, not a speed check
 	for live(aLeases) > 2 || b.Live() != 3 || c.Live() != 3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("a holds %d tenants; engines seen alive: b %d, c %d", live(aLeases), b.Live(), c.Live())
