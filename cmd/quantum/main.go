@@ -11,13 +11,53 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	_ "time/tzdata" // the NYSE calendar needs America/New_York on any machine
 )
 
-// Version is set at build time with -ldflags "-X main.Version=...".
-var Version = "dev"
+// Version is set at build time with -ldflags "-X main.Version=..."; when
+// it is not, versionLine reads the module version and the commit from the
+// build info the go command embeds.
+var Version = ""
+
+// versionLine says which build this is: the version, the commit (with
+// "+dirty" when built from a modified work tree) and the Go toolchain.
+func versionLine() string {
+	v, commit, dirty, goVersion := Version, "", false, ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if v == "" {
+		v = "devel"
+	}
+	line := "quantum " + v
+	if commit != "" {
+		if len(commit) > 12 {
+			commit = commit[:12]
+		}
+		if dirty {
+			commit += "+dirty"
+		}
+		line += " (commit " + commit + ")"
+	}
+	if goVersion != "" {
+		line += " " + goVersion
+	}
+	return line
+}
 
 func main() {
 	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
@@ -98,7 +138,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "stress":
 		return (&stressCommand{m: m}).Run(ctx, args[1:])
 	case "version", "-version", "--version":
-		fmt.Fprintln(m.Stdout, "quantum", Version)
+		fmt.Fprintln(m.Stdout, versionLine())
 		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -142,5 +143,16 @@ func TestHelp(t *testing.T) {
 		if err := m.Run(context.Background(), []string{cmd, "-h"}); err == nil || !strings.Contains(stderr.String(), "Usage: quantum "+cmd) {
 			t.Errorf("%s -h: %v\n%s", cmd, err, stderr)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	m, stdout, _ := newMain(nil)
+	if err := m.Run(context.Background(), []string{"version"}); err != nil {
+		t.Fatal(err)
+	}
+	got := stdout.String()
+	if !strings.HasPrefix(got, "quantum ") || !strings.Contains(got, runtime.Version()) {
+		t.Fatalf("version = %q, want the build's version and its Go toolchain", got)
 	}
 }
