@@ -60,6 +60,9 @@ application/json; a cross-origin request is refused). Bound to a loopback
 address it answers only loopback host names; bound to any other address it
 requires QUANTUM_API_TOKEN as a bearer token.
 
+Logs go to stderr; LOG_LEVEL=debug|info|warn|error sets the level (default
+info), --log-format text|json the format.
+
 Flags:
 `
 
@@ -76,6 +79,7 @@ type runSettings struct {
 	embedded bool   // no broker URL: start the embedded paper broker
 	token    string // the ops API's bearer token, if any
 	rate     int    // requests/min per tenant; 0 unlimited
+	logJSON  bool   // --log-format json
 }
 
 func (c *runCommand) Run(ctx context.Context, args []string) error {
@@ -87,7 +91,13 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(c.m.Stderr, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))}))
+	opts := &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))}
+	var log *slog.Logger
+	if rs.logJSON {
+		log = slog.New(slog.NewJSONHandler(c.m.Stderr, opts))
+	} else {
+		log = slog.New(slog.NewTextHandler(c.m.Stderr, opts))
+	}
 
 	// Cleanups run in reverse: the engine stops first, the embedded
 	// broker last.
@@ -173,6 +183,7 @@ func (c *runCommand) settings(args []string, getenv func(string) string) (runSet
 	fs.Usage = func() { fmt.Fprint(c.m.Stderr, runUsage); fs.PrintDefaults() }
 	configPath := fs.String("config", "", "YAML config `FILE` (default: the three-tenant demo)")
 	listen := fs.String("listen", "", "ops API address (default "+DefaultListen+")")
+	logFormat := fs.String("log-format", "text", "log `FORMAT` on stderr: text or json")
 	dataDir := fs.String("data", "", "journal directory (default "+DefaultDataDir+")")
 	brokerURL := fs.String("broker", "", "trading API base `URL` (default: embedded broker, or APCA_API_BASE_URL)")
 	if err := fs.Parse(args); err != nil {
@@ -184,8 +195,11 @@ func (c *runCommand) settings(args []string, getenv func(string) string) (runSet
 	if fs.NArg() > 0 {
 		return runSettings{}, usageError{fmt.Sprintf("run takes no arguments, got %q", fs.Args())}
 	}
+	if *logFormat != "text" && *logFormat != "json" {
+		return runSettings{}, usageError{fmt.Sprintf("--log-format %q: want text or json", *logFormat)}
+	}
 
-	rs := runSettings{demo: *configPath == ""}
+	rs := runSettings{demo: *configPath == "", logJSON: *logFormat == "json"}
 	if rs.demo {
 		rs.cfg = demoConfig()
 	} else {

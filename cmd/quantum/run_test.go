@@ -406,7 +406,7 @@ func TestRunUsage(t *testing.T) {
 	if err := m.Run(context.Background(), []string{"run", "-h"}); err == nil || !strings.Contains(stderr.String(), "Usage: quantum run") {
 		t.Errorf("run -h: %v\n%s", err, stderr)
 	}
-	for _, args := range [][]string{{"run", "extra"}, {"run", "--nope"}} {
+	for _, args := range [][]string{{"run", "extra"}, {"run", "--nope"}, {"run", "--log-format", "xml"}} {
 		m, _, _ := newMain(nil)
 		var ue usageError
 		if err := m.Run(context.Background(), args); !errors.As(err, &ue) {
