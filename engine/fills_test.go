@@ -48,8 +48,8 @@ func (f *fakeBroker) OpenOrders(context.Context) ([]trading.BrokerOrder, error) 
 func (f *fakeBroker) OrdersSince(context.Context, time.Time) ([]trading.BrokerOrder, error) {
 	return nil, nil
 }
-func (f *fakeBroker) Positions(context.Context) ([]trading.Position, error)     { return nil, nil }
-func (f *fakeBroker) Account(context.Context) (trading.Account, error)          { return trading.Account{}, nil }
+func (f *fakeBroker) Positions(context.Context) ([]trading.Position, error) { return nil, nil }
+func (f *fakeBroker) Account(context.Context) (trading.Account, error)      { return trading.Account{}, nil }
 func (f *fakeBroker) LatestQuote(_ context.Context, s string) (trading.Quote, error) {
 	f.quotes.Add(1)
 	return trading.Quote{Symbol: s, Bid: decimal.NewFromInt(99), Ask: decimal.NewFromInt(101)}, nil
