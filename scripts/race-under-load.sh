@@ -10,6 +10,7 @@
 # when QUANTUM_TEST_POSTGRES_DSN is set, as in .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=go1.27.3 # the release go.mod asks for, fetched through the module proxy
 burners=${1:-2}
 count=${2:-3}
 shift $(( $# > 2 ? 2 : $# ))

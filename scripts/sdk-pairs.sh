@@ -6,6 +6,7 @@
 #   scripts/sdk-pairs.sh [PAIRS] [ORDERS_PER_RUN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=go1.27.3 # the release go.mod asks for, fetched through the module proxy
 pairs=${1:-10}
 n=${2:-40000}
 dir=$(mktemp -d)

@@ -7,6 +7,7 @@
 #   scripts/stress-matrix.sh [THREADS] [ORDERS_PER_THREAD]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=go1.27.3 # the release go.mod asks for, fetched through the module proxy
 threads=${1:-100}
 per=${2:-1000}
 bin=$(mktemp -d)/quantum
