@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -148,4 +149,134 @@ func getJSON(t *testing.T, url string, v any) int {
 		t.Fatal(err)
 	}
 	return resp.StatusCode
+}
+
+// TestFaultBrokerDown: the engine binary pointed at a broker that does not
+// answer says so at once (banner, /healthz with the cause, /readyz), and
+// its ops API refuses what a web page could send it.
+func TestFaultBrokerDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs subprocesses; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin := quantumBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "cfg.yaml")
+	if err := os.WriteFile(cfg, []byte("broker: http://"+dead+"\nrate_limit: 0\ntenants:\n  - {id: d0, key_id: PKDOWN, secret: down-secret, strategy: dca, params: {symbol: AAPL, interval: 50ms, count: 10}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eng := startProc(ctx, t, bin, "run", "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+	api := eng.waitFor(t, apiRE, time.Minute)
+	if out := eng.output(); !strings.Contains(out, "0 of 1 tenants trading") || !strings.Contains(out, dead) {
+		t.Errorf("the banner claims trading or hides the cause:\n%s", out)
+	}
+	var health struct {
+		Status   string
+		Problems map[string]string
+	}
+	if code := getJSON(t, api+"/healthz", &health); code != http.StatusServiceUnavailable || !strings.Contains(health.Problems["d0"], dead) {
+		t.Errorf("/healthz = %d %+v, want 503 naming %s", code, health, dead)
+	}
+	if !strings.Contains(eng.output(), "level=WARN") && !strings.Contains(eng.output(), "level=ERROR") {
+		t.Errorf("no warning or error logged:\n%s", eng.output())
+	}
+
+	// A page on another site cannot flip the kill switch.
+	post := func(ctype, host, origin string) int {
+		req, err := http.NewRequest("POST", api+"/api/tenants/d0/state", strings.NewReader(`{"state":"ACTIVE"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", ctype)
+		if host != "" {
+			req.Host = host
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		ctype, host, origin string
+		want                int
+	}{
+		{"text/plain", "", "", http.StatusUnsupportedMediaType},
+		{"application/json", "", "https://evil.example", http.StatusForbidden},
+		{"application/json", "rebind.evil.example", "", http.StatusForbidden},
+	} {
+		if got := post(tc.ctype, tc.host, tc.origin); got != tc.want {
+			t.Errorf("POST state as %s, host %q, origin %q: %d, want %d", tc.ctype, tc.host, tc.origin, got, tc.want)
+		}
+	}
+}
+
+// TestFaultJournalLost: the engine binary is killed after its tenant
+// finished, its SQLite journal is truncated to nothing, and it is started
+// again with the same config: it finds the broker's orders before trading,
+// journals them, and places none again.
+func TestFaultJournalLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs subprocesses; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin := quantumBinary(t)
+	const count = 40
+	broker, brokerURL := startBroker(ctx, t, bin, "--seed", "41", "--fail-rate", "0.1", "--drop-rate", "0.05")
+	defer broker.stop(t)
+	dir := t.TempDir()
+	cfgPath, clients := dcaFleet(t, dir, brokerURL, "", "j", 2, count, "5ms")
+	data := filepath.Join(dir, "data")
+	args := []string{"run", "--config", cfgPath, "--data", data, "--listen", "127.0.0.1:0"}
+
+	eng := startProc(ctx, t, bin, args...)
+	api := eng.waitFor(t, apiRE, time.Minute)
+	waitUntil(t, "both tenants done", func() bool { done, _ := allDone(t, api, count); return done })
+	eng.kill(t)
+	for _, name := range []string{"journal.db-wal", "journal.db-shm"} {
+		if err := os.Remove(filepath.Join(data, name)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Truncate(filepath.Join(data, "journal.db"), 0); err != nil {
+		t.Fatal(err)
+	}
+
+	eng = startProc(ctx, t, bin, args...)
+	api = eng.waitFor(t, apiRE, time.Minute)
+	waitUntil(t, "the lost orders adopted", func() bool { done, _ := allDone(t, api, count); return done })
+	if !strings.Contains(eng.output(), "journal had lost") {
+		t.Errorf("adoption not logged:\n%s", eng.output())
+	}
+	if err := eng.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.wait(time.Minute); err != nil {
+		t.Errorf("engine exit after SIGINT: %v\n%s", err, eng.output())
+	}
+	for i, c := range clients {
+		orders, err := listAll(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, o := range orders {
+			ids[o.ClientOrderID] = true
+		}
+		if len(orders) != count || len(ids) != count {
+			t.Errorf("tenant j%d: broker holds %d orders with %d distinct client ids, want %d", i, len(orders), len(ids), count)
+		}
+	}
 }
