@@ -29,7 +29,10 @@ func startOwnership(t *testing.T, dsn string, tenants int) *postgres.Ownership {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.CheckInterval = 50 * time.Millisecond
+	// Short enough for a quick test, long enough that a heartbeat (three
+	// statements, bounded by one interval) does not time out on a loaded
+	// machine and count as a lost session.
+	o.CheckInterval = 250 * time.Millisecond
 	o.Tenants = tenants
 	if err := o.Start(context.Background()); err != nil {
 		t.Fatal(err)
