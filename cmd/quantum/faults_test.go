@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/internal/pgtest"
 )
 
@@ -99,21 +100,14 @@ func TestFaultPostgresOutage(t *testing.T) {
 		t.Errorf("engine exit after SIGINT: %v\n%s", err, eng.output())
 	}
 	for i, c := range clients {
-		orders, err := listAll(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := map[string]bool{}
-		for _, o := range orders {
-			ids[o.ClientOrderID] = true
-		}
+		orders, distinct := brokerCount(ctx, t, c)
 		switch {
-		case len(ids) != len(orders):
-			t.Errorf("tenant f%d: %d orders with %d distinct client ids: one was placed twice", i, len(orders), len(ids))
-		case i > 0 && len(orders) != count:
-			t.Errorf("tenant f%d: broker holds %d orders, want %d", i, len(orders), count)
-		case i == 0 && len(orders) >= count:
-			t.Errorf("halted tenant f0: broker holds %d orders, want fewer than %d", len(orders), count)
+		case distinct != orders:
+			t.Errorf("tenant f%d: %d orders with %d distinct client ids: one was placed twice", i, orders, distinct)
+		case i > 0 && orders != count:
+			t.Errorf("tenant f%d: broker holds %d orders, want %d", i, orders, count)
+		case i == 0 && orders >= count:
+			t.Errorf("halted tenant f0: broker holds %d orders, want fewer than %d", orders, count)
 		}
 	}
 	if t.Failed() {
@@ -267,16 +261,25 @@ func TestFaultJournalLost(t *testing.T) {
 		t.Errorf("engine exit after SIGINT: %v\n%s", err, eng.output())
 	}
 	for i, c := range clients {
-		orders, err := listAll(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := map[string]bool{}
-		for _, o := range orders {
-			ids[o.ClientOrderID] = true
-		}
-		if len(orders) != count || len(ids) != count {
-			t.Errorf("tenant j%d: broker holds %d orders with %d distinct client ids, want %d", i, len(orders), len(ids), count)
+		orders, distinct := brokerCount(ctx, t, c)
+		if orders != count || distinct != count {
+			t.Errorf("tenant j%d: broker holds %d orders with %d distinct client ids, want %d", i, orders, distinct, count)
 		}
 	}
+}
+
+// brokerCount returns how many orders c's account holds and how many
+// distinct client order ids they carry: fewer ids than orders means one
+// was placed twice.
+func brokerCount(ctx context.Context, t *testing.T, c *alpaca.Client) (orders, distinct int) {
+	t.Helper()
+	list, err := listAll(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, o := range list {
+		ids[o.ClientOrderID] = true
+	}
+	return len(list), len(ids)
 }

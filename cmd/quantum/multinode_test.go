@@ -161,16 +161,9 @@ func TestMultiNodeFailover(t *testing.T) {
 	// Counted once every engine has stopped, so that nothing can still be
 	// placed: an order placed twice would be among these.
 	for i, c := range clients {
-		orders, err := listAll(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := map[string]bool{}
-		for _, o := range orders {
-			ids[o.ClientOrderID] = true
-		}
-		if len(orders) != count || len(ids) != count {
-			t.Errorf("tenant m%d: broker holds %d orders with %d distinct client ids, want %d", i, len(orders), len(ids), count)
+		orders, distinct := brokerCount(ctx, t, c)
+		if orders != count || distinct != count {
+			t.Errorf("tenant m%d: broker holds %d orders with %d distinct client ids, want %d", i, orders, distinct, count)
 		}
 	}
 }
