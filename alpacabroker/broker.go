@@ -269,13 +269,17 @@ func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]tradin
 	out := make([]trading.Bar, len(bars))
 	for i, br := range bars {
 		// Desc gives newest first; callers want time order.
-		out[len(bars)-1-i] = trading.Bar{
-			Symbol: symbol, Time: br.Timestamp, Volume: br.Volume,
-			Open: decimal.NewFromFloat(br.Open), High: decimal.NewFromFloat(br.High),
-			Low: decimal.NewFromFloat(br.Low), Close: decimal.NewFromFloat(br.Close),
-		}
+		out[len(bars)-1-i] = fromBar(symbol, br)
 	}
 	return out, nil
+}
+
+func fromBar(symbol string, b alpaca.Bar) trading.Bar {
+	return trading.Bar{
+		Symbol: symbol, Time: b.Timestamp, Volume: b.Volume,
+		Open: decimal.NewFromFloat(b.Open), High: decimal.NewFromFloat(b.High),
+		Low: decimal.NewFromFloat(b.Low), Close: decimal.NewFromFloat(b.Close),
+	}
 }
 
 // LatestQuotes implements trading.QuoteSource.

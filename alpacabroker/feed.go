@@ -11,8 +11,8 @@ import (
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
-// Compile-time proof that Feed is an trading.QuoteFeed.
-var _ trading.QuoteFeed = (*Feed)(nil)
+// Compile-time proof that Feed is a trading.BarFeed.
+var _ trading.BarFeed = (*Feed)(nil)
 
 // DefaultFeedBuffer is the capacity of a Feed's quote channel.
 const DefaultFeedBuffer = 1024
@@ -22,10 +22,16 @@ const DefaultFeedBuffer = 1024
 //
 // Overflow policy: when the hub falls behind, quotes are dropped (a newer
 // quote supersedes an older one) and counted in Dropped.
+//
+// Bars are one per symbol per minute: their channel is deep enough that a
+// hub which is alive never loses one, and one that is lost is counted in
+// BarsDropped.
 type Feed struct {
-	s       *stream.MarketData
-	out     chan trading.Quote
-	dropped atomic.Uint64
+	s           *stream.MarketData
+	out         chan trading.Quote
+	bars        chan trading.Bar
+	dropped     atomic.Uint64
+	barsDropped atomic.Uint64
 }
 
 // NewFeed returns a Feed for the market-data stream at dataURL (for
@@ -36,11 +42,23 @@ func NewFeed(dataURL string, feed stream.Feed, keyID, secret string) (*Feed, err
 	if err != nil {
 		return nil, fmt.Errorf("alpacabroker: %w", err)
 	}
-	return &Feed{s: s, out: make(chan trading.Quote, DefaultFeedBuffer)}, nil
+	return &Feed{s: s, out: make(chan trading.Quote, DefaultFeedBuffer), bars: make(chan trading.Bar, DefaultFeedBuffer)}, nil
 }
 
 // Quotes implements trading.QuoteFeed.
 func (f *Feed) Quotes() <-chan trading.Quote { return f.out }
+
+// Bars implements trading.BarFeed.
+func (f *Feed) Bars() <-chan trading.Bar { return f.bars }
+
+// BarsDropped returns how many bars were dropped because the reader was
+// behind.
+func (f *Feed) BarsDropped() uint64 { return f.barsDropped.Load() }
+
+// SubscribeBars implements trading.BarFeed.
+func (f *Feed) SubscribeBars(ctx context.Context, symbols []string) error {
+	return f.s.Subscribe(ctx, stream.Subscription{Bars: symbols})
+}
 
 // Dropped returns how many quotes were dropped because the reader was
 // behind (here and in the stream's own buffer).
@@ -53,6 +71,7 @@ func (f *Feed) Subscribe(ctx context.Context, symbols []string) error {
 
 // Run implements trading.QuoteFeed.
 func (f *Feed) Run(ctx context.Context) error {
+	defer close(f.bars)
 	defer close(f.out)
 	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -64,13 +83,19 @@ func (f *Feed) Run(ctx context.Context) error {
 	}()
 	defer func() { cancel(); wg.Wait() }()
 	for m := range f.s.Messages() {
-		if m.Kind != stream.KindQuote {
-			continue
-		}
-		select {
-		case f.out <- fromQuote(m.Symbol, m.Quote):
-		default:
-			f.dropped.Add(1)
+		switch m.Kind {
+		case stream.KindQuote:
+			select {
+			case f.out <- fromQuote(m.Symbol, m.Quote):
+			default:
+				f.dropped.Add(1)
+			}
+		case stream.KindBar:
+			select {
+			case f.bars <- fromBar(m.Symbol, m.Bar):
+			default:
+				f.barsDropped.Add(1)
+			}
 		}
 	}
 	// Messages is closed: Run has returned.

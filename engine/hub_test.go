@@ -32,8 +32,8 @@ func TestHub(t *testing.T) {
 	src := &countingSource{}
 	h := engine.NewHub(src)
 	h.Interval = time.Millisecond
-	slow := h.Subscribe([]string{"AAPL", "MSFT"})
-	fast := h.Subscribe([]string{"AAPL"})
+	slow := h.Subscribe([]string{"AAPL", "MSFT"}, nil)
+	fast := h.Subscribe([]string{"AAPL"}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

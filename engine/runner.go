@@ -43,6 +43,12 @@ type runner struct {
 	holdings   []trading.Position
 	unrealized decimal.Decimal
 	accountAt  time.Time
+	// lastBar is the start of the last bar handed to the strategy.
+	lastBar time.Time
+
+	// recentBars answers Env.RecentBars; made once, as every strategy
+	// call builds an Env with it.
+	recentBars func(symbol string, n int) ([]trading.Bar, error)
 
 	// pending holds order events for the strategy, delivered from the
 	// loop so that a strategy's Submit never re-enters the order path.
@@ -62,7 +68,7 @@ type runner struct {
 }
 
 func newRunner(e *Engine, t *tenant, log *slog.Logger, restarts int, ctx, ioCtx context.Context) *runner {
-	return &runner{
+	r := &runner{
 		e: e, t: t, log: log, id: t.cfg.ID, ctx: ctx, ioCtx: ioCtx,
 		open:      make(map[string]*trading.OrderState),
 		positions: make(map[string]decimal.Decimal),
@@ -71,6 +77,8 @@ func newRunner(e *Engine, t *tenant, log *slog.Logger, restarts int, ctx, ioCtx 
 		stats:     &t.stats,
 		restarts:  restarts,
 	}
+	r.recentBars = func(symbol string, n int) ([]trading.Bar, error) { return t.cfg.Broker.RecentBars(r.io(), symbol, n) }
+	return r
 }
 
 // io returns the context for broker and journal calls: it survives a
@@ -128,8 +136,8 @@ func (r *runner) run() (err error) {
 	if err := r.placeAll(env.Submitted()); err != nil {
 		return err
 	}
-	if r.e.Hub != nil && len(r.sub.Symbols) > 0 {
-		r.box = r.e.Hub.Subscribe(r.sub.Symbols)
+	if r.e.Hub != nil && (len(r.sub.Symbols) > 0 || len(r.sub.Bars) > 0) {
+		r.box = r.e.Hub.Subscribe(r.sub.Symbols, r.sub.Bars)
 		defer r.e.Hub.Unsubscribe(r.box)
 	}
 	var timerC <-chan time.Time
@@ -213,6 +221,16 @@ func (r *runner) run() (err error) {
 					return err
 				}
 			}
+			// Bars after quotes: a bar is published when its minute has
+			// ended, after the quotes of that minute.
+			for _, b := range r.box.DrainBars() {
+				r.lastBar = b.Time
+				env := r.env()
+				r.strat.OnBar(env, b)
+				if err := r.placeAll(env.Submitted()); err != nil {
+					return err
+				}
+			}
 		case <-sweep.C:
 			if len(r.open) > 0 {
 				if err := r.reconcileAll(false); err != nil {
@@ -231,8 +249,7 @@ func (r *runner) run() (err error) {
 func (r *runner) env() *trading.Env {
 	return trading.NewEnv(trading.EnvState{
 		Tenant: r.id, Now: r.e.Now(), Logger: r.log, OrdersPlaced: r.placed, OpenOrders: len(r.open),
-		Positions: r.positions, Quotes: r.quotes,
-		Bars: func(symbol string, n int) ([]trading.Bar, error) { return r.t.cfg.Broker.RecentBars(r.io(), symbol, n) },
+		Positions: r.positions, Quotes: r.quotes, Bars: r.recentBars,
 	})
 }
 
@@ -243,9 +260,9 @@ func (r *runner) publish(health string) {
 			pos[s] = q
 		}
 	}
-	var dropped uint64
+	var dropped, barsDropped uint64
 	if r.box != nil {
-		dropped = r.box.Dropped()
+		dropped, barsDropped = r.box.Dropped(), r.box.BarsDropped()
 	}
 	now := r.e.Now()
 	r.t.status.Store(&trading.TenantStatus{
@@ -255,7 +272,7 @@ func (r *runner) publish(health string) {
 		Fills: r.stats.fills, RiskRejections: r.stats.riskRejects, BrokerRejections: r.stats.brokerRejects,
 		Unknown: r.stats.unknown, LastRiskReason: r.stats.lastRisk,
 		Positions: pos, Holdings: r.holdings, UnrealizedPnL: r.unrealized, AccountAt: r.accountAt, DailyPnL: r.dailyPnL, Equity: r.equity, BreakerOpen: r.brk.open(now),
-		Limits: r.t.cfg.Limits, QuotesDropped: dropped, UpdatedAt: now,
+		Limits: r.t.cfg.Limits, QuotesDropped: dropped, LastBar: r.lastBar, BarsDropped: barsDropped, UpdatedAt: now,
 	})
 }
 

@@ -49,3 +49,13 @@ type QuoteFeed interface {
 	// Quotes delivers the quotes; it is closed when Run returns.
 	Quotes() <-chan Quote
 }
+
+// BarFeed is a QuoteFeed that also pushes one-minute bars as each minute
+// ends; the hub uses it for strategies that subscribe to bars.
+type BarFeed interface {
+	QuoteFeed
+	// SubscribeBars adds symbols whose minute bars are wanted.
+	SubscribeBars(ctx context.Context, symbols []string) error
+	// Bars delivers the bars; it is closed when Run returns.
+	Bars() <-chan Bar
+}

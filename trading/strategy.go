@@ -38,6 +38,11 @@ type Strategy interface {
 	// OnQuote is called with the latest quote of a subscribed symbol.
 	// Quotes are coalesced: a slow strategy sees the newest, not each one.
 	OnQuote(env *Env, q Quote)
+	// OnBar is called with each one-minute bar of a subscribed symbol, once
+	// the minute has ended, oldest first. Bars are not coalesced: a
+	// strategy sampling on bars sees the same series live and in a
+	// backtest, so it places the same orders in both.
+	OnBar(env *Env, b Bar)
 	// OnOrder is called after each change to one of the tenant's orders
 	// has been journaled.
 	OnOrder(env *Env, o OrderEvent)
@@ -47,6 +52,8 @@ type Strategy interface {
 type Subscription struct {
 	// Symbols to receive quotes for (through the shared market-data hub).
 	Symbols []string
+	// Bars lists the symbols to receive one-minute bars for.
+	Bars []string
 	// Interval between OnTimer calls; zero means no timer.
 	Interval time.Duration
 }
@@ -62,6 +69,9 @@ func (BaseStrategy) OnTimer(*Env) {}
 
 // OnQuote implements Strategy.
 func (BaseStrategy) OnQuote(*Env, Quote) {}
+
+// OnBar implements Strategy.
+func (BaseStrategy) OnBar(*Env, Bar) {}
 
 // OnOrder implements Strategy.
 func (BaseStrategy) OnOrder(*Env, OrderEvent) {}

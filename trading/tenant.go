@@ -115,7 +115,11 @@ type TenantStatus struct {
 	// QuotesDropped counts quotes the hub coalesced away because this
 	// tenant was busy.
 	QuotesDropped uint64
-	UpdatedAt     time.Time
+	// LastBar is the start of the last minute bar handed to the strategy;
+	// BarsDropped counts bars lost because the tenant was far behind.
+	LastBar     time.Time
+	BarsDropped uint64
+	UpdatedAt   time.Time
 }
 
 // StateStore keeps tenants' trading states (the kill switch) durably, so

@@ -197,6 +197,8 @@ type Tenant struct {
 	AccountAsOf      *time.Time        `json:"account_as_of,omitempty"`
 	Risk             Risk              `json:"risk"`
 	QuotesDropped    uint64            `json:"quotes_dropped"`
+	LastBar          *time.Time        `json:"last_bar,omitempty"`
+	BarsDropped      uint64            `json:"bars_dropped"`
 	UpdatedAt        time.Time         `json:"updated_at"`
 }
 
@@ -245,7 +247,10 @@ func toTenant(s trading.TenantStatus) Tenant {
 			BreakerOpen: s.BreakerOpen, MaxOrderNotional: nz(s.Limits.MaxOrderNotional), MaxPositionQty: nz(s.Limits.MaxPositionQty),
 			MaxOpenOrders: s.Limits.MaxOpenOrders, DailyLossLimit: nz(s.Limits.DailyLossLimit),
 		},
-		QuotesDropped: s.QuotesDropped, UpdatedAt: s.UpdatedAt,
+		QuotesDropped: s.QuotesDropped, BarsDropped: s.BarsDropped, UpdatedAt: s.UpdatedAt,
+	}
+	if !s.LastBar.IsZero() {
+		t.LastBar = &s.LastBar
 	}
 	if !s.AccountAt.IsZero() {
 		// Holdings, P&L and equity are the broker's as of this time;

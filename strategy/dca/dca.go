@@ -49,7 +49,9 @@ func New(cfg Config) *Strategy { return &Strategy{cfg: cfg} }
 
 // Start implements trading.Strategy.
 func (s *Strategy) Start(*trading.Env) (trading.Subscription, error) {
-	return trading.Subscription{Interval: s.cfg.Interval}, nil
+	// The quotes are for the risk gate: a fresh one prices each order
+	// without a broker call, and a backtest knows which history to replay.
+	return trading.Subscription{Symbols: []string{s.cfg.Symbol}, Interval: s.cfg.Interval}, nil
 }
 
 // OnTimer implements trading.Strategy. The count comes from the runner,
