@@ -1,7 +1,8 @@
-// Package strategy holds what the built-in strategies share: typed access
-// to the string parameters a tenant's config gives its strategy, with
-// errors that name the parameter. The strategies themselves live in the
-// subpackages (dca, macross, meanrev, rebalance).
+// Package strategy holds what every strategy shares, built in or not: the
+// Spec that makes it known by name to a config file (its parameters and a
+// constructor), the Registry of Specs, and typed access to the string
+// parameters a tenant's config gives its strategy, with errors that name
+// the parameter. The built-in strategies live in the subpackages.
 package strategy
 
 import (
@@ -22,6 +23,9 @@ type ParamError struct {
 	Param string
 	Value string
 	Err   error
+	// Known lists the parameters the strategy reads, when Param is one it
+	// does not: Spec.Verify compares it with the declared Params.
+	Known []string
 }
 
 // Error implements error.
@@ -133,6 +137,16 @@ func (r *Reader) Int(key string, def, min int, required bool) int {
 	return n
 }
 
+// Used returns, sorted, the keys read so far, present or not.
+func (r *Reader) Used() []string {
+	keys := make([]string, 0, len(r.used))
+	for k := range r.used {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // Err returns the first problem, or an error naming an unknown
 // parameter (a typo would otherwise silently fall back to a default).
 func (r *Reader) Err() error {
@@ -147,12 +161,8 @@ func (r *Reader) Err() error {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		known := make([]string, 0, len(r.used))
-		for k := range r.used {
-			known = append(known, k)
-		}
-		sort.Strings(known)
-		return &ParamError{Param: unknown[0], Err: fmt.Errorf("unknown parameter (known: %s)", strings.Join(known, ", "))}
+		known := r.Used()
+		return &ParamError{Param: unknown[0], Err: fmt.Errorf("unknown parameter (known: %s)", strings.Join(known, ", ")), Known: known}
 	}
 	return nil
 }

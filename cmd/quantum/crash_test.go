@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/internal/clitest"
 	"github.com/quantum-alpaca/quantum/internal/pgtest"
 	"github.com/quantum-alpaca/quantum/postgres"
 	"github.com/quantum-alpaca/quantum/sqlite"
@@ -83,7 +84,7 @@ func crashRun(ctx context.Context, t *testing.T, bin, dsn string, count int, bro
 	}
 	for k := range kills {
 		eng := startProc(ctx, t, bin, runArgs...)
-		eng.waitFor(t, apiRE, 20*time.Second)
+		eng.waitFor(t, clitest.OpsAPIRE, 20*time.Second)
 		// Orders flow from the moment the runners start; the whole run
 		// takes a second or two, so these moments land mid-flow.
 		wait := time.Duration(50+rng.IntN(400)) * time.Millisecond
@@ -93,7 +94,7 @@ func crashRun(ctx context.Context, t *testing.T, bin, dsn string, count int, bro
 	}
 
 	eng := startProc(ctx, t, bin, runArgs...)
-	api := eng.waitFor(t, apiRE, 20*time.Second)
+	api := eng.waitFor(t, clitest.OpsAPIRE, 20*time.Second)
 	for {
 		done, status := allDone(t, api, count)
 		if done {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/internal/clitest"
 	"github.com/quantum-alpaca/quantum/internal/pgtest"
 )
 
@@ -36,7 +37,7 @@ func TestFaultPostgresOutage(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath, clients := dcaFleet(t, dir, brokerURL, "journal: \""+dsn+"\"\n", "f", 3, count, "20ms")
 	eng := startProc(ctx, t, bin, "run", "--config", cfgPath, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
-	api := eng.waitFor(t, apiRE, time.Minute)
+	api := eng.waitFor(t, clitest.OpsAPIRE, time.Minute)
 
 	placed := func(id string) int { return tenantInfo(t, api, id).OrdersPlaced }
 	waitUntil(t, "trading under way", func() bool { return placed("f0") >= 30 && placed("f1") >= 30 && placed("f2") >= 30 })
@@ -167,7 +168,7 @@ func TestFaultBrokerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := startProc(ctx, t, bin, "run", "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
-	api := eng.waitFor(t, apiRE, time.Minute)
+	api := eng.waitFor(t, clitest.OpsAPIRE, time.Minute)
 	if out := eng.output(); !strings.Contains(out, "0 of 1 tenants trading") || !strings.Contains(out, dead) {
 		t.Errorf("the banner claims trading or hides the cause:\n%s", out)
 	}
@@ -236,7 +237,7 @@ func TestFaultJournalLost(t *testing.T) {
 	args := []string{"run", "--config", cfgPath, "--data", data, "--listen", "127.0.0.1:0"}
 
 	eng := startProc(ctx, t, bin, args...)
-	api := eng.waitFor(t, apiRE, time.Minute)
+	api := eng.waitFor(t, clitest.OpsAPIRE, time.Minute)
 	waitUntil(t, "both tenants done", func() bool { done, _ := allDone(t, api, count); return done })
 	eng.kill(t)
 	for _, name := range []string{"journal.db-wal", "journal.db-shm"} {
@@ -249,7 +250,7 @@ func TestFaultJournalLost(t *testing.T) {
 	}
 
 	eng = startProc(ctx, t, bin, args...)
-	api = eng.waitFor(t, apiRE, time.Minute)
+	api = eng.waitFor(t, clitest.OpsAPIRE, time.Minute)
 	waitUntil(t, "the lost orders adopted", func() bool { done, _ := allDone(t, api, count); return done })
 	if !strings.Contains(eng.output(), "journal had lost") {
 		t.Errorf("adoption not logged:\n%s", eng.output())

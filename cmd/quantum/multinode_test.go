@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantum-alpaca/quantum/internal/clitest"
 	"github.com/quantum-alpaca/quantum/internal/pgtest"
 	"github.com/quantum-alpaca/quantum/web"
 )
@@ -44,7 +45,7 @@ func TestMultiNodeFailover(t *testing.T) {
 	apis := make([]string, nodes)
 	for n := range nodes {
 		procs[n] = startProc(ctx, t, bin, "run", "--config", cfgPath, "--data", filepath.Join(dir, fmt.Sprint("node", n)), "--listen", "127.0.0.1:0")
-		apis[n] = procs[n].waitFor(t, apiRE, 20*time.Second)
+		apis[n] = procs[n].waitFor(t, clitest.OpsAPIRE, 20*time.Second)
 	}
 
 	// The first node takes every tenant and gives the excess up as the

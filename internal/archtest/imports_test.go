@@ -1,7 +1,8 @@
 // Package archtest holds the test that keeps the module's dependency arrows
 // pointing inward: the domain (trading) at the centre, adapters around it
-// that never import one another or the engine, and cmd/quantum as the only
-// place that wires them together.
+// that never import one another or the engine, and cli as the only place
+// that wires them together. The examples use only the public API a program
+// outside the module has: cli, strategy and trading.
 package archtest
 
 import (
@@ -41,22 +42,32 @@ var allowed = []struct {
 
 	// The runtime: the domain only, never an adapter.
 	{"engine", []string{"trading"}},
+	// Backtesting drives the engine's runner against the simulator's
+	// matching engine and synthetic market, on an in-memory journal.
+	{"backtest", []string{"trading", "engine", "internal/memjournal", "sim/match", "sim/market"}},
+	{"internal/memjournal", []string{"trading"}},
 
 	// The broker simulator and the load generator speak the wire format.
 	{"sim", []string{"alpaca/...", "sim/match", "sim/market"}},
 	{"sim/market", []string{"alpaca/..."}},
 	{"stress", []string{"alpaca/..."}},
+	// Recorded bars on disk, fetched with the wire client.
+	{"bars", []string{"alpaca/..."}},
 
 	// Test support.
 	{"internal/journaltest", []string{"trading"}},
 	{"internal/simtest", []string{"sim"}},
 	{"internal/pgtest", nil},
 	{"internal/archtest", nil},
+	{"internal/clitest", nil},
 	{"sdkcheck", nil},
 
-	// Wiring.
+	// Wiring: the command as a library, and the binaries made of it.
+	{"cli", []string{"..."}},
 	{"cmd/...", []string{"..."}},
-	{"examples/...", []string{"..."}},
+
+	// What a program outside the module may use to add its strategies.
+	{"examples/...", []string{"cli", "strategy", "strategy/...", "trading"}},
 }
 
 func match(pattern, pkg string) bool {

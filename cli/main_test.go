@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -34,9 +34,13 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newMain(env map[string]string) (*Main, *syncBuffer, *syncBuffer) {
+// newApp returns the command with the built-in strategies, on buffers
+// and the environment env.
+func newApp(env map[string]string) (*App, *syncBuffer, *syncBuffer) {
 	out, errb := &syncBuffer{}, &syncBuffer{}
-	return &Main{Stdin: strings.NewReader(""), Stdout: out, Stderr: errb, Getenv: func(k string) string { return env[k] }}, out, errb
+	a := New()
+	a.Stdin, a.Stdout, a.Stderr, a.Getenv = strings.NewReader(""), out, errb, func(k string) string { return env[k] }
+	return a, out, errb
 }
 
 var servingRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
@@ -47,7 +51,7 @@ func TestBrokerCommand(t *testing.T) {
 	if err := os.WriteFile(accounts, []byte("- {key_id: PKA, secret: sa, cash: 5000}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m, _, stderr := newMain(nil)
+	m, _, stderr := newApp(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -88,7 +92,7 @@ func TestBrokerCommand(t *testing.T) {
 }
 
 func TestStressCommandJSON(t *testing.T) {
-	m, stdout, stderr := newMain(nil)
+	m, stdout, stderr := newApp(nil)
 	err := m.Run(context.Background(), []string{"stress", "--threads", "8", "--orders-per-thread", "25", "--tenants", "2", "--json"})
 	if err != nil {
 		t.Fatalf("stress: %v\n%s", err, stderr)
@@ -128,7 +132,7 @@ func TestUsageErrors(t *testing.T) {
 		{"stress", "--target", "ftp://x"},
 		{"stress", "--tenants", "5", "--threads", "2"},
 	} {
-		m, _, _ := newMain(nil)
+		m, _, _ := newApp(nil)
 		err := m.Run(context.Background(), args)
 		var ue usageError
 		if !errors.As(err, &ue) {
@@ -139,7 +143,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	for _, cmd := range []string{"broker", "stress"} {
-		m, _, stderr := newMain(nil)
+		m, _, stderr := newApp(nil)
 		if err := m.Run(context.Background(), []string{cmd, "-h"}); err == nil || !strings.Contains(stderr.String(), "Usage: quantum "+cmd) {
 			t.Errorf("%s -h: %v\n%s", cmd, err, stderr)
 		}
@@ -147,12 +151,33 @@ func TestHelp(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	m, stdout, _ := newMain(nil)
+	m, stdout, _ := newApp(nil)
 	if err := m.Run(context.Background(), []string{"version"}); err != nil {
 		t.Fatal(err)
 	}
 	got := stdout.String()
 	if !strings.HasPrefix(got, "quantum ") || !strings.Contains(got, runtime.Version()) {
 		t.Fatalf("version = %q, want the build's version and its Go toolchain", got)
+	}
+}
+
+// TestMainStatus: Main turns Run's outcome into the exit status a shell
+// sees.
+func TestMainStatus(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{[]string{"version"}, 0, ""},
+		{[]string{"run", "-h"}, 0, "Usage: quantum run"},
+		{[]string{"fly"}, 2, `quantum: unknown command "fly"`},
+		{[]string{"run", "--log-format", "xml"}, 2, "quantum: --log-format"},
+		{[]string{"run", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "quantum: config: open"},
+	} {
+		a, _, stderr := newApp(nil)
+		if got := a.Main(tc.args); got != tc.status || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("%q: status %d, want %d; stderr should mention %q:\n%s", tc.args, got, tc.status, tc.stderr, stderr)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,11 +19,10 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/quantum-alpaca/quantum/alpaca"
-	"github.com/quantum-alpaca/quantum/web"
-
+	"github.com/quantum-alpaca/quantum/internal/clitest"
 	"github.com/quantum-alpaca/quantum/internal/simtest"
 	"github.com/quantum-alpaca/quantum/sim"
+	"github.com/quantum-alpaca/quantum/web"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -54,7 +52,7 @@ tenants:
 		if err != nil {
 			t.Fatal(err)
 		}
-		specs, err := cfg.Validate(false)
+		specs, err := cfg.validate(&New().strategies, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +76,7 @@ tenants:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cfg.Validate(false); err != nil {
+		if _, err := cfg.validate(&New().strategies, false); err != nil {
 			t.Fatal(err)
 		}
 		if !cfg.sharedJournal() || strings.Contains(cfg.journalAt, "s3cr3t") || !strings.Contains(cfg.journalAt, "db.internal:5433/trading") {
@@ -117,7 +115,7 @@ tenants:
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := ParseConfig(strings.NewReader(tc.yaml), getenv)
 			if err == nil {
-				_, err = cfg.Validate(false)
+				_, err = cfg.validate(&New().strategies, false)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
@@ -128,8 +126,6 @@ tenants:
 		})
 	}
 }
-
-var apiRE = regexp.MustCompile(`ops API:\s+(http://127\.0\.0\.1:\d+)`)
 
 // TestRunCommand runs the real wiring in-process against a simulator:
 // two dca tenants finish their counts, the ops API reports them, the kill
@@ -148,7 +144,7 @@ tenants:
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m, stdout, stderr := newMain(map[string]string{"B_SECRET": secret + "-b"})
+	m, stdout, stderr := newApp(map[string]string{"B_SECRET": secret + "-b"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -160,7 +156,7 @@ tenants:
 	}()
 	var api string
 	for deadline := time.Now().Add(time.Minute); api == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if mm := apiRE.FindStringSubmatch(stdout.String()); mm != nil {
+		if mm := clitest.OpsAPIRE.FindStringSubmatch(stdout.String()); mm != nil {
 			api = mm[1]
 		}
 	}
@@ -325,7 +321,7 @@ tenants:
 	}
 
 	// The kill switch survives a restart.
-	m2, stdout2, stderr2 := newMain(map[string]string{"B_SECRET": secret + "-b"})
+	m2, stdout2, stderr2 := newApp(map[string]string{"B_SECRET": secret + "-b"})
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	done2 := make(chan error, 1)
 	go func() {
@@ -334,7 +330,7 @@ tenants:
 	defer func() { cancel2(); <-done2 }()
 	api = ""
 	for deadline := time.Now().Add(time.Minute); api == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if mm := apiRE.FindStringSubmatch(stdout2.String()); mm != nil {
+		if mm := clitest.OpsAPIRE.FindStringSubmatch(stdout2.String()); mm != nil {
 			api = mm[1]
 		}
 	}
@@ -356,7 +352,7 @@ func TestRunCommandConfigErrors(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("tenants:\n  - {id: t1, strategy: dca, params: {symbol: AAPL}, typo: 1}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m, _, _ := newMain(nil)
+	m, _, _ := newApp(nil)
 	err := m.Run(context.Background(), []string{"run", "--config", bad, "--data", filepath.Join(dir, "d")})
 	if err == nil || !strings.Contains(err.Error(), "typo") {
 		t.Fatalf("err = %v, want it to name the unknown key", err)
@@ -376,38 +372,13 @@ func TestRunCommandConfigErrors(t *testing.T) {
 	}
 }
 
-// listAll lists every order of an account, paging by creation time.
-func listAll(ctx context.Context, c *alpaca.Client) ([]alpaca.Order, error) {
-	seen := map[string]bool{}
-	var out []alpaca.Order
-	var after time.Time
-	for {
-		page, err := c.ListOrders(ctx, alpaca.ListOrdersRequest{Status: alpaca.OrdersAll, Limit: 500, Direction: alpaca.Asc, After: after})
-		if err != nil {
-			return nil, err
-		}
-		fresh := 0
-		for _, o := range page {
-			if !seen[o.ID] {
-				seen[o.ID] = true
-				out = append(out, o)
-				fresh++
-			}
-		}
-		if len(page) < 500 || fresh == 0 {
-			return out, nil
-		}
-		after = page[len(page)-1].CreatedAt.Add(-time.Nanosecond)
-	}
-}
-
 func TestRunUsage(t *testing.T) {
-	m, _, stderr := newMain(nil)
+	m, _, stderr := newApp(nil)
 	if err := m.Run(context.Background(), []string{"run", "-h"}); err == nil || !strings.Contains(stderr.String(), "Usage: quantum run") {
 		t.Errorf("run -h: %v\n%s", err, stderr)
 	}
 	for _, args := range [][]string{{"run", "extra"}, {"run", "--nope"}, {"run", "--log-format", "xml"}} {
-		m, _, _ := newMain(nil)
+		m, _, _ := newApp(nil)
 		var ue usageError
 		if err := m.Run(context.Background(), args); !errors.As(err, &ue) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
@@ -415,7 +386,7 @@ func TestRunUsage(t *testing.T) {
 	}
 	// A non-loopback ops API without a token is refused before anything
 	// starts.
-	m, _, _ = newMain(nil)
+	m, _, _ = newApp(nil)
 	err := m.Run(context.Background(), []string{"run", "--listen", "0.0.0.0:0", "--data", t.TempDir()})
 	var ce *ConfigValidationError
 	if !errors.As(err, &ce) || ce.Field != "listen" {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -17,7 +17,6 @@ import (
 	"github.com/quantum-alpaca/quantum/strategy"
 	"github.com/quantum-alpaca/quantum/strategy/dca"
 	"github.com/quantum-alpaca/quantum/strategy/macross"
-	"github.com/quantum-alpaca/quantum/strategy/meanrev"
 	"github.com/quantum-alpaca/quantum/strategy/rebalance"
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -42,9 +41,9 @@ type Config struct {
 	IdleConnTimeout string         `yaml:"idle_conn_timeout"`
 	Tenants         []TenantConfig `yaml:"tenants"`
 
-	idleConn   time.Duration // IdleConnTimeout, parsed by Validate
+	idleConn   time.Duration // IdleConnTimeout, parsed by validate
 	journalDSN string        // Journal after ${NAME} expansion
-	journalAt  string        // where a PostgreSQL journal is, without its password; set by Validate
+	journalAt  string        // where a PostgreSQL journal is, without its password; set by validate
 }
 
 // sharedJournal says whether the journal is in PostgreSQL (a database
@@ -180,34 +179,13 @@ type tenantSpec struct {
 	State       trading.TradingState
 }
 
-// strategies maps a strategy name to a parser returning its constructor.
-var strategies = map[string]func(strategy.Params) (func() (trading.Strategy, error), error){
-	dca.Name: func(p strategy.Params) (func() (trading.Strategy, error), error) {
-		c, err := dca.Parse(p)
-		return func() (trading.Strategy, error) { return dca.New(c), nil }, err
-	},
-	macross.Name: func(p strategy.Params) (func() (trading.Strategy, error), error) {
-		c, err := macross.Parse(p)
-		return func() (trading.Strategy, error) { return macross.New(c), nil }, err
-	},
-	meanrev.Name: func(p strategy.Params) (func() (trading.Strategy, error), error) {
-		c, err := meanrev.Parse(p)
-		return func() (trading.Strategy, error) { return meanrev.New(c), nil }, err
-	},
-	rebalance.Name: func(p strategy.Params) (func() (trading.Strategy, error), error) {
-		c, err := rebalance.Parse(p)
-		return func() (trading.Strategy, error) { return rebalance.New(c), nil }, err
-	},
-}
-
-func strategyNames() string { return "dca, macross, meanrev, rebalance" }
-
-// Validate checks everything that can be checked without the network
-// and returns the tenants ready to wire. deriveKeys says whether the
-// broker provisions accounts for any key pair (the embedded one, or the
-// demo against `quantum broker --auto-provision`), so that a tenant
-// without keys gets a stable key pair derived from its id.
-func (c *Config) Validate(deriveKeys bool) ([]tenantSpec, error) {
+// validate checks everything that can be checked without the network
+// and returns the tenants ready to wire, each with its strategy from
+// strategies. deriveKeys says whether the broker provisions accounts for
+// any key pair (the embedded one, or the demo against `quantum broker
+// --auto-provision`), so that a tenant without keys gets a stable key
+// pair derived from its id.
+func (c *Config) validate(strategies *strategy.Registry, deriveKeys bool) ([]tenantSpec, error) {
 	bad := func(field, value string, err error) error {
 		return &ConfigValidationError{Field: field, Value: value, Err: err}
 	}
@@ -282,11 +260,15 @@ func (c *Config) Validate(deriveKeys bool) ([]tenantSpec, error) {
 			return nil, bad(f("key_id"), "", fmt.Errorf("the same key pair as tenants[%d] (%s): two tenants would share one account", j, c.Tenants[j].ID))
 		}
 		keys[spec.KeyID] = i
-		parse, ok := strategies[t.Strategy]
+		st, ok := strategies.Lookup(t.Strategy)
 		if !ok {
-			return nil, bad(f("strategy"), t.Strategy, fmt.Errorf("unknown strategy (known: %s)", strategyNames()))
+			var known []string
+			for _, s := range strategies.Specs() {
+				known = append(known, s.Name)
+			}
+			return nil, bad(f("strategy"), t.Strategy, fmt.Errorf("unknown strategy (known: %s)", strings.Join(known, ", ")))
 		}
-		mk, err := parse(t.Params)
+		mk, err := st.New(t.Params)
 		if err != nil {
 			var pe *strategy.ParamError
 			if errors.As(err, &pe) {

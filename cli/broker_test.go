@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // --max-accounts caps auto-provisioning: a new key beyond the cap gets
 // Alpaca's 403 error body, and the keys already provisioned keep working.
 func TestBrokerMaxAccounts(t *testing.T) {
-	m, _, stderr := newMain(nil)
+	m, _, stderr := newApp(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -67,7 +67,7 @@ func TestBrokerMaxAccounts(t *testing.T) {
 
 func TestBrokerMaxAccountsUsage(t *testing.T) {
 	for _, v := range []string{"0", "-2", "many"} {
-		m, _, _ := newMain(nil)
+		m, _, _ := newApp(nil)
 		err := m.Run(context.Background(), []string{"broker", "--auto-provision", "--max-accounts", v})
 		var ue usageError
 		if !errors.As(err, &ue) {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 	"github.com/quantum-alpaca/quantum/stress"
 )
 
-type stressCommand struct{ m *Main }
+type stressCommand struct{ app *App }
 
 const stressUsage = `Usage: quantum stress [flags]
 
@@ -60,8 +60,8 @@ type stressFlags struct {
 func (c *stressCommand) parse(args []string) (stressFlags, error) {
 	var f stressFlags
 	fs := flag.NewFlagSet("stress", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
-	fs.Usage = func() { fmt.Fprint(c.m.Stderr, stressUsage); fs.PrintDefaults() }
+	fs.SetOutput(c.app.Stderr)
+	fs.Usage = func() { fmt.Fprint(c.app.Stderr, stressUsage); fs.PrintDefaults() }
 	fs.StringVar(&f.target, "target", "", "trading base `URL` of the broker (default: embedded broker on loopback)")
 	fs.IntVar(&f.threads, "threads", 100, "concurrent workers")
 	fs.IntVar(&f.perThread, "orders-per-thread", 1000, "orders each worker places")
@@ -110,7 +110,7 @@ func (c *stressCommand) Run(ctx context.Context, args []string) error {
 		defer stop()
 		f.target = url
 		if !f.asJSON {
-			fmt.Fprintf(c.m.Stderr, "quantum stress: embedded broker on %s\n", f.target)
+			fmt.Fprintf(c.app.Stderr, "quantum stress: embedded broker on %s\n", f.target)
 		}
 	}
 	cfg, err := c.config(&f)
@@ -126,13 +126,13 @@ func (c *stressCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if f.asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
+		enc := json.NewEncoder(c.app.Stdout)
 		enc.SetIndent("", "  ")
 		if jerr := enc.Encode(rep); jerr != nil {
 			return jerr
 		}
 	} else {
-		printReport(c.m.Stdout, rep)
+		printReport(c.app.Stdout, rep)
 	}
 	if err != nil {
 		return exitError{1, err.Error()}
@@ -174,10 +174,10 @@ func (c *stressCommand) config(f *stressFlags) (stress.Config, error) {
 	}
 	cfg.RateLimit = f.rateLimit
 
-	if key := c.m.Getenv("APCA_API_KEY_ID"); key != "" && alpacaHost || key != "" && f.tenants == 1 {
-		cfg.Tenants = []stress.Tenant{{KeyID: key, Secret: c.m.Getenv("APCA_API_SECRET_KEY")}}
+	if key := c.app.getenv("APCA_API_KEY_ID"); key != "" && alpacaHost || key != "" && f.tenants == 1 {
+		cfg.Tenants = []stress.Tenant{{KeyID: key, Secret: c.app.getenv("APCA_API_SECRET_KEY")}}
 		if f.tenants > 1 && !f.asJSON {
-			fmt.Fprintln(c.m.Stderr, "quantum stress: one key pair in the environment: all workers share one tenant")
+			fmt.Fprintln(c.app.Stderr, "quantum stress: one key pair in the environment: all workers share one tenant")
 		}
 	} else {
 		if alpacaHost {
@@ -193,7 +193,7 @@ func (c *stressCommand) config(f *stressFlags) (stress.Config, error) {
 	if alpacaHost {
 		total := f.threads * f.perThread
 		minutes := float64(total) / float64(max(1, f.rateLimit)) / float64(len(cfg.Tenants))
-		fmt.Fprintf(c.m.Stderr, "quantum stress: %d orders at %d requests/min will take at least %.1f minutes\n", total, f.rateLimit, minutes)
+		fmt.Fprintf(c.app.Stderr, "quantum stress: %d orders at %d requests/min will take at least %.1f minutes\n", total, f.rateLimit, minutes)
 		if total > 300 && !f.yes {
 			return stress.Config{}, usageError{"more than 300 orders against Alpaca's servers: pass --yes to confirm"}
 		}
@@ -204,12 +204,12 @@ func (c *stressCommand) config(f *stressFlags) (stress.Config, error) {
 // progress shows a progress bar on a terminal (never with --json) and
 // hooks it into cfg; nil when there is none.
 func (c *stressCommand) progress(f stressFlags, cfg *stress.Config) *progressbar.ProgressBar {
-	tty, ok := c.m.Stderr.(*os.File)
+	tty, ok := c.app.Stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(tty.Fd())) || f.asJSON {
 		return nil
 	}
 	bar := progressbar.NewOptions64(int64(f.threads*f.perThread),
-		progressbar.OptionSetWriter(c.m.Stderr),
+		progressbar.OptionSetWriter(c.app.Stderr),
 		progressbar.OptionSetDescription("orders"),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),

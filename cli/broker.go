@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,14 +10,18 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/bars"
 	"github.com/quantum-alpaca/quantum/sim"
+	"github.com/quantum-alpaca/quantum/sim/match"
 )
 
-type brokerCommand struct{ m *Main }
+type brokerCommand struct{ app *App }
 
 const brokerUsage = `Usage: quantum broker [flags]
 
@@ -28,13 +32,21 @@ websocket, all on one listener, over a seeded synthetic market.
 Point any Alpaca client at it, for example:
   APCA_API_BASE_URL=http://127.0.0.1:8090 APCA_API_KEY_ID=PKTEST APCA_API_SECRET_KEY=secret
 
+With --bars DIR it replays recorded minute bars (as "quantum data fetch" or
+"quantum data import" store them) instead of the synthetic market: its clock
+starts at --from and runs at --speed times real time, or, with --step,
+stands still until a client advances it:
+  POST /sim/v1/clock {"advance":"1m"}   or   {"to":"2024-01-02T15:00:00Z"}
+GET /sim/v1/streams lists what the market-data clients subscribe to, so a
+driver can wait for them before it steps.
+
 Flags:
 `
 
 func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
-	fs.Usage = func() { fmt.Fprint(c.m.Stderr, brokerUsage); fs.PrintDefaults() }
+	fs.SetOutput(c.app.Stderr)
+	fs.Usage = func() { fmt.Fprint(c.app.Stderr, brokerUsage); fs.PrintDefaults() }
 	listen := fs.String("listen", "127.0.0.1:8090", "address to serve on")
 	auto := fs.Bool("auto-provision", false, "give any new API key pair a fresh account (as Alpaca paper does)")
 	accounts := fs.String("accounts", "", "YAML or JSON `FILE` listing accounts: [{key_id, secret, cash}]")
@@ -46,6 +58,11 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	dropRate := fs.Float64("drop-rate", 0, "probability `P` in [0,1] that a REST request's connection is dropped")
 	rateLimit := fs.Int("rate-limit", 0, "REST requests per minute per key, answered with 429 beyond (0 = unlimited)")
 	maxAccounts := fs.Int("max-accounts", sim.DefaultMaxAccounts, "most accounts the broker holds: with --auto-provision a new key beyond gets 403 (-1 = no cap)")
+	partial := fs.Float64("partial-fill-rate", match.DefaultPartialFillRate, "probability `P` in [0,1] that an eligible fill is partial (Alpaca paper: 0.1)")
+	barsDir := fs.String("bars", "", "replay the recorded minute bars in `DIR` instead of the synthetic market")
+	fromS := fs.String("from", "", "with --bars: the replay clock's start, YYYY-MM-DD (New York midnight) or RFC 3339; default the first recorded bar")
+	speed := fs.Float64("speed", 1, "with --bars: how many times faster than real time the replay clock runs")
+	step := fs.Bool("step", false, "with --bars: the clock moves only when POST /sim/v1/clock advances it")
 	verbose := fs.Bool("v", false, "log every account creation and stream connection")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -78,6 +95,21 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	if *rateLimit < 0 {
 		return usageError{"--rate-limit must not be negative"}
 	}
+	if !(*partial >= 0 && *partial <= 1) {
+		return usageError{"--partial-fill-rate must be between 0 and 1"}
+	}
+	cfg.PartialFillRate = partial
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *barsDir == "" && (set["from"] || set["speed"] || set["step"]) {
+		return usageError{"--from, --speed and --step need --bars DIR"}
+	}
+	if set["speed"] && *step {
+		return usageError{"give --speed or --step, not both"}
+	}
+	if !(*speed > 0 && *speed < 1e9) {
+		return usageError{"--speed must be positive"}
+	}
 	if *maxAccounts == 0 || *maxAccounts < -1 {
 		return usageError{"--max-accounts must be positive, or -1 for no cap"}
 	}
@@ -95,8 +127,32 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	if !*verbose {
 		level = slog.LevelWarn
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(c.m.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = slog.New(slog.NewTextHandler(c.app.Stderr, &slog.HandlerOptions{Level: level}))
 
+	mode := *marketMode
+	if *barsDir != "" {
+		rec, first, err := readRecorded(*barsDir)
+		if err != nil {
+			return err
+		}
+		start := first
+		if *fromS != "" {
+			if start, err = parseDay(*fromS); err != nil {
+				return usageError{"--from: " + err.Error()}
+			}
+		}
+		cfg.Recorded = rec
+		// The clock is made last, just before the server, so that a
+		// running replay starts at --from rather than reading time spent
+		// loading the bars.
+		if *step {
+			cfg.Clock = sim.NewSteppedClock(start)
+			mode += ", replaying " + *barsDir + " stepped from " + start.UTC().Format(time.RFC3339)
+		} else {
+			cfg.Clock = sim.NewReplayClock(start, *speed)
+			mode += fmt.Sprintf(", replaying %s from %s at %gx", *barsDir, start.UTC().Format(time.RFC3339), *speed)
+		}
+	}
 	srv, err := sim.New(cfg)
 	if err != nil {
 		return err
@@ -105,12 +161,43 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return serveBroker(ctx, srv, ln, c.m, *marketMode)
+	return serveBroker(ctx, srv, ln, c.app.Stderr, mode)
+}
+
+// readRecorded loads every symbol's minute bars from a bar store, and
+// returns the earliest bar's start.
+func readRecorded(dir string) (map[string][]alpaca.Bar, time.Time, error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, time.Time{}, usageError{fmt.Sprintf("--bars %s: not a directory", dir)}
+	}
+	store, err := bars.Open(dir)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	all, err := store.ReadAll("1Min", time.Time{}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	rec := make(map[string][]alpaca.Bar, len(all))
+	var first time.Time
+	for sym, bs := range all {
+		if len(bs) == 0 {
+			continue
+		}
+		rec[sym] = bars.Wire(bs)
+		if first.IsZero() || bs[0].Time.Before(first) {
+			first = bs[0].Time
+		}
+	}
+	if len(rec) == 0 {
+		return nil, time.Time{}, usageError{fmt.Sprintf("--bars %s: no one-minute bars (want %s)", dir, filepath.Join(dir, "1Min", "SYMBOL", "YYYY-MM-DD.csv"))}
+	}
+	return rec, first, nil
 }
 
 // serveBroker runs srv on ln until ctx ends, then drains requests and
 // stops the market.
-func serveBroker(ctx context.Context, srv *sim.Server, ln net.Listener, m *Main, mode string) error {
+func serveBroker(ctx context.Context, srv *sim.Server, ln net.Listener, stderr io.Writer, mode string) error {
 	// HTTP/1.1 for every Alpaca client, plus HTTP/2 without TLS for
 	// clients that ask for it (the engine: one connection per tenant for
 	// its REST calls and trade-update stream), with the timeouts and
@@ -120,7 +207,7 @@ func serveBroker(ctx context.Context, srv *sim.Server, ln net.Listener, m *Main,
 	srv.Start()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	fmt.Fprintf(m.Stderr, "quantum broker: serving the Alpaca API on http://%s (market %s)\n", ln.Addr(), mode)
+	fmt.Fprintf(stderr, "quantum broker: serving the Alpaca API on http://%s (market %s)\n", ln.Addr(), mode)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -150,7 +237,7 @@ func startEmbeddedBroker(seed uint64) (url string, stop func(), err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveBroker(ctx, srv, ln, &Main{Stderr: io.Discard}, "always-open") }()
+	go func() { done <- serveBroker(ctx, srv, ln, io.Discard, "always-open") }()
 	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -26,16 +26,17 @@ import (
 	"github.com/quantum-alpaca/quantum/web"
 )
 
-type runCommand struct{ m *Main }
+type runCommand struct{ app *App }
 
+// runUsage is the text of run -h before the flags; the demo and the
+// strategies are filled in from the code, which knows them.
 const runUsage = `Usage: quantum run [--config FILE] [--listen ADDR] [--data DIR] [--broker URL]
 
 Runs the multi-tenant trading engine: one isolated runner per tenant, every
 order journaled (SQLite, under --data) before it is sent, reconciled with the
 broker after any crash.
 
-Without --config it runs the demo: the embedded paper broker in-process and
-three tenants with different built-in strategies (dca, macross, rebalance).
+{{demo}}
 
 Config file (YAML; unknown keys are errors):
   broker: http://127.0.0.1:8090   # omit: embedded broker
@@ -47,9 +48,11 @@ Config file (YAML; unknown keys are errors):
     - id: t1
       key_id: PK...               # or key_id_env: NAME, secret_env: NAME
       secret: ...
-      strategy: dca               # dca, macross, meanrev, rebalance
+      strategy: dca               # one of the strategies below
       params: {symbol: AAPL, qty: 1, interval: 10ms, count: 200}
       risk: {max_order_notional: 50000, max_position_qty: 1000, max_open_orders: 50}
+
+{{strategies}}
 
 The ops API (JSON) listens on --listen: GET /healthz (503 with the reasons
 while any tenant is failing), GET /readyz, GET /api/tenants,
@@ -83,10 +86,7 @@ type runSettings struct {
 }
 
 func (c *runCommand) Run(ctx context.Context, args []string) error {
-	getenv := c.m.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
+	getenv := c.app.getenv
 	rs, err := c.settings(args, getenv)
 	if err != nil {
 		return err
@@ -94,9 +94,9 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	opts := &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))}
 	var log *slog.Logger
 	if rs.logJSON {
-		log = slog.New(slog.NewJSONHandler(c.m.Stderr, opts))
+		log = slog.New(slog.NewJSONHandler(c.app.Stderr, opts))
 	} else {
-		log = slog.New(slog.NewTextHandler(c.m.Stderr, opts))
+		log = slog.New(slog.NewTextHandler(c.app.Stderr, opts))
 	}
 
 	// Cleanups run in reverse: the engine stops first, the embedded
@@ -166,7 +166,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		ops.done <- err // for the deferred stop
 		log.Error("ops API stopped", "err", err)
 	}
-	fmt.Fprintln(c.m.Stderr, "quantum run: shutting down (orders in flight are finished or journaled)")
+	fmt.Fprintln(c.app.Stderr, "quantum run: shutting down (orders in flight are finished or journaled)")
 	sctx, cancel := context.WithTimeout(context.Background(), runShutdownTimeout)
 	defer cancel()
 	if err := e.Close(sctx); err != nil {
@@ -175,12 +175,26 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
+// usage is runUsage with the demo's strategies and every registered one.
+func (c *runCommand) usage() string {
+	var demo []string
+	for _, t := range demoConfig().Tenants {
+		demo = append(demo, t.Strategy)
+	}
+	var b strings.Builder
+	writeStrategies(&b, c.app.strategies.Specs())
+	return strings.NewReplacer(
+		"{{demo}}", fmt.Sprintf("Without --config it runs the demo: the embedded paper broker in-process and\n%d tenants with built-in strategies (%s).", len(demo), strings.Join(demo, ", ")),
+		"{{strategies}}", strings.TrimSuffix(b.String(), "\n"),
+	).Replace(runUsage)
+}
+
 // settings reads the flags and the config: everything that can be wrong
 // with them is found here, before anything starts.
 func (c *runCommand) settings(args []string, getenv func(string) string) (runSettings, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
-	fs.Usage = func() { fmt.Fprint(c.m.Stderr, runUsage); fs.PrintDefaults() }
+	fs.SetOutput(c.app.Stderr)
+	fs.Usage = func() { fmt.Fprint(c.app.Stderr, c.usage()); fs.PrintDefaults() }
 	configPath := fs.String("config", "", "YAML config `FILE` (default: the three-tenant demo)")
 	listen := fs.String("listen", "", "ops API address (default "+DefaultListen+")")
 	logFormat := fs.String("log-format", "text", "log `FORMAT` on stderr: text or json")
@@ -223,7 +237,7 @@ func (c *runCommand) settings(args []string, getenv func(string) string) (runSet
 	}
 	rs.embedded = cfg.Broker == ""
 	var err error
-	if rs.specs, err = cfg.Validate(rs.embedded || rs.demo); err != nil {
+	if rs.specs, err = cfg.validate(&c.app.strategies, rs.embedded || rs.demo); err != nil {
 		return runSettings{}, err
 	}
 	rs.token = getenv("QUANTUM_API_TOKEN")
@@ -383,7 +397,7 @@ func (c *runCommand) banner(rs runSettings, statuses []trading.TenantStatus, jou
 		}
 	}
 	first := rs.specs[0].ID
-	w := c.m.Stdout
+	w := c.app.Stdout
 	if len(trouble) == 0 {
 		fmt.Fprintf(w, "quantum run: %d tenants trading against the %s\n", len(rs.specs), where)
 	} else {
