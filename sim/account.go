@@ -44,6 +44,9 @@ func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *ac
 	cfg.Multiplier = 2
 	cfg.ShortingEnabled = true
 	cfg.Seed = seed
+	if s.cfg.PartialFillRate != nil {
+		cfg.PartialFillRate = *s.cfg.PartialFillRate
+	}
 	cfg.Location = newYork
 	_, alwaysOpen := s.cfg.Session.(AlwaysOpen)
 	cfg.AlwaysOpen = alwaysOpen

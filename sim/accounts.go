@@ -162,7 +162,7 @@ func (s *Server) authorized(h func(http.ResponseWriter, *http.Request, *account)
 			writeAuthError(w, why)
 			return
 		}
-		if s.cfg.RateLimit > 0 && !a.rate.take(w.Header(), s.cfg.RateLimit, s.cfg.RateWindow, s.now()) {
+		if s.cfg.RateLimit > 0 && !a.rate.take(w.Header(), s.cfg.RateLimit, s.cfg.RateWindow, s.rateNow()) {
 			writeError(w, http.StatusTooManyRequests, codeRateLimited, "rate limit exceeded", nil)
 			return
 		}

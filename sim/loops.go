@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/quantum-alpaca/quantum/sim/market"
 	"github.com/quantum-alpaca/quantum/sim/match"
 )
 
@@ -57,9 +58,9 @@ func (s *Server) watch(a *account, symbol string, o *match.Order) {
 
 // quoteLoop re-evaluates resting orders when quotes move. The market never
 // blocks on it: it coalesces to each symbol's latest quote when this loop
-// falls behind.
-func (s *Server) quoteLoop() {
-	sub := s.market.Subscribe(256)
+// falls behind. A flush request (flushQuotes) is answered once the updates
+// already delivered are handled.
+func (s *Server) quoteLoop(sub *market.Subscription) {
 	defer sub.Close()
 	for {
 		select {
@@ -67,20 +68,38 @@ func (s *Server) quoteLoop() {
 			if !ok {
 				return
 			}
-			q := toMatchQuote(u.Quote)
-			for _, a := range s.interest.accounts(u.Symbol) {
-				a.mu.Lock()
-				now := a.clock(s.now())
-				ev := a.eng.OnQuote(now, u.Symbol, q, a.evbuf)
-				a.publish(s, ev)
-				idle := a.eng.OpenOrderCount() == 0
-				a.mu.Unlock()
-				if idle {
-					s.interest.remove(u.Symbol, a)
+			s.onQuote(u)
+		case done := <-s.flush:
+			for pending := true; pending; {
+				select {
+				case u, ok := <-sub.C():
+					if !ok {
+						close(done)
+						return
+					}
+					s.onQuote(u)
+				default:
+					pending = false
 				}
 			}
+			close(done)
 		case <-s.ctx.Done():
 			return
+		}
+	}
+}
+
+func (s *Server) onQuote(u market.QuoteUpdate) {
+	q := toMatchQuote(u.Quote)
+	for _, a := range s.interest.accounts(u.Symbol) {
+		a.mu.Lock()
+		now := a.clock(s.now())
+		ev := a.eng.OnQuote(now, u.Symbol, q, a.evbuf)
+		a.publish(s, ev)
+		idle := a.eng.OpenOrderCount() == 0
+		a.mu.Unlock()
+		if idle {
+			s.interest.remove(u.Symbol, a)
 		}
 	}
 }
@@ -90,60 +109,77 @@ func (s *Server) quoteLoop() {
 // In always-open mode only the day's end (New York midnight) matters: day
 // orders expire then, as they would at a real close.
 func (s *Server) sessionLoop() {
-	_, alwaysOpen := s.cfg.Session.(AlwaysOpen)
 	for {
-		now := s.now()
-		var next time.Time
-		var step func(a *account, now time.Time)
-		switch {
-		case alwaysOpen:
-			next = s.cfg.Session.NextClose(now)
-			step = func(a *account, now time.Time) {
-				a.evbuf = a.eng.EndOfDay(now, a.evbuf)
-				a.closeDay(s, now)
-			}
-		case s.cfg.Session.Open(now):
-			next = s.cfg.Session.NextClose(now)
-			step = func(a *account, now time.Time) {
-				a.evbuf = a.eng.OnClose(now, a.evbuf)
-				a.closeDay(s, now)
-			}
-		default:
-			open := s.cfg.Session.NextOpen(now)
-			// The extended session ends at 20:00 New York time; day orders
-			// for extended hours expire then.
-			d := dateIn(now, newYork)
-			eod := d.Add(20 * time.Hour)
-			if !now.Before(eod) || eod.After(open) {
-				eod = time.Time{}
-			}
-			if !eod.IsZero() && eod.Before(open) {
-				next = eod
-				step = func(a *account, now time.Time) { a.evbuf = a.eng.EndOfDay(now, a.evbuf) }
-			} else {
-				next = open
-				step = func(a *account, now time.Time) {
-					for _, sym := range s.market.Symbols() {
-						s.refresh(a, now, sym.Symbol)
-					}
-					a.evbuf = a.eng.OnOpen(now, a.evbuf)
-				}
-			}
+		next, step := s.sessionEvent(s.now())
+		if !s.sleepUntil(next) {
+			return
 		}
-		t := time.NewTimer(time.Until(next) + time.Millisecond)
+		s.runSession(step)
+	}
+}
+
+// sessionEvent returns the first session event after now and what it does
+// to an account.
+func (s *Server) sessionEvent(now time.Time) (time.Time, func(a *account, now time.Time)) {
+	_, alwaysOpen := s.cfg.Session.(AlwaysOpen)
+	switch {
+	case alwaysOpen:
+		return s.cfg.Session.NextClose(now), func(a *account, now time.Time) {
+			a.evbuf = a.eng.EndOfDay(now, a.evbuf)
+			a.closeDay(s, now)
+		}
+	case s.cfg.Session.Open(now):
+		return s.cfg.Session.NextClose(now), func(a *account, now time.Time) {
+			a.evbuf = a.eng.OnClose(now, a.evbuf)
+			a.closeDay(s, now)
+		}
+	}
+	open := s.cfg.Session.NextOpen(now)
+	// The extended session ends at 20:00 New York time; day orders for
+	// extended hours expire then.
+	d := dateIn(now, newYork)
+	eod := d.Add(20 * time.Hour)
+	if now.Before(eod) && eod.Before(open) {
+		return eod, func(a *account, now time.Time) { a.evbuf = a.eng.EndOfDay(now, a.evbuf) }
+	}
+	return open, func(a *account, now time.Time) {
+		for _, sym := range s.market.Symbols() {
+			s.refresh(a, now, sym.Symbol)
+		}
+		a.evbuf = a.eng.OnOpen(now, a.evbuf)
+	}
+}
+
+// sleepUntil waits until the clock reads next (a moment past it, on the
+// wall clock, for rounding); false when the server closes first. A replay
+// clock's wait is scaled by its speed and checked against the clock.
+func (s *Server) sleepUntil(next time.Time) bool {
+	for {
+		d := time.Until(next)
+		if c := s.cfg.Clock; c != nil {
+			d = c.wallUntil(next)
+		}
+		t := time.NewTimer(d + time.Millisecond)
 		select {
 		case <-t.C:
 		case <-s.ctx.Done():
 			t.Stop()
-			return
+			return false
 		}
-		for _, a := range s.accounts.all() {
-			a.mu.Lock()
-			now := a.clock(s.now())
-			step(a, now)
-			a.publish(s, a.evbuf)
-			a.mu.Unlock()
+		if s.cfg.Clock == nil || !s.now().Before(next) {
+			return true
 		}
+	}
+}
+
+// runSession applies a session event to every account.
+func (s *Server) runSession(step func(a *account, now time.Time)) {
+	for _, a := range s.accounts.all() {
+		a.mu.Lock()
+		now := a.clock(s.now())
+		step(a, now)
+		a.publish(s, a.evbuf)
+		a.mu.Unlock()
 	}
 }
 

@@ -7,6 +7,32 @@
 // Each account's state is owned by one match.Account behind the account's
 // own mutex, so requests for different accounts never contend; the market
 // is shared read-only.
+//
+// # Replaying recorded bars
+//
+// With Config.Recorded the market replays recorded one-minute bars instead
+// of the synthetic walk (see package market): the recorded symbols are the
+// assets, history is the bars that have ended by the server's clock, and
+// each bar's close sets the quote orders fill against for the next
+// minute. Config.Clock sets that clock: NewReplayClock runs from a start
+// time at a multiple of wall speed; NewSteppedClock stands still until it
+// is advanced, in process with Server.AdvanceClock or over HTTP:
+//
+//	POST /sim/v1/clock  {"advance":"1m"}  or  {"to":"2024-01-02T15:00:00Z"}
+//	GET  /sim/v1/clock
+//
+// Both answer {"now": RFC 3339, "stepped": bool}; the POST answers only once
+// the market has been stepped to the new time (bars published on the
+// streams, quotes derived) and every resting order has been evaluated
+// against the new quotes, minute by minute. These simulator-only routes
+// take the same API key headers as the Alpaca routes, but no rate limit
+// or injected faults. GET /sim/v1/streams answers {"connections": n,
+// "subscriptions": {"bars": [...], "quotes": [...], ...}}, the union over
+// the connected market-data stream clients, so that a driver can wait for
+// its clients to listen before it steps. A POST answers 409 unless the clock is stepped, and
+// 422 for a time before the clock's. Under a stepped clock the market does
+// not tick on its own and session events (the open, close and end of day)
+// happen as the clock passes them.
 package sim
 
 import (
@@ -18,6 +44,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/sim/market"
 )
 
@@ -46,6 +73,9 @@ const (
 type Config struct {
 	// Seed makes the market, partial fills and faults repeatable.
 	Seed uint64
+	// PartialFillRate, when set, is the probability in [0,1] that an
+	// eligible fill is partial; nil means Alpaca paper's 10%.
+	PartialFillRate *float64
 	// Cash is the starting cash of a new account. Defaults to 100,000.
 	Cash float64
 	// AutoProvision gives any new key pair a fresh account, as Alpaca paper
@@ -71,6 +101,16 @@ type Config struct {
 	TickInterval time.Duration
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// Clock, when set, is the clock instead of Now: a replay clock that
+	// runs at a multiple of wall speed or only when advanced (see the
+	// package documentation).
+	Clock *ReplayClock
+	// Recorded, when non-nil, replaces the synthetic market with a replay
+	// of these one-minute bars, keyed by symbol (market.Config.Recorded):
+	// the universe is their symbols, and Seed and TickInterval no longer
+	// shape prices. It is usually paired with Clock, starting where the
+	// replay should start.
+	Recorded map[string][]alpaca.Bar
 	// Logger receives the server's own log lines. Defaults to discarding.
 	Logger *slog.Logger
 
@@ -134,6 +174,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+
+	started   atomic.Bool
+	flush     chan chan struct{} // flushQuotes to quoteLoop
+	advanceMu sync.Mutex         // serializes AdvanceClock
 }
 
 // New builds a server and its market. Call Start to run the market's clock.
@@ -155,6 +199,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = DefaultTickInterval
+	}
+	if cfg.Clock != nil {
+		if !cfg.Clock.Stepped() && !(cfg.Clock.speed > 0 && cfg.Clock.speed < 1e9) {
+			return nil, errors.New("sim: a replay clock's speed must be positive")
+		}
+		cfg.Now = cfg.Clock.Now
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -186,7 +236,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Faults.FailRate < 0 || cfg.Faults.DropRate < 0 || cfg.Faults.FailRate+cfg.Faults.DropRate > 1 {
 		return nil, errors.New("sim: fail and drop rates must be in [0, 1] and sum to at most 1")
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, budget: newBudget(cfg.ResponseBudget)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, budget: newBudget(cfg.ResponseBudget), flush: make(chan chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.faults = newFaultInjector(cfg.Faults, cfg.Seed)
 	m, err := market.New(market.Config{
@@ -198,7 +248,8 @@ func New(cfg Config) (*Server, error) {
 			a, _ := s.authenticate(key, secret)
 			return a != nil
 		},
-		Logger: cfg.Logger,
+		Logger:   cfg.Logger,
+		Recorded: cfg.Recorded,
 	})
 	if err != nil {
 		return nil, err
@@ -276,19 +327,29 @@ func (s *Server) HTTPServer() *http.Server {
 func (s *Server) Market() *market.Market { return s.market }
 
 // Start runs the market clock and the loop that re-evaluates resting orders
-// when quotes move. Close stops them.
+// when quotes move. Close stops them. Under a stepped clock the market and
+// the session move only in AdvanceClock.
 func (s *Server) Start() {
-	s.market.Start(s.ctx)
+	stepped := s.cfg.Clock != nil && s.cfg.Clock.Stepped()
+	if !stepped {
+		s.market.Start(s.ctx)
+	}
+	// Subscribed before Start returns, so that no quote of a step that
+	// follows is missed.
+	sub := s.market.Subscribe(256)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.quoteLoop()
+		s.quoteLoop(sub)
 	}()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.sessionLoop()
-	}()
+	if !stepped {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.sessionLoop()
+		}()
+	}
+	s.started.Store(true)
 }
 
 // Close stops the market, ends every open stream and waits for the
@@ -348,6 +409,10 @@ func (s *Server) routes() {
 	// Streams authenticate themselves and are not subject to REST faults.
 	s.mux.HandleFunc("GET /v2/events/trades", s.sseTradeUpdates)
 	s.mux.HandleFunc("GET /stream", s.wsTradeUpdates)
+
+	s.mux.Handle("GET /sim/v1/clock", s.admin(s.getSimClock))
+	s.mux.Handle("POST /sim/v1/clock", s.admin(s.postSimClock))
+	s.mux.Handle("GET /sim/v1/streams", s.admin(s.getSimStreams))
 
 	s.market.Register(s.mux, func(h http.Handler) http.Handler {
 		return s.authorized(func(w http.ResponseWriter, r *http.Request, _ *account) { s.serveBudgeted(w, r, h) })

@@ -18,6 +18,20 @@
 // the regenerated prints is only approximate). A minute therefore reads
 // the same every time, except once, when it leaves the ring.
 //
+// Replay: with Config.Recorded the market replays recorded one-minute
+// bars instead of walking at random. The universe is the recorded
+// symbols (listed as in the default universe when it has them). Only bars
+// that have ended by the market's current minute exist: history, latest
+// bar, snapshots and the trades and quotes synthesized from the bars
+// never show anything after the clock. While the clock is inside minute
+// m+1 the quote is QuoteAtClose of bar m's close with RecordedSpread, the
+// latest trade is bar m's close, and a minute without a recorded bar
+// keeps the quote before it. When Step crosses the end of a minute that
+// has bars, their closing prints, quotes, minute bars and daily bars go
+// to the streams, as Alpaca publishes minute bars at the end of the
+// minute, and the quotes to subscribers. Bars are served with their
+// recorded values; synthesized trades and quotes are on the cent grid.
+//
 // Values returned by this package share their Conditions slices; callers
 // must not modify them.
 package market
@@ -81,6 +95,12 @@ type Config struct {
 	// AuthTimeout is how long a stream connection may stay
 	// unauthenticated. Defaults to DefaultAuthTimeout.
 	AuthTimeout time.Duration
+	// Recorded, when non-nil, makes the market a replay of these
+	// one-minute bars, keyed by symbol, instead of a random walk; see
+	// Replay in the package documentation. Universe, Session,
+	// HistoryDays and TickInterval's effect on prices do not apply. New
+	// copies the bars.
+	Recorded map[string][]alpaca.Bar
 }
 
 // Market is a running synthetic market. Its read methods are safe for
@@ -110,6 +130,9 @@ type Market struct {
 	series []series
 
 	pub atomic.Pointer[published]
+
+	// rep is the replay state; nil for the synthetic market.
+	rep *replay
 
 	connMu sync.Mutex
 	conns  map[*streamConn]struct{}
@@ -154,6 +177,7 @@ type liveState struct {
 // without locks.
 type published struct {
 	quotes   []alpaca.Quote
+	hasQuote []bool // a replayed symbol has none before its first bar
 	trades   []alpaca.Trade
 	hasTrade []bool
 }
@@ -161,7 +185,13 @@ type published struct {
 // New builds a market and its history. It starts nothing; call Start to
 // run the ticker, or drive it with Step.
 func New(cfg Config) (*Market, error) {
-	if len(cfg.Universe) == 0 {
+	var rep *replay
+	if cfg.Recorded != nil {
+		var err error
+		if rep, cfg.Universe, err = newReplay(cfg.Recorded); err != nil {
+			return nil, err
+		}
+	} else if len(cfg.Universe) == 0 {
 		cfg.Universe = DefaultUniverse()
 	}
 	if cfg.Now == nil {
@@ -206,6 +236,7 @@ func New(cfg Config) (*Market, error) {
 		ring:  (cfg.RecentTicks + chunkSize - 1) / chunkSize * chunkSize,
 		keep:  int64(max(cfg.HistoryDays, 30)) * 1440,
 		conns: map[*streamConn]struct{}{},
+		rep:   rep,
 	}
 	copy(m.syms, cfg.Universe)
 	for i := range m.syms {
@@ -216,7 +247,7 @@ func New(cfg Config) (*Market, error) {
 		if _, dup := m.index[s.Symbol]; dup {
 			return nil, errors.New("market: duplicate symbol " + s.Symbol)
 		}
-		if !(s.Price >= 1) || math.IsInf(s.Price, 0) || s.Price > 1e6 {
+		if rep == nil && (!(s.Price >= 1) || math.IsInf(s.Price, 0) || s.Price > 1e6) {
 			return nil, errors.New("market: price of " + s.Symbol + " must be between 1 and 1e6")
 		}
 		if s.AssetID == "" {
@@ -240,6 +271,10 @@ func New(cfg Config) (*Market, error) {
 	t0 := cfg.Now().UnixNano()
 	m0 := floorDiv(t0, nsPerMinute)
 	m.lastStep, m.curMinute = t0, m0
+	if rep != nil {
+		m.startReplay(m0)
+		return m, nil
+	}
 	open := make([]bool, cfg.HistoryDays*1440)
 	for i := range open {
 		open[i] = cfg.Session(time.Unix(0, (m0-int64(len(open))+int64(i))*nsPerMinute))
@@ -247,11 +282,7 @@ func New(cfg Config) (*Market, error) {
 	ticksPerMinute := float64(time.Minute) / float64(cfg.TickInterval)
 	m.live = make([]liveState, len(m.syms))
 	m.series = make([]series, len(m.syms))
-	pub := &published{
-		quotes:   make([]alpaca.Quote, len(m.syms)),
-		trades:   make([]alpaca.Trade, len(m.syms)),
-		hasTrade: make([]bool, len(m.syms)),
-	}
+	pub := newPublished(len(m.syms))
 	for i, s := range m.syms {
 		key := hashString(s.Symbol)
 		ls := &m.live[i]
@@ -269,7 +300,7 @@ func New(cfg Config) (*Market, error) {
 
 		bars := genHistory(m.seed, key, s, m0, open)
 		m.series[i] = series{bars: bars, boundary: m0}
-		pub.quotes[i] = ls.quote(t0)
+		pub.quotes[i], pub.hasQuote[i] = ls.quote(t0), true
 		if len(bars) > 0 {
 			last := synthMinute(m.seed, key, ls.spread, bars[len(bars)-1], nil)
 			pub.trades[i] = tradeOf(&last[len(last)-1], ls.tape)
@@ -278,6 +309,15 @@ func New(cfg Config) (*Market, error) {
 	}
 	m.pub.Store(pub)
 	return m, nil
+}
+
+func newPublished(n int) *published {
+	return &published{
+		quotes:   make([]alpaca.Quote, n),
+		hasQuote: make([]bool, n),
+		trades:   make([]alpaca.Trade, n),
+		hasTrade: make([]bool, n),
+	}
 }
 
 // setQuote derives the quoted prices from the mid: a bid on the cent grid
@@ -398,11 +438,16 @@ func (m *Market) Step(now time.Time) {
 	if streaming {
 		b = &batch{}
 	}
-	if minute > m.curMinute {
+	if m.rep != nil {
+		if minute > m.curMinute {
+			m.rollReplay(minute, b)
+			m.curMinute = minute
+		}
+	} else if minute > m.curMinute {
 		m.rollMinute(b)
 		m.curMinute = minute
 	}
-	if m.cfg.Session(time.Unix(0, ns)) {
+	if m.rep == nil && m.cfg.Session(time.Unix(0, ns)) {
 		m.tick(ns, minute, b)
 	}
 	if streaming && len(b.items) > 0 {
@@ -442,32 +487,28 @@ func (m *Market) rollMinute(b *batch) {
 	}
 	for _, i := range rolled {
 		ls := &m.live[i]
-		s := &m.series[i]
 		b.items = append(b.items, item{kind: 'b', sym: i, bar: ls.cur.wire()})
-		if d, ok := m.dailyBars(s.bars, 1); ok {
-			b.items = append(b.items, item{kind: 'd', sym: i, bar: d[0].wire()})
+		v := view{bars: m.series[i].bars}
+		if d := m.dailyBars(&v, 1); len(d) > 0 {
+			b.items = append(b.items, item{kind: 'd', sym: i, bar: d[0]})
 		}
 	}
 }
 
-// dailyBars returns up to n most recent daily bars, newest first.
-func (m *Market) dailyBars(bars []mbar, n int) ([]mbar, bool) {
-	out := make([]mbar, 0, n)
-	aggregate(bars, timeframe{1, unitDay}, m.loc, math.MinInt64, math.MaxInt64, true, func(b mbar) bool {
-		out = append(out, b)
+// dailyBars returns up to n most recent daily bars of v, newest first.
+func (m *Market) dailyBars(v *view, n int) []alpaca.Bar {
+	out := make([]alpaca.Bar, 0, n)
+	aggregate(v.bars, timeframe{1, unitDay}, m.loc, math.MinInt64, math.MaxInt64, true, func(s int64, i, j int) bool {
+		out = append(out, v.merge(s, i, j))
 		return len(out) < n
 	})
-	return out, len(out) > 0
+	return out
 }
 
 // tick moves every symbol one step.
 func (m *Market) tick(ns, minute int64, b *batch) {
 	prev := m.pub.Load()
-	pub := &published{
-		quotes:   make([]alpaca.Quote, len(m.syms)),
-		trades:   make([]alpaca.Trade, len(m.syms)),
-		hasTrade: make([]bool, len(m.syms)),
-	}
+	pub := newPublished(len(m.syms))
 	copy(pub.trades, prev.trades)
 	copy(pub.hasTrade, prev.hasTrade)
 	m.changed = m.changed[:0]
@@ -476,7 +517,7 @@ func (m *Market) tick(ns, minute int64, b *batch) {
 		ls := &m.live[i]
 		t := ls.advance(ns, minute)
 		m.appendTick(i, t)
-		pub.quotes[i] = quoteOf(&t, ls.tape)
+		pub.quotes[i], pub.hasQuote[i] = quoteOf(&t, ls.tape), true
 		m.changed = append(m.changed, i)
 		if t.tid != 0 {
 			pub.trades[i] = tradeOf(&t, ls.tape)
@@ -557,7 +598,7 @@ func (m *Market) appendTick(i int, t tick) {
 func (m *Market) view(i int) view {
 	m.mu.RLock()
 	s := &m.series[i]
-	v := view{bars: s.bars, chunks: s.chunks, boundary: s.boundary}
+	v := view{bars: s.bars, exact: s.exact, chunks: s.chunks, boundary: s.boundary}
 	if n := len(s.chunks); n > 0 {
 		v.lastN = s.chunks[n-1].n
 	}
@@ -566,14 +607,16 @@ func (m *Market) view(i int) view {
 	return v
 }
 
-// Quote returns the latest quote of symbol. It does not lock or allocate,
-// so the order path may call it freely.
+// Quote returns the latest quote of symbol; false when the symbol is
+// unknown or, in replay, before its first recorded bar has ended. It does
+// not lock or allocate, so the order path may call it freely.
 func (m *Market) Quote(symbol string) (alpaca.Quote, bool) {
 	i, ok := m.index[symbol]
 	if !ok {
 		return alpaca.Quote{}, false
 	}
-	return m.pub.Load().quotes[i], true
+	p := m.pub.Load()
+	return p.quotes[i], p.hasQuote[i]
 }
 
 // LatestTrade returns the latest print of symbol; false when the symbol is
@@ -594,10 +637,11 @@ func (m *Market) LatestBar(symbol string) (alpaca.Bar, bool) {
 		return alpaca.Bar{}, false
 	}
 	v := m.view(i)
-	if len(v.bars) == 0 {
+	n := len(v.bars)
+	if n == 0 {
 		return alpaca.Bar{}, false
 	}
-	return v.bars[len(v.bars)-1].wire(), true
+	return v.merge(v.bars[n-1].m, n-1, n), true
 }
 
 // Snapshot returns symbol's latest trade and quote, latest minute bar,
@@ -610,25 +654,25 @@ func (m *Market) Snapshot(symbol string) (alpaca.Snapshot, bool) {
 	}
 	p := m.pub.Load()
 	var s alpaca.Snapshot
-	q := p.quotes[i]
-	s.LatestQuote = &q
+	if p.hasQuote[i] {
+		q := p.quotes[i]
+		s.LatestQuote = &q
+	}
 	if p.hasTrade[i] {
 		t := p.trades[i]
 		s.LatestTrade = &t
 	}
 	v := m.view(i)
-	if len(v.bars) > 0 {
-		b := v.bars[len(v.bars)-1].wire()
+	if n := len(v.bars); n > 0 {
+		b := v.merge(v.bars[n-1].m, n-1, n)
 		s.MinuteBar = &b
 	}
-	days, _ := m.dailyBars(v.bars, 2)
+	days := m.dailyBars(&v, 2)
 	if len(days) > 0 {
-		d := days[0].wire()
-		s.DailyBar = &d
+		s.DailyBar = &days[0]
 	}
 	if len(days) > 1 {
-		d := days[1].wire()
-		s.PrevDailyBar = &d
+		s.PrevDailyBar = &days[1]
 	}
 	return s, true
 }

@@ -375,8 +375,8 @@ func page[T any](m *Market, q *query, seq itemSeq[T]) (map[string][]T, *string) 
 func (m *Market) barSeq(tf timeframe) itemSeq[alpaca.Bar] {
 	return func(si int, from, to int64, desc bool, yield func(alpaca.Bar, int64) bool) {
 		v := m.view(si)
-		aggregate(v.bars, tf, m.loc, from, to, desc, func(b mbar) bool {
-			return yield(b.wire(), b.m*nsPerMinute)
+		aggregate(v.bars, tf, m.loc, from, to, desc, func(s int64, i, j int) bool {
+			return yield(v.merge(s, i, j), s*nsPerMinute)
 		})
 	}
 }

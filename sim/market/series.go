@@ -67,12 +67,6 @@ func (b *mbar) mergeAfter(x mbar) {
 	b.mergeRange(x)
 }
 
-// mergeBefore folds an earlier bar into b.
-func (b *mbar) mergeBefore(x mbar) {
-	b.o = x.o
-	b.mergeRange(x)
-}
-
 func (b *mbar) mergeRange(x mbar) {
 	b.h = max(b.h, x.h)
 	b.l = min(b.l, x.l)
@@ -118,11 +112,15 @@ type series struct {
 	// boundary is the first minute served from real ticks; earlier
 	// minutes are synthesized from their bars.
 	boundary int64
+	// exact, in replay, is bars as recorded (index for index); nil for
+	// the synthetic market.
+	exact []exactBar
 }
 
 // view is a lock-free read handle on a series.
 type view struct {
 	bars     []mbar
+	exact    []exactBar
 	chunks   []*tickChunk
 	lastN    int
 	boundary int64
@@ -501,38 +499,37 @@ func (b *bucketer) span(m int64) (int64, int64) {
 	return floorDiv(lo.Unix(), 60), floorDiv(hi.Unix(), 60)
 }
 
-// aggregate yields the bars of timeframe tf whose start lies in [from, to]
-// (unix ns), built from the minute bars; a bucket always aggregates all of
-// its minutes even when they extend past to.
-func aggregate(bars []mbar, tf timeframe, loc *time.Location, from, to int64, desc bool, yield func(mbar) bool) {
+// aggregate yields the buckets of timeframe tf whose start lies in
+// [from, to] (unix ns) as spans of the minute bars: bucket start minute s
+// and bars[i:j]. A bucket always covers all of its minutes even when they
+// extend past to. Spans rather than merged bars, so that the caller merges
+// with whichever prices it keeps (cents, or a replay's recorded values),
+// always oldest first, and asc and desc requests agree to the last digit.
+func aggregate(bars []mbar, tf timeframe, loc *time.Location, from, to int64, desc bool, yield func(s int64, i, j int) bool) {
 	bk := bucketer{tf: tf, loc: loc}
-	var acc mbar
-	have := false
 	if !desc {
 		i := sort.Search(len(bars), func(i int) bool { return bars[i].m*nsPerMinute >= from })
+		lo, cur := -1, int64(0)
 		for ; i < len(bars); i++ {
 			s := bk.bucket(bars[i].m)
 			if s*nsPerMinute < from {
 				continue
 			}
-			if have && s != acc.m {
-				if !yield(acc) {
+			if lo >= 0 && s != cur {
+				if !yield(cur, lo, i) {
 					return
 				}
-				have = false
+				lo = -1
 			}
 			if s*nsPerMinute > to {
 				return
 			}
-			if have {
-				acc.mergeAfter(bars[i])
-			} else {
-				acc, have = bars[i], true
-				acc.m = s
+			if lo < 0 {
+				lo, cur = i, s
 			}
 		}
-		if have {
-			yield(acc)
+		if lo >= 0 {
+			yield(cur, lo, len(bars))
 		}
 		return
 	}
@@ -540,25 +537,38 @@ func aggregate(bars []mbar, tf timeframe, loc *time.Location, from, to int64, de
 	for k < len(bars) && bk.bucket(bars[k].m)*nsPerMinute <= to {
 		k++
 	}
+	hi, lo, cur := -1, 0, int64(0)
 	for i := k - 1; i >= 0; i-- {
 		s := bk.bucket(bars[i].m)
 		if s*nsPerMinute < from {
 			break
 		}
-		if have && s != acc.m {
-			if !yield(acc) {
+		if hi >= 0 && s != cur {
+			if !yield(cur, lo, hi) {
 				return
 			}
-			have = false
+			hi = -1
 		}
-		if have {
-			acc.mergeBefore(bars[i])
-		} else {
-			acc, have = bars[i], true
-			acc.m = s
+		if hi < 0 {
+			hi, cur = i+1, s
 		}
+		lo = i
 	}
-	if have {
-		yield(acc)
+	if hi >= 0 {
+		yield(cur, lo, hi)
 	}
+}
+
+// merge renders bars [i, j) of the view as one bar starting at minute s:
+// from the recorded values in replay, from the cents otherwise.
+func (v *view) merge(s int64, i, j int) alpaca.Bar {
+	if v.exact != nil {
+		return mergeExact(s, v.exact[i:j])
+	}
+	acc := v.bars[i]
+	for _, b := range v.bars[i+1 : j] {
+		acc.mergeAfter(b)
+	}
+	acc.m = s
+	return acc.wire()
 }

@@ -252,6 +252,40 @@ func (m *Market) removeConn(c *streamConn) {
 	m.publishConnsLocked()
 }
 
+// StreamSubscriptions returns, per channel name ("trades", "quotes",
+// "bars", ...), the symbols any connected stream client subscribes to,
+// sorted ("*" for a wildcard), and how many clients are connected. It is
+// how a test (or an operator) knows a client is listening before it
+// steps a replay clock.
+func (m *Market) StreamSubscriptions() (map[string][]string, int) {
+	m.connMu.Lock()
+	conns := make([]*streamConn, 0, len(m.conns))
+	for c := range m.conns {
+		conns = append(conns, c)
+	}
+	m.connMu.Unlock()
+	out := make(map[string][]string, numChannels)
+	for ch := range numChannels {
+		set := map[string]bool{}
+		for _, c := range conns {
+			cs := &c.subs.Load().ch[ch]
+			if cs.all {
+				set["*"] = true
+			}
+			for _, sym := range cs.syms {
+				set[sym] = true
+			}
+		}
+		list := make([]string, 0, len(set))
+		for sym := range set {
+			list = append(list, sym)
+		}
+		slices.Sort(list)
+		out[channelNames[ch]] = list
+	}
+	return out, len(conns)
+}
+
 func (m *Market) publishConnsLocked() {
 	list := make([]*streamConn, 0, len(m.conns))
 	for c := range m.conns {
