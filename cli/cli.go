@@ -1,8 +1,8 @@
 // Package cli is the quantum command as a library: its subcommands
-// (broker, run, stress, version), its config file and the strategies a
-// config may name. cmd/quantum is New().Main with the built-in
-// strategies; a program of your own registers its strategies as well and
-// is the same command with them:
+// (broker, run, stress, backtest, data, version), its config file and
+// the strategies a config may name. cmd/quantum is New().Main with the
+// built-in strategies; a program of your own registers its strategies as
+// well and is the same command with them:
 //
 //	func main() {
 //		app := cli.New()
@@ -164,6 +164,7 @@ Usage:
   quantum run     [flags]   run the multi-tenant trading engine (no flags: the demo)
   quantum stress  [flags]   concurrent order-placement stress test
   quantum backtest [flags]  run the config's strategies over history, in process
+  quantum data    COMMAND   record historical bars: fetch from Alpaca, import CSV
   quantum version           print the version
 
 Run "quantum COMMAND -h" for a command's flags.
@@ -186,6 +187,8 @@ func (a *App) Run(ctx context.Context, args []string) error {
 		return (&stressCommand{app: a}).Run(ctx, args[1:])
 	case "backtest":
 		return (&backtestCommand{app: a}).Run(ctx, args[1:])
+	case "data":
+		return (&dataCommand{app: a}).Run(ctx, args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintln(a.Stdout, versionLine())
 		return nil
