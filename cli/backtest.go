@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"text/tabwriter"
 	"time"
 
@@ -20,7 +21,8 @@ import (
 // backtestCommand is `quantum backtest`.
 type backtestCommand struct{ app *App }
 
-const backtestUsage = `Usage: quantum backtest --config FILE --from DATE --to DATE [--data DIR | --seed N] [--json]
+const backtestUsage = `Usage: quantum backtest --config FILE --from DATE --to DATE [--data DIR | --seed N]
+                        [--report DIR] [--json] [--sweep SPEC [--rank METRIC] [--parallel N]]
 
 Runs the config's tenants over history on a simulated clock, in process and
 as fast as the CPU allows: the same strategies, risk gate and journal
@@ -32,6 +34,12 @@ seeded synthetic market for the dates; --data DIR reads recorded minute bars
 
 A bar that starts at T becomes the quote at T+1m; timers fire at most once
 per replayed minute. Same config, data and seed: same orders and report.
+
+--sweep runs the config once for every combination of parameter values,
+several at a time, and ranks them: 'fast=5..20:5,slow=30..60:10' is 16
+runs (FROM..TO:STEP, inclusive; or a list, sample=bar|quote). A value goes
+to every tenant whose strategy has that parameter; a combination a
+strategy refuses (fast not below slow) is listed as skipped.
 
 Flags:
 `
@@ -48,6 +56,10 @@ func (c *backtestCommand) Run(ctx context.Context, args []string) error {
 	alwaysOpen := fs.Bool("always-open", false, "trade 24/7 instead of NYSE sessions")
 	partial := fs.Float64("partial-fill-rate", match.DefaultPartialFillRate, "probability `P` in [0,1] that an eligible fill is partial (Alpaca paper: 0.1)")
 	asJSON := fs.Bool("json", false, "print exactly one JSON object on stdout")
+	sweepSpec := fs.String("sweep", "", "parameter grid `SPEC` to run every combination of, e.g. 'fast=5..20:5,slow=30..60:10'")
+	rank := fs.String("rank", "sharpe", "with --sweep: the `METRIC` to rank by ("+rankNames()+"), averaged over tenants")
+	parallel := fs.Int("parallel", runtime.GOMAXPROCS(0), "with --sweep: combinations run at once")
+	top := fs.Int("top", 20, "with --sweep: rows of the ranked table (0: all)")
 	fs.Usage = func() {
 		fmt.Fprint(c.app.Stderr, backtestUsage)
 		fs.PrintDefaults()
@@ -73,6 +85,18 @@ func (c *backtestCommand) Run(ctx context.Context, args []string) error {
 	}
 	if !from.Before(to) {
 		return usageError{"backtest: --from must be before --to"}
+	}
+	var grid backtest.Grid
+	if *sweepSpec != "" {
+		if grid, err = backtest.ParseGrid(*sweepSpec); err != nil {
+			return usageError{"backtest: --" + err.Error()}
+		}
+		if _, ok := rankMetrics[*rank]; !ok {
+			return usageError{fmt.Sprintf("backtest: --rank %q: want one of %s", *rank, rankNames())}
+		}
+		if *parallel < 1 || *top < 0 {
+			return usageError{"backtest: --parallel must be at least 1 and --top not negative"}
+		}
 	}
 	cfg, err := ReadConfigFile(*cfgPath, c.app.getenv)
 	if err != nil {
@@ -102,6 +126,9 @@ func (c *backtestCommand) Run(ctx context.Context, args []string) error {
 		bc.Source = storeSource{store}
 	} else {
 		bc.Source = backtest.Synthetic{Seed: *seed, Session: session}
+	}
+	if grid != nil {
+		return c.sweep(ctx, &cfg, bc, sweepOptions{grid: grid, rank: *rank, parallel: *parallel, top: *top, json: *asJSON})
 	}
 	for _, s := range specs {
 		bc.Tenants = append(bc.Tenants, backtest.Tenant{ID: s.ID, StrategyName: s.Strategy, NewStrategy: s.NewStrategy, Limits: s.Limits, State: s.State})
