@@ -78,23 +78,28 @@ func (j *Journal) tenant(id trading.TenantID) *tenantLog {
 	return t
 }
 
-// Append implements trading.Journal: every event is checked before any is
-// applied, so a call is all or nothing.
-func (j *Journal) Append(ctx context.Context, events ...trading.Event) error {
-	if len(events) == 0 {
-		return ctx.Err()
-	}
-	for i := range events {
-		if err := events[i].Validate(); err != nil {
-			return err
+// check refuses events that would duplicate an order or sequence, or
+// refer to an order neither stored nor created earlier in the same call.
+// It is a dry run, so that a refused call changes nothing.
+func (j *Journal) check(events []trading.Event) error {
+	if len(events) == 1 {
+		// The common case, without the bookkeeping of a batch.
+		e := &events[0]
+		t := j.s.tenants[e.Tenant]
+		known := t != nil && t.orders[e.ClientOrderID] != nil
+		if e.Intent != nil {
+			if known || t != nil && t.seqs[e.Intent.Seq] {
+				return trading.Errorf(trading.ECONFLICT, "Order %q or sequence %d already exists.", e.ClientOrderID, e.Intent.Seq)
+			}
+			return nil
 		}
+		if !known {
+			return trading.Errorf(trading.ENOTFOUND, "Order %q not found.", e.ClientOrderID)
+		}
+		return nil
 	}
-	if err := j.lock(ctx); err != nil {
-		return err
-	}
-	defer j.s.mu.Unlock()
-	// Dry run: new orders and sequences this call creates, so that a later
-	// event in the same call may refer to an earlier one.
+	// New orders and sequences this call creates, so that a later event
+	// in the same call may refer to an earlier one.
 	created := map[trading.TenantID]map[string]bool{}
 	seqs := map[trading.TenantID]map[uint64]bool{}
 	for _, e := range events {
@@ -119,6 +124,27 @@ func (j *Journal) Append(ctx context.Context, events ...trading.Event) error {
 		if !have(e.ClientOrderID) {
 			return trading.Errorf(trading.ENOTFOUND, "Order %q not found.", e.ClientOrderID)
 		}
+	}
+	return nil
+}
+
+// Append implements trading.Journal: every event is checked before any is
+// applied, so a call is all or nothing.
+func (j *Journal) Append(ctx context.Context, events ...trading.Event) error {
+	if len(events) == 0 {
+		return ctx.Err()
+	}
+	for i := range events {
+		if err := events[i].Validate(); err != nil {
+			return err
+		}
+	}
+	if err := j.lock(ctx); err != nil {
+		return err
+	}
+	defer j.s.mu.Unlock()
+	if err := j.check(events); err != nil {
+		return err
 	}
 	now := j.now()
 	for _, e := range events {
