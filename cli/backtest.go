@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/quantum-alpaca/quantum/backtest"
+	"github.com/quantum-alpaca/quantum/backtest/report"
 	"github.com/quantum-alpaca/quantum/bars"
 	"github.com/quantum-alpaca/quantum/sim"
 	"github.com/quantum-alpaca/quantum/sim/market"
@@ -56,6 +59,7 @@ func (c *backtestCommand) Run(ctx context.Context, args []string) error {
 	alwaysOpen := fs.Bool("always-open", false, "trade 24/7 instead of NYSE sessions")
 	partial := fs.Float64("partial-fill-rate", match.DefaultPartialFillRate, "probability `P` in [0,1] that an eligible fill is partial (Alpaca paper: 0.1)")
 	asJSON := fs.Bool("json", false, "print exactly one JSON object on stdout")
+	reportDir := fs.String("report", "", "write index.html (self-contained) and each tenant's orders.csv and fills.csv into `DIR`")
 	sweepSpec := fs.String("sweep", "", "parameter grid `SPEC` to run every combination of, e.g. 'fast=5..20:5,slow=30..60:10'")
 	rank := fs.String("rank", "sharpe", "with --sweep: the `METRIC` to rank by ("+rankNames()+"), averaged over tenants")
 	parallel := fs.Int("parallel", runtime.GOMAXPROCS(0), "with --sweep: combinations run at once")
@@ -128,6 +132,9 @@ func (c *backtestCommand) Run(ctx context.Context, args []string) error {
 		bc.Source = backtest.Synthetic{Seed: *seed, Session: session}
 	}
 	if grid != nil {
+		if *reportDir != "" {
+			return usageError{"backtest: --report is for one run, not a --sweep (run the combination you pick with --report)"}
+		}
 		return c.sweep(ctx, &cfg, bc, sweepOptions{grid: grid, rank: *rank, parallel: *parallel, top: *top, json: *asJSON})
 	}
 	for _, s := range specs {
@@ -139,6 +146,18 @@ func (c *backtestCommand) Run(ctx context.Context, args []string) error {
 	res, err := backtest.Run(ctx, bc)
 	if err != nil {
 		return err
+	}
+	if *reportDir != "" {
+		source := "synthetic market, seed " + strconv.FormatInt(*seed, 10)
+		if *data != "" {
+			source = "recorded bars in " + *data
+		}
+		if err := report.Write(*reportDir, res, report.Meta{Source: source, Config: *cfgPath, From: from, To: to}); err != nil {
+			return err
+		}
+		if !*asJSON {
+			fmt.Fprintf(c.app.Stderr, "backtest: report in %s\n", filepath.Join(*reportDir, "index.html"))
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(c.app.Stdout)

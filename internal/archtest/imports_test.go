@@ -45,6 +45,8 @@ var allowed = []struct {
 	// Backtesting drives the engine's runner against the simulator's
 	// matching engine and synthetic market, on an in-memory journal.
 	{"backtest", []string{"trading", "engine", "internal/memjournal", "sim/match", "sim/market"}},
+	// The report renders a result; it reaches nothing live.
+	{"backtest/report", []string{"backtest", "trading"}},
 	{"internal/memjournal", []string{"trading"}},
 
 	// The broker simulator and the load generator speak the wire format.
