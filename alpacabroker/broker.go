@@ -252,15 +252,23 @@ func (b *Broker) LatestQuote(ctx context.Context, symbol string) (trading.Quote,
 }
 
 // RecentBars implements trading.Broker: the latest n one-minute bars of
-// the last week (which spans weekends and holidays), oldest first.
+// the week before the broker's clock (a week spans weekends and
+// holidays), oldest first. The week is the broker's, not this machine's:
+// a broker replaying history answers with the bars before its own time.
 func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]trading.Bar, error) {
 	if n <= 0 {
 		return nil, nil
 	}
+	now := time.Now()
+	if c, err := b.client.GetClock(ctx); err == nil && !c.Timestamp.IsZero() {
+		now = c.Timestamp
+	} else if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	bars, err := b.client.GetBars(ctx, symbol, alpaca.BarsRequest{
 		TimeFrame: "1Min",
 		HistoricalRequest: alpaca.HistoricalRequest{
-			Start: time.Now().Add(-7 * 24 * time.Hour), End: time.Now(), Limit: n, Sort: alpaca.Desc,
+			Start: now.Add(-7 * 24 * time.Hour), End: now, Limit: n, Sort: alpaca.Desc,
 		},
 	})
 	if err != nil {
