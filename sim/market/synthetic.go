@@ -1,6 +1,7 @@
 package market
 
 import (
+	"sync"
 	"time"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
@@ -51,10 +52,17 @@ func SyntheticBars(seed int64, sym Symbol, from, to time.Time, session func(time
 
 // LookupSymbol returns the default universe's entry for ticker.
 func LookupSymbol(ticker string) (Symbol, bool) {
-	for _, s := range DefaultUniverse() {
-		if s.Symbol == ticker {
-			return s.withDefaults(), true
-		}
-	}
-	return Symbol{}, false
+	s, ok := universeBySymbol()[ticker]
+	return s, ok
 }
+
+// universeBySymbol is the default universe with its defaults filled in,
+// built once: building it derives every asset id, far too slow for a
+// look-up made per bar.
+var universeBySymbol = sync.OnceValue(func() map[string]Symbol {
+	out := map[string]Symbol{}
+	for _, s := range DefaultUniverse() {
+		out[s.Symbol] = s.withDefaults()
+	}
+	return out
+})
