@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"sort"
 	"time"
 	_ "time/tzdata" // sessions are in New York time on any machine
@@ -96,18 +95,22 @@ type clock struct{ now time.Time }
 
 // sim is one tenant in the backtest.
 type sim struct {
-	cfg      Tenant
-	step     *engine.Stepper
-	brk      *broker
-	journal  *memjournal.Journal
-	sub      trading.Subscription
-	quotes   map[string]bool
-	bars     map[string]bool
-	nextTick time.Time
-	refresh  time.Time
-	curve    curve
-	exposed  int // minutes with a position
-	err      error
+	cfg     Tenant
+	step    *engine.Stepper
+	brk     *broker
+	journal *memjournal.Journal
+	sub     trading.Subscription
+	quotes  map[string]bool
+	bars    map[string]bool
+	// spare is drain's second event buffer.
+	spare []match.Event
+	// wantQuote and wantBar are quotes and bars by series index.
+	wantQuote, wantBar []bool
+	nextTick           time.Time
+	refresh            time.Time
+	curve              curve
+	exposed            int // minutes with a position
+	err                error
 }
 
 // Run runs the backtest and returns its result. It stops early, with the
@@ -204,6 +207,7 @@ func newSim(cfg Config, t Tenant, clk *clock, mkt *tape) (*sim, error) {
 	j := memjournal.New(func() time.Time { return clk.now })
 	e := engine.NewEngine(j)
 	e.Now = func() time.Time { return clk.now }
+	e.UnboundedJournal = true
 	e.Logger = cfg.Logger.With("system", "backtest")
 	st, err := e.NewStepper(engine.TenantConfig{ID: t.ID, Broker: b, StrategyName: t.StrategyName, NewStrategy: t.NewStrategy, Limits: t.Limits, State: t.State})
 	if err != nil {
@@ -241,8 +245,10 @@ func (s *sim) start(load func(string) error) (trading.Subscription, error) {
 // strategy's reactions may queue more.
 func (s *sim) drain() error {
 	for len(s.brk.pending) > 0 {
-		evs := slices.Clone(s.brk.pending)
-		s.brk.pending = s.brk.pending[:0]
+		// Swap buffers: the strategy's reactions append to pending while
+		// this batch is handed over.
+		evs := s.brk.pending
+		s.brk.pending, s.spare = s.spare[:0], evs
 		for i := range evs {
 			s.brk.apply(&evs[i])
 			if err := s.step.Update(update(&evs[i])); err != nil {

@@ -29,7 +29,9 @@ func (m memSource) Spread(string, float64) int64 { return m.spread }
 // BenchmarkMacrossYear replays one year of one symbol's minute bars (NYSE
 // sessions, about 98,000 bars) through macross sampling every bar close,
 // the risk gate, the matching engine and the journal; bars/s is the
-// figure docs/benchmarks.md reports.
+// figure docs/benchmarks.md reports. The two settings differ in how often
+// they trade: 10/30 places an order every 27 bars or so, 30/120 about a
+// third as often, and an order costs far more than a bar.
 func BenchmarkMacrossYear(b *testing.B) {
 	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	to := from.AddDate(1, 0, 0)
@@ -39,22 +41,27 @@ func BenchmarkMacrossYear(b *testing.B) {
 		b.Fatal(err)
 	}
 	src := memSource{bars: map[string][]backtest.Bar{"AAPL": bars}, spread: syn.Spread("AAPL", 0)}
-	tenant := macrossTenant(b, "mx", map[string]string{"symbol": "AAPL", "qty": "10", "fast": "10", "slow": "30", "sample": "bar"})
-	b.ReportAllocs()
-	b.ResetTimer()
-	var total int
-	start := time.Now()
-	for b.Loop() {
-		r, err := backtest.Run(context.Background(), backtest.Config{
-			Tenants: []backtest.Tenant{tenant}, From: from, To: to, Source: src, Calendar: sim.NYSE{}, Seed: 1,
+	for _, p := range []struct{ fast, slow string }{{"10", "30"}, {"30", "120"}} {
+		b.Run("fast"+p.fast+"_slow"+p.slow, func(b *testing.B) {
+			tenant := macrossTenant(b, "mx", map[string]string{"symbol": "AAPL", "qty": "10", "fast": p.fast, "slow": p.slow, "sample": "bar"})
+			b.ReportAllocs()
+			var total, orders int
+			start := time.Now()
+			for b.Loop() {
+				r, err := backtest.Run(context.Background(), backtest.Config{
+					Tenants: []backtest.Tenant{tenant}, From: from, To: to, Source: src, Calendar: sim.NYSE{}, Seed: 1,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.Tenants[0].Error != "" {
+					b.Fatal(r.Tenants[0].Error)
+				}
+				total += r.Bars
+				orders = r.Tenants[0].Orders
+			}
+			b.ReportMetric(float64(total)/time.Since(start).Seconds(), "bars/s")
+			b.ReportMetric(float64(orders), "orders")
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if r.Tenants[0].Error != "" {
-			b.Fatal(r.Tenants[0].Error)
-		}
-		total += r.Bars
 	}
-	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "bars/s")
 }

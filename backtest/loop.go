@@ -23,7 +23,9 @@ type loop struct {
 	mkt     *tape
 	sims    []*sim
 	symbols []string
-	bars    int
+	// series is the tape's series in symbols' order.
+	series []*series
+	bars   int
 
 	nextSession time.Time
 	kind        sessionKind
@@ -35,8 +37,18 @@ func (l *loop) run(ctx context.Context) error {
 	total := 0
 	for i, sym := range l.symbols {
 		ss[i] = l.mkt.series[sym]
+		ss[i].at = ss[i].warm - 1
 		idx[i] = ss[i].warm
 		total += len(ss[i].min) - ss[i].warm
+	}
+	l.series = ss
+	// What each tenant subscribed to, by series index: the per-minute
+	// path then looks nothing up by symbol.
+	for _, sm := range l.sims {
+		sm.wantQuote, sm.wantBar = make([]bool, len(ss)), make([]bool, len(ss))
+		for i, s := range ss {
+			sm.wantQuote[i], sm.wantBar[i] = sm.quotes[s.symbol], sm.bars[s.symbol]
+		}
 	}
 	l.planSession(l.cfg.From)
 	changed := make([]int, 0, len(ss))
@@ -64,6 +76,7 @@ func (l *loop) run(ctx context.Context) error {
 		for i, s := range ss {
 			if idx[i] < len(s.min) && s.min[idx[i]] == m {
 				l.mkt.at[s.symbol] = idx[i]
+				s.at = idx[i]
 				changed = append(changed, i)
 				idx[i]++
 				l.bars++
@@ -108,16 +121,15 @@ func (l *loop) minute(sm *sim, ss []*series, changed []int, now time.Time) error
 	b := sm.brk
 	for _, i := range changed {
 		s := ss[i]
-		q := s.q[l.mkt.at[s.symbol]]
-		b.pending = b.acct.OnQuote(b.now(), s.symbol, q, b.pending)
+		b.pending = b.acct.OnQuote(b.now(), s.symbol, s.q[s.at], b.pending)
 	}
 	if err := sm.drain(); err != nil {
 		return err
 	}
 	for _, i := range changed {
 		s := ss[i]
-		at := l.mkt.at[s.symbol]
-		if sm.quotes[s.symbol] {
+		at := s.at
+		if sm.wantQuote[i] {
 			q := s.q[at]
 			if err := sm.step.Quote(trading.Quote{Symbol: s.symbol, Bid: q.Bid.Decimal(), Ask: q.Ask.Decimal(), Time: now}); err != nil {
 				return err
@@ -126,7 +138,7 @@ func (l *loop) minute(sm *sim, ss []*series, changed []int, now time.Time) error
 				return err
 			}
 		}
-		if sm.bars[s.symbol] {
+		if sm.wantBar[i] {
 			if err := sm.step.Bar(s.bar(at)); err != nil {
 				return err
 			}
@@ -168,11 +180,10 @@ func (l *loop) equity(sm *sim) float64 {
 	if len(sm.brk.pos) == 0 {
 		return e
 	}
-	for _, sym := range l.symbols { // sorted: the sum is the same every run
-		if q, ok := sm.brk.pos[sym]; ok {
-			if p, ok := l.mkt.mark(sym); ok {
-				e += q * p.Float64()
-			}
+	for _, s := range l.series { // sorted: the sum is the same every run
+		if q, ok := sm.brk.pos[s.symbol]; ok && s.at >= 0 {
+			qt := s.q[s.at]
+			e += q * ((qt.Bid + qt.Ask) / 2).Float64()
 		}
 	}
 	return e

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/quantum-alpaca/quantum/sim/match"
 	"github.com/quantum-alpaca/quantum/trading"
 )
@@ -41,6 +43,10 @@ type series struct {
 	// warm is how many leading bars come before the backtest's start:
 	// history for RecentBars, never replayed.
 	warm int
+	decs map[match.Price]decimal.Decimal
+	// at is the index of the last bar replayed (warm-1: none yet); the
+	// tape's at map holds the same for look-ups by symbol.
+	at int
 }
 
 func newSeries(symbol string, spread func(close float64) int64, bars []Bar, start time.Time) (*series, error) {
@@ -80,8 +86,28 @@ func newSeries(symbol string, spread func(close float64) int64, bars []Bar, star
 func (s *series) bar(i int) trading.Bar {
 	return trading.Bar{
 		Symbol: s.symbol, Time: time.Unix(s.min[i]*60, 0).UTC(),
-		Open: s.o[i].Decimal(), High: s.h[i].Decimal(), Low: s.l[i].Decimal(), Close: s.c[i].Decimal(), Volume: s.vol[i],
+		Open: s.dec(s.o[i]), High: s.dec(s.h[i]), Low: s.dec(s.l[i]), Close: s.dec(s.c[i]), Volume: s.vol[i],
 	}
+}
+
+// maxDecCache bounds a series' cache of price decimals.
+const maxDecCache = 1 << 15
+
+// dec returns p as a decimal. A decimal is a pointer to a big integer,
+// two allocations to make; a symbol's prices repeat over a backtest, and
+// decimals are immutable, so one made once is shared from then on.
+func (s *series) dec(p match.Price) decimal.Decimal {
+	if d, ok := s.decs[p]; ok {
+		return d
+	}
+	d := p.Decimal()
+	if s.decs == nil {
+		s.decs = make(map[match.Price]decimal.Decimal)
+	}
+	if len(s.decs) < maxDecCache {
+		s.decs[p] = d
+	}
+	return d
 }
 
 // closes samples the closes of the replayed bars, warm+1 through last,

@@ -93,6 +93,10 @@ type Engine struct {
 	Hub    *Hub
 	Logger *slog.Logger
 	Now    func() time.Time
+	// UnboundedJournal drops the time bound on a runner's journal writes:
+	// for an in-memory journal that cannot block (a backtest's), where
+	// arming a timer per write is all the bound would do.
+	UnboundedJournal bool
 	// States, when set, keeps the kill switch across restarts: SetState
 	// saves each change in it, and Open applies the saved states over the
 	// tenants' configured ones (a tenant halted through the ops API stays

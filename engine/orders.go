@@ -158,7 +158,7 @@ func (r *runner) append(st *trading.OrderState, evs ...trading.Event) error {
 	// while Close is giving up on broker calls: a fill or an unknown
 	// outcome we drop here would have to be rediscovered by a look-up.
 	// The journal is local and fast, so a short bound is plenty.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.io()), journalTimeout)
+	ctx, cancel := r.journalCtx()
 	defer cancel()
 	if err := r.e.Journal.Append(ctx, evs...); err != nil {
 		return fmt.Errorf("journal %s: %w", evs[0].Kind, err)
@@ -185,7 +185,7 @@ func (r *runner) flushDeferred() error {
 	if len(r.deferred) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.io()), journalTimeout)
+	ctx, cancel := r.journalCtx()
 	defer cancel()
 	err := r.e.Journal.Append(ctx, r.deferred...)
 	clear(r.deferred)
@@ -194,6 +194,16 @@ func (r *runner) flushDeferred() error {
 		return fmt.Errorf("journal deferred acknowledgements: %w", err)
 	}
 	return nil
+}
+
+// journalCtx is the context of a journal write: not cancelled with the
+// runner (what the broker said must be recorded), bounded in time.
+func (r *runner) journalCtx() (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(r.io())
+	if r.e.UnboundedJournal {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, journalTimeout)
 }
 
 func (r *runner) forgetIfDone(st *trading.OrderState) {

@@ -45,6 +45,7 @@ type runner struct {
 	accountAt  time.Time
 	// lastBar is the start of the last bar handed to the strategy.
 	lastBar time.Time
+	envBuf  *trading.Env
 
 	// recentBars answers Env.RecentBars; made once, as every strategy
 	// call builds an Env with it.
@@ -246,11 +247,18 @@ func (r *runner) run() (err error) {
 
 // env gives the strategy a view of the runner's state; the maps are
 // shared, not copied, since the strategy runs on this goroutine.
+//
+// One Env serves every callback (an Env is not kept past its call), as a
+// backtest makes one per replayed minute and tenant.
 func (r *runner) env() *trading.Env {
-	return trading.NewEnv(trading.EnvState{
+	if r.envBuf == nil {
+		r.envBuf = new(trading.Env)
+	}
+	r.envBuf.Reset(trading.EnvState{
 		Tenant: r.id, Now: r.e.Now(), Logger: r.log, OrdersPlaced: r.placed, OpenOrders: len(r.open),
 		Positions: r.positions, Quotes: r.quotes, Bars: r.recentBars,
 	})
+	return r.envBuf
 }
 
 func (r *runner) publish(health string) {

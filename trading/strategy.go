@@ -137,10 +137,20 @@ type EnvState struct {
 // NewEnv returns an Env outside any runner, for testing and backtesting
 // strategies: call a Strategy method with it, then read Submitted.
 func NewEnv(s EnvState) *Env {
+	e := new(Env)
+	e.Reset(s)
+	return e
+}
+
+// Reset makes e what NewEnv(s) returns, for a runner that makes an Env
+// for every callback: an Env is not kept past its call, so one will do.
+// The orders submitted through e before are forgotten, not reused: a
+// caller may still hold Submitted's slice.
+func (e *Env) Reset(s EnvState) {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Env{tenant: s.Tenant, now: s.Now, log: s.Logger, placed: s.OrdersPlaced, open: s.OpenOrders, positions: s.Positions, quotes: s.Quotes, bars: s.Bars}
+	*e = Env{tenant: s.Tenant, now: s.Now, log: s.Logger, placed: s.OrdersPlaced, open: s.OpenOrders, positions: s.Positions, quotes: s.Quotes, bars: s.Bars}
 }
 
 // Submitted returns the orders submitted through e so far.
