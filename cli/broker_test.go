@@ -75,3 +75,31 @@ func TestBrokerMaxAccountsUsage(t *testing.T) {
 		}
 	}
 }
+
+// The replay flags: each refused with a usage error that says why, before
+// anything listens.
+func TestBrokerReplayUsage(t *testing.T) {
+	t.Parallel()
+	notDir := writeConfig(t, "tenants: []\n")
+	empty := t.TempDir()
+	for name, args := range map[string][]string{
+		"from without bars":  {"--from", "2024-01-02"},
+		"step without bars":  {"--step"},
+		"speed without bars": {"--speed", "60"},
+		"speed and step":     {"--bars", empty, "--speed", "60", "--step"},
+		"bad speed":          {"--bars", empty, "--speed", "0"},
+		"bars not a dir":     {"--bars", notDir},
+		"no bars in dir":     {"--bars", empty},
+		"bad fill rate":      {"--partial-fill-rate", "1.5"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m, _, _ := newApp(nil)
+			err := m.Run(context.Background(), append([]string{"broker", "--auto-provision", "--listen", "127.0.0.1:0"}, args...))
+			var ue usageError
+			if !errors.As(err, &ue) {
+				t.Errorf("err = %v, want a usage error", err)
+			}
+		})
+	}
+}

@@ -89,6 +89,7 @@ var (
 	dailyPnL        = desc("tenant_daily_pnl_dollars", "Equity less the previous close, at the last account refresh.")
 	unrealizedPnL   = desc("tenant_unrealized_pnl_dollars", "Unrealized P&L of the tenant's positions, at the last account refresh.")
 	quotesDropped   = desc("tenant_quotes_dropped_total", "Quotes coalesced away because the tenant was busy.")
+	barsDropped     = desc("tenant_bars_dropped_total", "Minute bars lost because the tenant was more than engine.MaxQueuedBars behind.")
 	statusAge       = desc("tenant_status_age_seconds", "Time since the tenant's runner last published its status.")
 )
 
@@ -103,7 +104,7 @@ type tenantCollector struct {
 
 func (c *tenantCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{tenantInfo, ordersPlaced, openOrders, fills, riskRejections, brokerRejects,
-		unknownOutcomes, restarts, breakerOpen, equity, dailyPnL, unrealizedPnL, quotesDropped, statusAge} {
+		unknownOutcomes, restarts, breakerOpen, equity, dailyPnL, unrealizedPnL, quotesDropped, barsDropped, statusAge} {
 		ch <- d
 	}
 }
@@ -130,6 +131,7 @@ func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(unknownOutcomes, float64(s.Unknown))
 		counter(restarts, float64(s.Restarts))
 		counter(quotesDropped, float64(s.QuotesDropped))
+		counter(barsDropped, float64(s.BarsDropped))
 		open := 0.0
 		if s.BreakerOpen {
 			open = 1
