@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -98,7 +99,12 @@ func (r *runner) brokerError(err error) {
 		return
 	}
 	now := r.e.Now()
+	wasOpen := r.brk.open(now)
 	r.brk.failure(now)
+	if !wasOpen && r.brk.open(now) {
+		r.e.activity(trading.Activity{Time: now, Kind: trading.ActivityBreaker, Tenant: r.id,
+			Reason: fmt.Sprintf("broker errors: orders refused for %s (%s)", r.brk.cooldown, truncate(err.Error(), 200))})
+	}
 	s := r.stats
 	s.brokerErrs++
 	s.brokerErr = truncate(err.Error(), 300)

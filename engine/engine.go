@@ -93,6 +93,9 @@ type Engine struct {
 	Hub    *Hub
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Activities is the engine's activity feed: subscribe before Open to
+	// hear everything.
+	Activities *Activities
 	// UnboundedJournal drops the time bound on a runner's journal writes:
 	// for an in-memory journal that cannot block (a backtest's), where
 	// arming a timer per write is all the bound would do.
@@ -157,6 +160,7 @@ func NewEngine(j trading.Journal) *Engine {
 		QuoteMaxAge:     DefaultQuoteMaxAge,
 		AcquireInterval: DefaultAcquireInterval,
 		byID:            make(map[trading.TenantID]*tenant),
+		Activities:      new(Activities),
 	}
 }
 
@@ -203,6 +207,9 @@ func (e *Engine) Open() error {
 	if e.Logger == nil {
 		e.Logger = slog.Default().With("system", "engine")
 	}
+	if e.Activities == nil {
+		e.Activities = new(Activities)
+	}
 	if err := e.applySavedStates(); err != nil {
 		return err
 	}
@@ -223,6 +230,7 @@ func (e *Engine) Open() error {
 			_ = e.Hub.Run(e.softCtx)
 		}()
 	}
+	e.activity(trading.Activity{Kind: trading.ActivityEngineStart, Reason: fmt.Sprintf("%d tenants", len(e.tenants))})
 	for _, t := range e.tenants {
 		e.wg.Add(1)
 		go func() {
@@ -253,6 +261,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		<-done
 	}
 	e.hardCancel()
+	e.activity(trading.Activity{Kind: trading.ActivityEngineStop})
 	return err
 }
 
@@ -308,6 +317,7 @@ func (e *Engine) applyState(t *tenant, s trading.TradingState, msg string) {
 	}
 	t.state.Store(string(s))
 	e.Logger.Info(msg, LogKeyTenant, t.cfg.ID, "state", s)
+	e.activity(trading.Activity{Kind: trading.ActivityState, Tenant: t.cfg.ID, State: s, Reason: msg})
 }
 
 func (e *Engine) saveState(id trading.TenantID, s trading.TradingState) error {
@@ -547,6 +557,7 @@ func (e *Engine) supervise(t *tenant) {
 			repeats++
 		}
 		t.stats.failedAt = failed
+		e.activity(trading.Activity{Kind: trading.ActivityFailed, Tenant: t.cfg.ID, Reason: truncate(msg, 300)})
 		t.publish(func(s *trading.TenantStatus) {
 			s.Health, s.LastError, s.Restarts, s.FailedAt = trading.HealthFailed, msg, restarts, failed
 			s.Problem = "runner failed: " + msg

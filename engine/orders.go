@@ -165,6 +165,9 @@ func (r *runner) append(st *trading.OrderState, evs ...trading.Event) error {
 	}
 	for _, e := range evs {
 		st.Apply(e)
+		if act, ok := orderActivity(st, e); ok {
+			r.e.activity(act)
+		}
 	}
 	return nil
 }

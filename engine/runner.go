@@ -168,6 +168,9 @@ func (r *runner) run() (err error) {
 	defer account.Stop()
 
 	r.publish(trading.HealthRunning)
+	if r.restarts > 0 {
+		r.e.activity(trading.Activity{Kind: trading.ActivityRecovered, Tenant: r.id, Reason: fmt.Sprintf("running again after %d failed start(s)", r.restarts)})
+	}
 	for {
 		if ctx.Err() != nil {
 			return nil // select picks randomly among ready cases; stop first
