@@ -46,8 +46,6 @@ func (b *broker) now() time.Time {
 	return t
 }
 
-func (b *broker) take(ev []match.Event) { b.pending = ev }
-
 func (b *broker) SubmitOrder(ctx context.Context, in trading.Intent) (trading.BrokerOrder, error) {
 	if err := ctx.Err(); err != nil {
 		return trading.BrokerOrder{}, err

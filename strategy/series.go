@@ -32,7 +32,6 @@ type Window struct {
 	vals  []decimal.Decimal // ring of the last n values
 	fixed []int64           // the same values in 1e-8 units
 	head  int               // index of the oldest value once full
-	exact bool              // every value held fits fixed
 	bad   int               // values held that do not fit fixed
 }
 
