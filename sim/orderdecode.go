@@ -13,7 +13,7 @@ import (
 // decodeOrderBody decodes POST /v2/orders. The common body (a flat object
 // of known keys with plain strings, numbers, booleans and nulls) is parsed
 // by a small scanner; anything else (nested legs, escapes, unknown keys,
-// errors) goes to encoding/json, so the result and every error message
+// which are ignored as Alpaca ignores them, errors) goes to encoding/json, so the result and every error message
 // are exactly encoding/json's. A fuzz test holds the two to that.
 func decodeOrderBody(data []byte, body *orderBody) error {
 	if fastOrderBody(data, body) {
@@ -21,7 +21,6 @@ func decodeOrderBody(data []byte, body *orderBody) error {
 	}
 	*body = orderBody{}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(body); err != nil {
 		return err
 	}

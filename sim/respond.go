@@ -78,13 +78,13 @@ func notFound(w http.ResponseWriter, msg string) {
 	writeError(w, http.StatusNotFound, codeNotFound, msg, nil)
 }
 
-// decodeBody reads a JSON request body strictly: bounded size, one value,
-// no unknown fields. Alpaca's own SDKs send only documented fields, so an
-// unknown one is a client bug worth reporting rather than ignoring.
+// decodeBody reads a JSON request body: bounded size, one value, every
+// known field of the right type. Unknown fields are ignored, as Alpaca
+// ignores them: community clients send extras (an order_id in a replace,
+// a watchlist's uuid) and must not fail here when they work there.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return readBody(w, r, func(b []byte) error {
 		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
 		if err := dec.Decode(v); err != nil {
 			return err
 		}

@@ -44,7 +44,6 @@ func TestBadOrderInput(t *testing.T) {
 		"array":            {`[1,2]`, 400},
 		"empty":            {``, 400},
 		"trailing":         {`{"symbol":"AAPL"} {}`, 400},
-		"unknown field":    {`{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day","colour":"red"}`, 400},
 		"qty not a number": {`{"symbol":"AAPL","qty":"lots","side":"buy","type":"market","time_in_force":"day"}`, 400},
 		"qty wrong type":   {`{"symbol":"AAPL","qty":true,"side":"buy","type":"market","time_in_force":"day"}`, 400},
 		"negative qty":     {`{"symbol":"AAPL","qty":"-5","side":"buy","type":"market","time_in_force":"day"}`, 422},
@@ -84,6 +83,41 @@ func TestBadOrderInput(t *testing.T) {
 	}
 	if w := call(h, "GET", "/v2/orders?status=all", ""); strings.TrimSpace(w.Body.String()) != "[]" {
 		t.Fatalf("rejected orders were stored: %s", w.Body)
+	}
+}
+
+// Fields Alpaca does not know are ignored, as Alpaca ignores them: the
+// community clients that send extras (an order_id in a replace body, a
+// watchlist's uuid) work here as they work there. Known fields are still
+// checked.
+func TestUnknownFieldsIgnored(t *testing.T) {
+	h := newServer(t).Handler()
+	w := call(h, "POST", "/v2/orders", `{"symbol":"AAPL","qty":"1","side":"buy","type":"limit","limit_price":"1.25","time_in_force":"gtc","colour":"red","legs":null}`)
+	if w.Code != http.StatusOK {
+		t.Fatalf("order with an unknown field: %d %s", w.Code, w.Body)
+	}
+	var o struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &o); err != nil || o.ID == "" {
+		t.Fatalf("order reply %s: %v", w.Body, err)
+	}
+	if w := call(h, "PATCH", "/v2/orders/"+o.ID, `{"order_id":"`+o.ID+`","limit_price":1.5}`); w.Code != http.StatusOK {
+		t.Fatalf("replace with order_id in the body: %d %s", w.Code, w.Body)
+	}
+	w = call(h, "POST", "/v2/watchlists", `{"name":"extras","symbols":["AAPL"],"uuid":"x"}`)
+	if w.Code != http.StatusOK {
+		t.Fatalf("watchlist with a uuid: %d %s", w.Code, w.Body)
+	}
+	var wl struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(w.Body.Bytes(), &wl)
+	if w := call(h, "PUT", "/v2/watchlists/"+wl.ID, `{"name":"extras2","symbols":["MSFT"],"uuid":"`+wl.ID+`"}`); w.Code != http.StatusOK {
+		t.Fatalf("watchlist update with a uuid: %d %s", w.Code, w.Body)
+	}
+	if w := call(h, "POST", "/v2/orders", `{"symbol":"AAPL","qty":true,"side":"buy","type":"market","time_in_force":"day","colour":"red"}`); w.Code != http.StatusBadRequest {
+		t.Fatalf("a known field of the wrong type beside an unknown one: %d, want 400", w.Code)
 	}
 }
 
