@@ -393,6 +393,8 @@ func (s *Server) routes() {
 	rest("GET /v2/assets/{symbol}", s.getAsset)
 	rest("GET /v2/clock", s.getClock)
 	rest("GET /v2/calendar", s.getCalendar)
+	rest("GET /v3/clock", s.getClockV3)
+	rest("GET /v3/calendar/{market}", s.getCalendarV3)
 
 	rest("GET /v2/watchlists", s.listWatchlists)
 	rest("POST /v2/watchlists", s.createWatchlist)

@@ -182,6 +182,27 @@ await step("calendar", async () => {
   expect(days[0].date <= "2025-01-02" && days[days.length - 1].date === "2025-01-31", `range ${days[0].date}..${days[days.length - 1].date}`);
 });
 
+await step("clock.v3", async () => {
+  // The SDK's main clock(): GET /v3/clock.
+  const r = await api.clock.clock({ markets: "NYSE" });
+  const c = r.clocks?.[0];
+  expect(r.clocks.length === 1 && c.market.acronym === "NYSE" && c.market.timezone === "America/New_York", `clocks = ${JSON.stringify(r.clocks)}`);
+  expect(["pre", "core", "post", "closed"].includes(c.phase), `phase = ${c.phase}`);
+  expect(typeof c.isMarketDay === "boolean", `is_market_day = ${c.isMarketDay}`);
+  expect(validDate(c.timestamp) && validDate(c.phaseUntil) && validDate(c.nextMarketOpen) && validDate(c.nextMarketClose), "v3 clock times not timestamps");
+  expect(c.phaseUntil > c.timestamp, "phase_until not after timestamp");
+});
+
+await step("calendar.v3", async () => {
+  // The SDK's main calendar(): GET /v3/calendar/{market}.
+  const r = await api.calendar.calendar({ market: "NYSE", start: new Date("2025-01-01T12:00:00Z"), end: new Date("2025-01-31T12:00:00Z") });
+  expect(r.market.acronym === "NYSE", `market = ${JSON.stringify(r.market)}`);
+  expect(r.calendar.length >= 19 && r.calendar.length <= 31, `January 2025 has ${r.calendar.length} sessions`);
+  for (const d of r.calendar) {
+    expect(validDate(d.coreStart) && validDate(d.coreEnd) && d.coreStart < d.coreEnd, `core ${d.coreStart}..${d.coreEnd}`);
+  }
+});
+
 await step("assets.list", async () => {
   const all = await api.assets.getV2Assets({ status: "active", assetClass: "us_equity" });
   expect(Array.isArray(all) && all.length > 5, `got ${all?.length} assets`);
