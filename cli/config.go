@@ -40,6 +40,8 @@ type Config struct {
 	// open, as a duration; default alpacabroker.DefaultIdleConnTimeout.
 	IdleConnTimeout string         `yaml:"idle_conn_timeout"`
 	Tenants         []TenantConfig `yaml:"tenants"`
+	// Notify are the webhooks that alerts go to (see NotifyConfig).
+	Notify []NotifyConfig `yaml:"notify"`
 
 	idleConn   time.Duration // IdleConnTimeout, parsed by validate
 	journalDSN string        // Journal after ${NAME} expansion
@@ -129,6 +131,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (Config, error) {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	cfg.journalDSN = expandEnv(cfg.Journal, getenv)
+	cfg.expandNotify(getenv)
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		t.keyID = expandEnv(t.KeyID, getenv)
@@ -290,6 +293,9 @@ func (c *Config) validate(strategies *strategy.Registry, deriveKeys bool) ([]ten
 			}
 		}
 		specs = append(specs, spec)
+	}
+	if err := c.validateNotify(); err != nil {
+		return nil, err
 	}
 	return specs, nil
 }

@@ -37,6 +37,8 @@ var allowed = []struct {
 	{"internal/sqljournal", []string{"trading"}},
 	{"metrics", []string{"trading", "alpaca/..."}},
 	{"web", []string{"trading"}},
+	// Alerts: activities to webhooks, over net/http and nothing of ours.
+	{"notify", []string{"trading"}},
 	{"strategy", []string{"trading"}},
 	{"strategy/...", []string{"trading", "strategy"}},
 
