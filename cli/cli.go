@@ -1,5 +1,5 @@
 // Package cli is the quantum command as a library: its subcommands
-// (broker, run, stress, backtest, data, version), its config file and
+// (broker, run, stress, backtest, data, init, version), its config file and
 // the strategies a config may name. cmd/quantum is New().Main with the
 // built-in strategies; a program of your own registers its strategies as
 // well and is the same command with them:
@@ -19,7 +19,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	_ "time/tzdata" // the NYSE calendar needs America/New_York on any machine
@@ -31,49 +30,6 @@ import (
 	"github.com/quantum-alpaca/quantum/strategy/rebalance"
 )
 
-// Version is set at build time with
-// -ldflags "-X github.com/quantum-alpaca/quantum/cli.Version=..."; when
-// it is not, versionLine reads the module version and the commit from the
-// build info the go command embeds.
-var Version = ""
-
-// versionLine says which build this is: the version, the commit (with
-// "+dirty" when built from a modified work tree) and the Go toolchain.
-func versionLine() string {
-	v, commit, dirty, goVersion := Version, "", false, ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				commit = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-	}
-	if v == "" {
-		v = "devel"
-	}
-	line := "quantum " + v
-	if commit != "" {
-		if len(commit) > 12 {
-			commit = commit[:12]
-		}
-		if dirty {
-			commit += "+dirty"
-		}
-		line += " (commit " + commit + ")"
-	}
-	if goVersion != "" {
-		line += " " + goVersion
-	}
-	return line
-}
-
 // App is the quantum command: the strategies its configs may name, and
 // the process's streams and environment, which tests replace to run the
 // real wiring in-process.
@@ -84,6 +40,9 @@ type App struct {
 	Getenv func(string) string
 
 	strategies strategy.Registry
+	// demoData, when set, replaces DefaultDemoDataDir, which the demo
+	// empties on every start: tests point it at a temporary directory.
+	demoData string
 }
 
 // New returns the command on the process's streams and environment,
@@ -165,7 +124,8 @@ Usage:
   quantum stress  [flags]   concurrent order-placement stress test
   quantum backtest [flags]  run the config's strategies over history, in process
   quantum data    COMMAND   record historical bars: fetch from Alpaca, import CSV
-  quantum version           print the version
+  quantum init    [flags]   write a commented starter config (./quantum.yaml)
+  quantum version           print the version and the commit it was built from
 
 Run "quantum COMMAND -h" for a command's flags.
 `
@@ -189,6 +149,8 @@ func (a *App) Run(ctx context.Context, args []string) error {
 		return (&backtestCommand{app: a}).Run(ctx, args[1:])
 	case "data":
 		return (&dataCommand{app: a}).Run(ctx, args[1:])
+	case "init":
+		return (&initCommand{app: a}).Run(ctx, args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintln(a.Stdout, versionLine())
 		return nil

@@ -44,6 +44,11 @@ Config file (YAML; unknown keys are errors):
   journal: sqlite                 # or postgres://user@host:5432/db (${NAME} from the env)
   rate_limit: 200                 # requests/min per tenant; 0 = unlimited
   idle_conn_timeout: 5s           # an unused REST connection closes after this
+  notify:                         # alerts to webhooks; never block trading
+    - url: https://hooks.slack.com/services/${SLACK_PATH}  # logged redacted
+      format: slack               # slack | discord | telegram (+ chat_id) | json
+      events: [fill, rejected]    # default: all but order, fill and canceled
+      tenants: [t1]               # optional; engine start/stop always sent
   tenants:
     - id: t1
       key_id: PK...               # or key_id_env: NAME, secret_env: NAME
@@ -64,7 +69,12 @@ address it answers only loopback host names; bound to any other address it
 requires QUANTUM_API_TOKEN as a bearer token.
 
 Logs go to stderr; LOG_LEVEL=debug|info|warn|error sets the level (default
-info), --log-format text|json the format.
+info), --log-format text|json the format. Every order, fill, rejection (by
+the risk gate or the broker), cancel, unknown outcome, trading-state change,
+tenant failure or recovery and breaker trip is one line (failures and breaker
+trips at WARN, the rest at INFO) with its tenant, kind, symbol, side, qty or
+notional, price, client_order_id and reason.
+{{limits}}
 
 Flags:
 `
@@ -83,6 +93,10 @@ type runSettings struct {
 	token    string // the ops API's bearer token, if any
 	rate     int    // requests/min per tenant; 0 unlimited
 	logJSON  bool   // --log-format json
+
+	// freshDemo: the demo on its default data dir, emptied before it
+	// starts, as the embedded broker starts empty.
+	freshDemo bool
 }
 
 func (c *runCommand) Run(ctx context.Context, args []string) error {
@@ -115,6 +129,11 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		defer stop()
 		rs.cfg.Broker = url
 	}
+	if rs.freshDemo {
+		if err := resetDemoData(rs.cfg.Data, log); err != nil {
+			return err
+		}
+	}
 	j, journalAt, err := openJournal(ctx, rs.cfg)
 	if err != nil {
 		return err
@@ -144,14 +163,29 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err := addTenants(e, rs, reg); err != nil {
 		return err
 	}
+	// Subscribed before Open and stopped after Close (deferred), so the
+	// alerts include the engine's start and stop.
+	alerts, err := startAlerts(rs.cfg.Notify, e.Activities, log)
+	if err != nil {
+		return err
+	}
+	defer alerts.stop()
 
+	// Subscribed before Open, so the dashboard's history and event
+	// streams see the engine start.
 	ops, err := startOpsAPI(rs.cfg.Listen, web.Config{Fleet: e, Journal: j, Token: rs.token,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), LoopbackOnly: loopback(rs.cfg.Listen)})
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), LoopbackOnly: loopback(rs.cfg.Listen),
+		Subscribe: webFeed(e.Activities), Logger: log.With("system", "web")})
 	if err != nil {
 		return err
 	}
 	defer ops.stop()
 
+	// The terminal's activity lines: subscribed before Open and stopped
+	// (deferred) after Close, so that the engine's start and stop and the
+	// session summary are logged.
+	stopActivity := startActivityLog(e.Activities, log.With("system", "activity"), e.Statuses)
+	defer stopActivity()
 	if err := e.Open(); err != nil {
 		return err
 	}
@@ -184,7 +218,8 @@ func (c *runCommand) usage() string {
 	var b strings.Builder
 	writeStrategies(&b, c.app.strategies.Specs())
 	return strings.NewReplacer(
-		"{{demo}}", fmt.Sprintf("Without --config it runs the demo: the embedded paper broker in-process and\n%d tenants with built-in strategies (%s).", len(demo), strings.Join(demo, ", ")),
+		"{{demo}}", fmt.Sprintf("Without --config it runs the demo: the embedded paper broker in-process and\n%d tenants with built-in strategies (%s).\nThe embedded broker starts empty, so the demo does too: it empties its\njournal, %s, at each start (not one given with --data).\nquantum init writes a config to start from.", len(demo), strings.Join(demo, ", "), DefaultDemoDataDir),
+		"{{limits}}", fmt.Sprintf("Each tenant may log %d such lines at once and %d a second after that; every\n%s a line per tenant counts what the limit held back (state changes,\nfailures and breaker trips always show). On shutdown each tenant gets a\nsummary line: its orders, fills, rejections and final state.", activityBurst, activityRate, activitySummaryEvery),
 		"{{strategies}}", strings.TrimSuffix(b.String(), "\n"),
 	).Replace(runUsage)
 }
@@ -198,7 +233,7 @@ func (c *runCommand) settings(args []string, getenv func(string) string) (runSet
 	configPath := fs.String("config", "", "YAML config `FILE` (default: the three-tenant demo)")
 	listen := fs.String("listen", "", "ops API address (default "+DefaultListen+")")
 	logFormat := fs.String("log-format", "text", "log `FORMAT` on stderr: text or json")
-	dataDir := fs.String("data", "", "journal directory (default "+DefaultDataDir+")")
+	dataDir := fs.String("data", "", "journal directory (default "+DefaultDataDir+"; the demo's, "+DefaultDemoDataDir+", is emptied at each start)")
 	brokerURL := fs.String("broker", "", "trading API base `URL` (default: embedded broker, or APCA_API_BASE_URL)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -231,11 +266,14 @@ func (c *runCommand) settings(args []string, getenv func(string) string) (runSet
 	}
 	if *dataDir != "" {
 		cfg.Data = *dataDir
+	} else if rs.demo {
+		cfg.Data = c.app.demoDataDir()
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
 	rs.embedded = cfg.Broker == ""
+	rs.freshDemo = rs.demo && rs.embedded && *dataDir == ""
 	var err error
 	if rs.specs, err = cfg.validate(&c.app.strategies, rs.embedded || rs.demo); err != nil {
 		return runSettings{}, err
@@ -332,6 +370,7 @@ type opsServer struct {
 	addr string
 	done chan error // Serve's result
 	srv  *http.Server
+	api  *web.OpsAPI
 }
 
 func startOpsAPI(listen string, c web.Config) (*opsServer, error) {
@@ -339,18 +378,34 @@ func startOpsAPI(listen string, c web.Config) (*opsServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ops API: %w", err)
 	}
-	s := &opsServer{addr: ln.Addr().String(), done: make(chan error, 1),
-		srv: &http.Server{Handler: web.NewOpsAPI(c), ReadHeaderTimeout: 10 * time.Second}}
+	api := web.NewOpsAPI(c)
+	if err := api.Open(); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s := &opsServer{addr: ln.Addr().String(), done: make(chan error, 1), api: api,
+		srv: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { s.done <- s.srv.Serve(ln) }()
 	return s, nil
 }
 
-// stop shuts the server down and waits for Serve to return.
+// stop shuts the server down and waits for Serve to return. The API's
+// event streams end first: Shutdown waits for handlers, and a stream
+// never finishes on its own.
 func (s *opsServer) stop() {
+	s.api.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
 	<-s.done
+}
+
+// webFeed lets the ops API subscribe to the engine's activity feed.
+func webFeed(a *engine.Activities) func(int) (web.Subscription, func()) {
+	return func(buffer int) (web.Subscription, func()) {
+		sub := a.Subscribe(buffer)
+		return sub, func() { a.Unsubscribe(sub) }
+	}
 }
 
 // bannerWait bounds how long the banner waits for the tenants to finish
