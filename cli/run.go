@@ -59,12 +59,15 @@ Config file (YAML; unknown keys are errors):
 
 {{strategies}}
 
-The ops API (JSON) listens on --listen: GET /healthz (503 with the reasons
-while any tenant is failing), GET /readyz, GET /api/tenants,
-GET /api/tenants/{id}, GET /api/tenants/{id}/orders,
-GET /api/tenants/{id}/fills?after=EVENT_ID&limit=N, GET /metrics (Prometheus),
-POST /api/tenants/{id}/state {"state":"HALTED"} (Content-Type:
-application/json; a cross-origin request is refused). Bound to a loopback
+The ops listener (--listen) serves the dashboard at GET / (live fleet table,
+tenant pages with charts, the kill switch) and the JSON ops API:
+GET /healthz (503 with the reasons while any tenant is failing), GET /readyz,
+GET /api/v1/tenants[/{id}], GET /api/v1/tenants/{id}/orders|fills?after=&limit=,
+GET /api/v1/tenants/{id}/history, GET /api/v1/events (Server-Sent Events),
+POST /api/v1/tenants/{id}/state and POST /api/v1/state {"state":"halted"}
+(Content-Type: application/json; a cross-origin request is refused),
+GET /metrics (Prometheus); the OpenAPI document is GET /api/v1/openapi.json,
+and the unversioned /api/tenants... routes still answer. Bound to a loopback
 address it answers only loopback host names; bound to any other address it
 requires QUANTUM_API_TOKEN as a bearer token.
 
@@ -462,10 +465,11 @@ func (c *runCommand) banner(rs runSettings, statuses []trading.TenantStatus, jou
 		}
 	}
 	fmt.Fprintf(w, "  journal:   %s\n", journalAt)
-	fmt.Fprintf(w, "  ops API:   %s/api/tenants   (health: %s/healthz)\n", api, api)
-	fmt.Fprintf(w, "  orders:    %s/api/tenants/%s/orders\n", api, first)
+	fmt.Fprintf(w, "  dashboard: %s/\n", api)
+	fmt.Fprintf(w, "  ops API:   %s/api/v1/tenants   (health: %s/healthz; spec: %s/api/v1/openapi.json)\n", api, api, api)
+	fmt.Fprintf(w, "  orders:    %s/api/v1/tenants/%s/orders\n", api, first)
 	fmt.Fprintf(w, "  metrics:   %s/metrics\n", api)
-	fmt.Fprintf(w, "  kill switch: curl -X POST -H 'Content-Type: application/json' -d '{\"state\":\"HALTED\"}' %s/api/tenants/%s/state\n", api, first)
+	fmt.Fprintf(w, "  kill switch: curl -X POST -H 'Content-Type: application/json' -d '{\"state\":\"HALTED\"}' %s/api/v1/tenants/%s/state\n", api, first)
 	fmt.Fprintf(w, "Ctrl-C stops gracefully.\n")
 }
 

@@ -1,21 +1,25 @@
 // Package web serves the engine to operators over HTTP: the JSON ops API
-// (tenants, orders, fills, the kill switch, health) and the Prometheus
-// metrics handler it is given. It reads runner snapshots and the journal
-// and changes nothing but trading states, through the Fleet; it never
-// returns credentials (the engine does not hold them in anything it
-// reports).
+// (tenants, orders, fills, the kill switch, health, a live event stream,
+// price and equity history), its OpenAPI document, the dashboard that is
+// built on it, and the Prometheus metrics handler it is given. It reads
+// runner snapshots, the activity feed and the journal, and changes nothing
+// but trading states, through the Fleet; it never returns credentials (the
+// engine does not hold them in anything it reports).
 package web
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -35,6 +39,26 @@ type Fleet interface {
 	SetState(id trading.TenantID, s trading.TradingState) error
 }
 
+// Subscription is one subscriber of the engine's activity feed;
+// *engine.ActivitySub is one.
+type Subscription interface {
+	// C delivers the activities, oldest first.
+	C() <-chan trading.Activity
+	// Dropped counts the activities missed because C was full.
+	Dropped() uint64
+}
+
+// Defaults for Config.
+const (
+	// DefaultInterval is how often event streams send the tenants and the
+	// history samples them: the dashboard's refresh rate.
+	DefaultInterval = time.Second
+	// DefaultHistoryPoints bounds each series the history keeps (a
+	// tenant's equity, a symbol's prices, a tenant's fills): a few hours of
+	// account reads at the engine's default 15 s, and the latest fills.
+	DefaultHistoryPoints = 2000
+)
+
 // Config is what NewOpsAPI serves.
 type Config struct {
 	Fleet   Fleet
@@ -49,30 +73,156 @@ type Config struct {
 	// page cannot reach it by DNS rebinding (a name of the attacker's that
 	// resolves to 127.0.0.1).
 	LoopbackOnly bool
+	// Subscribe, when set, subscribes to the engine's activity feed with a
+	// channel of capacity buffer; unsubscribe ends the deliveries. The
+	// event stream relays the activities and the history takes fill
+	// prices from them. Without it streams carry tenant snapshots only.
+	Subscribe func(buffer int) (sub Subscription, unsubscribe func())
+	// Interval is how often event streams send the tenants and the history
+	// samples them; DefaultInterval when zero.
+	Interval time.Duration
+	// HistoryPoints bounds each history series; DefaultHistoryPoints when
+	// zero.
+	HistoryPoints int
+	// Logger defaults to slog.Default().With("system", "web").
+	Logger *slog.Logger
 }
 
-type opsAPI struct {
-	fleet    Fleet
-	j        trading.Journal
-	token    string
-	loopback bool
+// OpsAPI is the ops API and dashboard handler. Create it with NewOpsAPI;
+// Open starts recording history (it serves without), Close ends the
+// event streams and the recording.
+type OpsAPI struct {
+	fleet     Fleet
+	j         trading.Journal
+	token     string
+	loopback  bool
+	subscribe func(int) (Subscription, func())
+	interval  time.Duration
+	log       *slog.Logger
+	hist      *history
+	handler   http.Handler
+	patterns  []string
+
+	// ctx ends with Close: event streams watch it, since an http.Server's
+	// Shutdown waits for handlers that never finish on their own.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// mu guards closed and opened and orders wg.Add against Close's Wait.
+	mu      sync.Mutex
+	closed  bool
+	opened  bool
+	wg      sync.WaitGroup
+	streams chan struct{} // one token per event stream allowed at once
 }
 
 // NewOpsAPI returns the ops API's handler.
-func NewOpsAPI(c Config) http.Handler {
-	a := &opsAPI{fleet: c.Fleet, j: c.Journal, token: c.Token, loopback: c.LoopbackOnly}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("GET /readyz", a.readyz)
-	if c.Metrics != nil {
-		mux.Handle("GET /metrics", c.Metrics)
+func NewOpsAPI(c Config) *OpsAPI {
+	a := &OpsAPI{fleet: c.Fleet, j: c.Journal, token: c.Token, loopback: c.LoopbackOnly, subscribe: c.Subscribe,
+		interval: c.Interval, log: c.Logger, streams: make(chan struct{}, maxStreams)}
+	if a.interval <= 0 {
+		a.interval = DefaultInterval
 	}
-	mux.HandleFunc("GET /api/tenants", a.tenants)
-	mux.HandleFunc("GET /api/tenants/{id}", a.tenant)
-	mux.HandleFunc("GET /api/tenants/{id}/orders", a.orders)
-	mux.HandleFunc("GET /api/tenants/{id}/fills", a.fills)
-	mux.HandleFunc("POST /api/tenants/{id}/state", a.setState)
-	return a.auth(mux)
+	if a.log == nil {
+		a.log = slog.Default().With("system", "web")
+	}
+	points := c.HistoryPoints
+	if points <= 0 {
+		points = DefaultHistoryPoints
+	}
+	a.hist = newHistory(points)
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+
+	routes := []struct {
+		pattern string
+		h       http.Handler
+	}{
+		{"GET /healthz", http.HandlerFunc(a.healthz)},
+		{"GET /readyz", http.HandlerFunc(a.readyz)},
+		{"GET /{$}", http.HandlerFunc(a.dashboard)},
+		// The unversioned routes came first; they keep their shapes for
+		// the scripts that use them (deprecated in the OpenAPI document).
+		{"GET /api/tenants", http.HandlerFunc(a.tenants)},
+		{"GET /api/tenants/{id}", http.HandlerFunc(a.tenant)},
+		{"GET /api/tenants/{id}/orders", http.HandlerFunc(a.orders)},
+		{"GET /api/tenants/{id}/fills", http.HandlerFunc(a.fills)},
+		{"POST /api/tenants/{id}/state", http.HandlerFunc(a.setState)},
+		{"GET /api/v1/openapi.json", http.HandlerFunc(serveOpenAPI)},
+		{"GET /api/v1/tenants", http.HandlerFunc(a.tenantsV1)},
+		{"GET /api/v1/tenants/{id}", http.HandlerFunc(a.tenantV1)},
+		{"GET /api/v1/tenants/{id}/orders", http.HandlerFunc(a.ordersV1)},
+		{"GET /api/v1/tenants/{id}/fills", http.HandlerFunc(a.fillsV1)},
+		{"GET /api/v1/tenants/{id}/history", http.HandlerFunc(a.historyV1)},
+		{"POST /api/v1/tenants/{id}/state", http.HandlerFunc(a.setStateV1)},
+		{"POST /api/v1/state", http.HandlerFunc(a.setAllStatesV1)},
+		{"GET /api/v1/events", http.HandlerFunc(a.events)},
+	}
+	if c.Metrics != nil {
+		routes = append(routes, struct {
+			pattern string
+			h       http.Handler
+		}{"GET /metrics", c.Metrics})
+	}
+	mux := http.NewServeMux()
+	for _, r := range routes {
+		mux.Handle(r.pattern, r.h)
+		a.patterns = append(a.patterns, r.pattern)
+	}
+	a.handler = a.auth(mux)
+	return a
+}
+
+// ServeHTTP serves the ops API and the dashboard.
+func (a *OpsAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+// Open starts recording the tenants' equity, prices and fills for the
+// history route and the dashboard's charts. Subscribe before the engine
+// opens to see all of it.
+func (a *OpsAPI) Open() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return errors.New("web: Open after Close")
+	}
+	if a.opened {
+		return errors.New("web: Open called twice")
+	}
+	a.opened = true
+	var sub Subscription
+	unsub := func() {}
+	if a.subscribe != nil {
+		sub, unsub = a.subscribe(recorderBuffer)
+	}
+	a.hist.start(time.Now())
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer unsub()
+		a.record(sub)
+	}()
+	return nil
+}
+
+// Close ends the event streams and the recording and waits for them.
+// The handler keeps answering the other routes.
+func (a *OpsAPI) Close() error {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	a.cancel()
+	a.wg.Wait()
+	return nil
+}
+
+// track counts a long-running handler for Close to wait on; false once
+// Close has begun.
+func (a *OpsAPI) track() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return false
+	}
+	a.wg.Add(1)
+	return true
 }
 
 // auth admits a request: a loopback Host when the server is on loopback,
@@ -81,13 +231,21 @@ func NewOpsAPI(c Config) http.Handler {
 // cross-site form or text/plain POST without asking first; it cannot
 // send application/json to another origin without a CORS preflight,
 // which this API never grants.
-func (a *opsAPI) auth(next http.Handler) http.Handler {
+func (a *OpsAPI) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.loopback && !loopbackHost(r.Host) {
 			writeJSON(w, http.StatusForbidden, map[string]string{"code": trading.EUNAUTHORIZED, "error": "This API answers only loopback host names."})
 			return
 		}
 		if a.token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !bearerOK(r, a.token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="quantum"`)
+			if r.Method == http.MethodGet && r.URL.Path == "/" {
+				// A browser cannot send a bearer token when it navigates:
+				// the page (code only, no data) comes back refused, asks
+				// for the token and sends it with every API call.
+				a.serveDashboard(w, http.StatusUnauthorized)
+				return
+			}
 			writeError(w, trading.Errorf(trading.EUNAUTHORIZED, "Bearer token required."))
 			return
 		}
@@ -137,7 +295,7 @@ func bearerOK(r *http.Request, token string) bool {
 // unhealthy tenant's problem otherwise: a runner that failed recently,
 // broker calls that fail, a journal that cannot write (the runner fails),
 // or ownership that cannot be checked.
-func (a *opsAPI) healthz(w http.ResponseWriter, r *http.Request) {
+func (a *OpsAPI) healthz(w http.ResponseWriter, r *http.Request) {
 	health := map[string]string{}
 	problems := map[string]string{}
 	for _, s := range a.fleet.Statuses() {
@@ -159,7 +317,7 @@ func (a *opsAPI) healthz(w http.ResponseWriter, r *http.Request) {
 // readyz answers 200 once every tenant has finished starting (reconciled
 // with its broker, or waiting in standby for another engine), for a load
 // balancer; whether they are healthy is healthz's question.
-func (a *opsAPI) readyz(w http.ResponseWriter, r *http.Request) {
+func (a *OpsAPI) readyz(w http.ResponseWriter, r *http.Request) {
 	waiting := map[string]string{}
 	for _, s := range a.fleet.Statuses() {
 		if s.Health == trading.HealthStarting {
@@ -260,7 +418,7 @@ func toTenant(s trading.TenantStatus) Tenant {
 	return t
 }
 
-func (a *opsAPI) tenants(w http.ResponseWriter, r *http.Request) {
+func (a *OpsAPI) tenants(w http.ResponseWriter, r *http.Request) {
 	list := a.fleet.Statuses()
 	out := make([]Tenant, len(list))
 	for i, s := range list {
@@ -269,7 +427,7 @@ func (a *opsAPI) tenants(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
 }
 
-func (a *opsAPI) tenant(w http.ResponseWriter, r *http.Request) {
+func (a *OpsAPI) tenant(w http.ResponseWriter, r *http.Request) {
 	s, err := a.fleet.Status(trading.TenantID(r.PathValue("id")))
 	if err != nil {
 		writeError(w, err)
@@ -298,7 +456,7 @@ type Order struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 }
 
-func (a *opsAPI) orders(w http.ResponseWriter, r *http.Request) {
+func (a *OpsAPI) orders(w http.ResponseWriter, r *http.Request) {
 	id := trading.TenantID(r.PathValue("id"))
 	if _, err := a.fleet.Status(id); err != nil {
 		writeError(w, err)
@@ -358,7 +516,7 @@ const (
 // after the event id in ?after (default 0), at most ?limit (default 100).
 // next_after is the cursor for the following page; it is absent once the
 // journal has been read to its end.
-func (a *opsAPI) fills(w http.ResponseWriter, r *http.Request) {
+func (a *OpsAPI) fills(w http.ResponseWriter, r *http.Request) {
 	id := trading.TenantID(r.PathValue("id"))
 	if _, err := a.fleet.Status(id); err != nil {
 		writeError(w, err)
@@ -434,7 +592,7 @@ func queryLimit(q url.Values, def, max int) (int, error) {
 	return n, nil
 }
 
-func (a *opsAPI) setState(w http.ResponseWriter, r *http.Request) {
+func (a *OpsAPI) setState(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		State string `json:"state"`
 	}
