@@ -42,6 +42,9 @@ type Config struct {
 	Tenants         []TenantConfig `yaml:"tenants"`
 	// Notify are the webhooks that alerts go to (see NotifyConfig).
 	Notify []NotifyConfig `yaml:"notify"`
+	// EngineName is how the dashboard and logs name this engine when
+	// several share a PostgreSQL journal; default host:pid.
+	EngineName string `yaml:"engine_name"`
 
 	idleConn   time.Duration // IdleConnTimeout, parsed by validate
 	journalDSN string        // Journal after ${NAME} expansion

@@ -167,8 +167,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	wait := func(what, cond string) {
 		t.Helper()
-		if _, err := chromedp.Run(bctx, waitDOM(cond)); err != nil {
-			t.Fatalf("waiting for %s: %v\nengine log:\n%.3000s", what, err, stderr)
+		// Each wait gets a part of the test's time, so that the page can
+		// still be asked what it showed when one runs out.
+		wctx, cancel := context.WithTimeout(bctx, time.Minute)
+		defer cancel()
+		if _, err := chromedp.Run(wctx, waitDOM(cond)); err != nil {
+			// The page's last message says what it saw go wrong.
+			shown, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#toast').textContent`))
+			t.Fatalf("waiting for %s: %v\npage message: %q\nengine log:\n%.3000s", what, err, shown, stderr)
 		}
 	}
 	text := func(js string) string {
@@ -226,6 +232,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the tenant page", `!document.querySelector('#tenant-view').hidden && document.querySelector('#t-id').textContent === 'demo-dca'`)
 	wait("the equity curve", `+document.querySelector('#equity-chart').dataset.points >= 1 && document.querySelector('#equity-chart polyline, #equity-chart circle')`)
 	wait("the price chart with fills marked", `+document.querySelector('#price-chart').dataset.markers >= 1 && document.querySelector('#price-chart path[data-fill]')`)
+	wait("the market's minute bars on the price chart", `document.querySelector('#price-chart').dataset.source === 'bars' && +document.querySelector('#price-chart').dataset.points >= 2`)
 	wait("the fills table", `document.querySelector('#fills tbody td.mono')`)
 	wait("the positions table", `document.querySelector('#positions tbody tr[data-symbol="AAPL"]')`)
 	if shots {

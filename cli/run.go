@@ -328,6 +328,7 @@ func shareTenants(ctx context.Context, e *engine.Engine, rs runSettings, log *sl
 	}
 	own.Logger = log.With("system", "ownership")
 	own.Tenants = len(rs.specs)
+	own.Name = rs.cfg.EngineName
 	if err := own.Start(ctx); err != nil {
 		return nil, fmt.Errorf("tenant ownership: %w", err)
 	}

@@ -451,6 +451,17 @@ func (e *Engine) Status(id trading.TenantID) (trading.TenantStatus, error) {
 	return t.snapshot(), nil
 }
 
+// RecentBars fetches up to n of symbol's latest minute bars through
+// tenant id's own broker client (for the dashboard's charts; it spends
+// that tenant's rate limit, never another's).
+func (e *Engine) RecentBars(ctx context.Context, id trading.TenantID, symbol string, n int) ([]trading.Bar, error) {
+	t := e.byID[id]
+	if t == nil {
+		return nil, ErrUnknownTenant
+	}
+	return t.cfg.Broker.RecentBars(ctx, symbol, n)
+}
+
 // Statuses returns every tenant's latest status, in the order added.
 func (e *Engine) Statuses() []trading.TenantStatus {
 	out := make([]trading.TenantStatus, 0, len(e.tenants))
@@ -528,7 +539,7 @@ func (e *Engine) supervise(t *tenant) {
 			// tenant now. It is tried again like any unowned tenant.
 			log.Warn("tenant ownership lost; runner stopped")
 			t.publish(func(s *trading.TenantStatus) {
-				s.Health, s.LastError, s.Problem = trading.HealthStandby, "ownership lost", ""
+				s.Health, s.LastError, s.Problem, s.Owner = trading.HealthStandby, "ownership lost", "", ""
 			})
 			// An engine that just lost its locks is the one to distrust:
 			// the others get the first chance at its tenants.
@@ -592,16 +603,27 @@ func (e *Engine) own(t *tenant, log *slog.Logger) (context.Context, func(), bool
 				s.Problem = "cannot check tenant ownership: " + err.Error()
 			})
 		case lease != nil:
+			owner := e.ownerOf(t.cfg.ID)
+			t.publish(func(s *trading.TenantStatus) { s.Owner = owner })
 			return lease, release, true
 		default:
 			failing = false
-			t.publish(func(s *trading.TenantStatus) { s.Health, s.Problem = trading.HealthStandby, "" })
+			owner := e.ownerOf(t.cfg.ID)
+			t.publish(func(s *trading.TenantStatus) { s.Health, s.Problem, s.Owner = trading.HealthStandby, "", owner })
 		}
 		if !e.sleep(e.AcquireInterval) {
 			break
 		}
 	}
 	return nil, nil, false
+}
+
+// ownerOf names the engine running id, when Owners can say.
+func (e *Engine) ownerOf(id trading.TenantID) string {
+	if n, ok := e.Owners.(trading.OwnerNamer); ok {
+		return n.Owner(id)
+	}
+	return ""
 }
 
 // sleep waits d, or returns false at once when the engine closes.

@@ -276,9 +276,10 @@ func (r *runner) publish(health string) {
 		dropped, barsDropped = r.box.Dropped(), r.box.BarsDropped()
 	}
 	now := r.e.Now()
+	prev := r.t.status.Load()
 	r.t.status.Store(&trading.TenantStatus{
-		ID: r.id, Strategy: r.t.cfg.StrategyName, State: r.t.tradingState(), Health: health,
-		LastError: r.t.status.Load().LastError, Restarts: r.restarts, FailedAt: r.stats.failedAt, Problem: r.problem(now),
+		ID: r.id, Strategy: r.t.cfg.StrategyName, State: r.t.tradingState(), Health: health, Owner: prev.Owner,
+		LastError: prev.LastError, Restarts: r.restarts, FailedAt: r.stats.failedAt, Problem: r.problem(now),
 		OrdersPlaced: r.placed, OpenOrders: len(r.open),
 		Fills: r.stats.fills, RiskRejections: r.stats.riskRejects, BrokerRejections: r.stats.brokerRejects,
 		Unknown: r.stats.unknown, LastRiskReason: r.stats.lastRisk,

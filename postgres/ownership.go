@@ -8,6 +8,8 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -43,7 +45,10 @@ type Ownership struct {
 	// Tenants is how many tenants the engines share; 0 means no limit on
 	// one engine's share.
 	Tenants int
-	Logger  *slog.Logger
+	// Name is how operators see this engine (the dashboard's owner
+	// column); default host:pid. Set before Start.
+	Name   string
+	Logger *slog.Logger
 
 	cfg    *pgx.ConnConfig
 	schema string // advisory locks are database-wide; keys include it
@@ -54,6 +59,9 @@ type Ownership struct {
 	held map[trading.TenantID]*lease
 	node string // this engine's row in quantum_nodes
 	live int    // engines seen alive at the last check, this one included
+	// owners names the live engine running each tenant held elsewhere, as
+	// of the last check.
+	owners map[trading.TenantID]string
 
 	quit chan struct{}
 	done chan struct{}
@@ -78,6 +86,9 @@ func (o *Ownership) Start(ctx context.Context) error {
 	}
 	if o.CheckInterval <= 0 {
 		o.CheckInterval = DefaultCheckInterval
+	}
+	if o.Name == "" {
+		o.Name = defaultName()
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
@@ -120,12 +131,13 @@ func (o *Ownership) connectLocked(ctx context.Context) error {
 // heartbeatLocked records this engine as alive and counts the live ones.
 // It doubles as the session's health check.
 func (o *Ownership) heartbeatLocked(ctx context.Context) error {
-	if _, err := o.conn.ExecContext(ctx, `INSERT INTO quantum_nodes (id) VALUES ($1)
-		ON CONFLICT (id) DO UPDATE SET seen_at = now()`, o.node); err != nil {
+	if _, err := o.conn.ExecContext(ctx, `INSERT INTO quantum_nodes (id, name) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET seen_at = now()`, o.node, o.Name); err != nil {
 		return err
 	}
 	// Engines that died leave their rows; an hour later they go.
-	if _, err := o.conn.ExecContext(ctx, `DELETE FROM quantum_nodes WHERE seen_at < now() - interval '1 hour'`); err != nil {
+	if _, err := o.conn.ExecContext(ctx, `WITH gone AS (DELETE FROM quantum_nodes WHERE seen_at < now() - interval '1 hour' RETURNING id)
+		DELETE FROM quantum_tenant_owners WHERE node IN (SELECT id FROM gone)`); err != nil {
 		return err
 	}
 	var live int
@@ -134,7 +146,52 @@ func (o *Ownership) heartbeatLocked(ctx context.Context) error {
 		return err
 	}
 	o.live = max(live, 1)
+	return o.readOwnersLocked(ctx)
+}
+
+// readOwnersLocked refreshes owners: the tenants' rows whose engine is
+// alive. A dead engine's rows stay until another engine takes its tenants.
+func (o *Ownership) readOwnersLocked(ctx context.Context) error {
+	rows, err := o.conn.QueryContext(ctx, `SELECT t.tenant, n.name FROM quantum_tenant_owners t
+		JOIN quantum_nodes n ON n.id = t.node
+		WHERE n.seen_at > now() - $1::interval`, (3 * o.CheckInterval).String())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	owners := make(map[trading.TenantID]string, len(o.owners))
+	for rows.Next() {
+		var t, name string
+		if err := rows.Scan(&t, &name); err != nil {
+			return err
+		}
+		owners[trading.TenantID(t)] = name
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	o.owners = owners
 	return nil
+}
+
+// Owner names the engine running tenant t: this one's Name while it holds
+// t, else the live engine that recorded it at the last check, else "".
+func (o *Ownership) Owner(t trading.TenantID) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.held[t]; ok {
+		return o.Name
+	}
+	return o.owners[t]
+}
+
+// defaultName is host:pid, which tells operators where to look.
+func defaultName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "engine"
+	}
+	return host + ":" + strconv.Itoa(os.Getpid())
 }
 
 // Live returns how many engines were alive at the last check, this one
@@ -188,6 +245,13 @@ func (o *Ownership) Acquire(ctx context.Context, t trading.TenantID) (context.Co
 	if !got {
 		return nil, nil, nil
 	}
+	// Recorded for operators only: the lock is what decides. A failure
+	// here leaves the session in doubt, like a failed lock call.
+	if _, err := o.conn.ExecContext(ctx, `INSERT INTO quantum_tenant_owners (tenant, node) VALUES ($1, $2)
+		ON CONFLICT (tenant) DO UPDATE SET node = excluded.node, since = now()`, string(t), o.node); err != nil {
+		o.loseLocked(err)
+		return nil, nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	l := &lease{cancel: cancel}
 	o.held[t] = l
@@ -215,6 +279,12 @@ func (o *Ownership) giveUpLocked(t trading.TenantID, l *lease) bool {
 	delete(o.held, t)
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
+	// The row goes first, while the lock still keeps any other engine
+	// from writing its own.
+	if _, err := o.conn.ExecContext(ctx, `DELETE FROM quantum_tenant_owners WHERE tenant = $1 AND node = $2`, string(t), o.node); err != nil {
+		o.loseLocked(err)
+		return false
+	}
 	var ok bool
 	if err := o.conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1)`, LockKey(o.schema, t)).Scan(&ok); err != nil {
 		o.loseLocked(err)
@@ -306,6 +376,7 @@ func (o *Ownership) Close() error {
 	var err error
 	if o.conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = o.conn.ExecContext(ctx, `DELETE FROM quantum_tenant_owners WHERE node = $1`, o.node)
 		_, _ = o.conn.ExecContext(ctx, `DELETE FROM quantum_nodes WHERE id = $1`, o.node)
 		cancel()
 		err = o.conn.Close()

@@ -171,3 +171,54 @@ func TestOwnershipFairShare(t *testing.T) {
 		t.Errorf("c took %d tenants, want its share of 2", got)
 	}
 }
+
+// Every engine can name the engine that holds a tenant (the dashboard's
+// owner column): the holder at once, the others from their next check; a
+// released tenant is nobody's.
+func TestOwnershipNamesOwner(t *testing.T) {
+	dsn := migrated(t, pgtest.SchemaDSN(t))
+	a, err := postgres.NewOwnership(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.CheckInterval, a.Name = 250*time.Millisecond, "engine-a"
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	b := startOwnership(t, dsn, 0)
+	if b.Name == "" {
+		t.Error("an Ownership without a Name has no default name")
+	}
+	ctx := context.Background()
+	tenant := trading.TenantID("named-" + t.Name())
+	if got := a.Owner(tenant); got != "" {
+		t.Errorf("owner before anyone took it = %q, want none", got)
+	}
+	lease, release, err := a.Acquire(ctx, tenant)
+	if err != nil || lease == nil {
+		t.Fatalf("a.Acquire = %v, %v", lease, err)
+	}
+	if got := a.Owner(tenant); got != "engine-a" {
+		t.Errorf("holder's owner = %q, want engine-a", got)
+	}
+	waitOwner(t, b, tenant, "engine-a")
+	release()
+	waitOwner(t, b, tenant, "")
+	l, rel, err := b.Acquire(ctx, tenant)
+	if err != nil || l == nil {
+		t.Fatalf("b.Acquire after a released = %v, %v", l, err)
+	}
+	defer rel()
+	waitOwner(t, a, tenant, b.Name)
+}
+
+// waitOwner waits for o's checks to name want as tenant's owner.
+func waitOwner(t *testing.T, o *postgres.Ownership, tenant trading.TenantID, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); o.Owner(tenant) != want; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("owner of %s = %q, want %q", tenant, o.Owner(tenant), want)
+		}
+	}
+}

@@ -86,6 +86,9 @@ type TenantStatus struct {
 	// runner failed recently, or its broker calls are failing. It is what
 	// health checks report; "" means healthy.
 	Problem string
+	// Owner names the engine running the tenant when several engines
+	// share one journal ("" otherwise, or when none runs it).
+	Owner string
 	// OrdersPlaced counts the tenant's orders over its whole life.
 	OrdersPlaced int
 	OpenOrders   int
@@ -146,4 +149,11 @@ type Ownership interface {
 	// that ends if the ownership is lost (or ctx ends) and a func that
 	// gives the tenant up, or a nil context when another engine owns it.
 	Acquire(ctx context.Context, tenant TenantID) (context.Context, func(), error)
+}
+
+// OwnerNamer is an Ownership that can tell operators which engine runs a
+// tenant.
+type OwnerNamer interface {
+	// Owner names the engine running tenant, "" when none is known.
+	Owner(tenant TenantID) string
 }

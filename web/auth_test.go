@@ -34,6 +34,9 @@ func TestAuth_EveryRouteNeedsTheToken(t *testing.T) {
 		if method == "POST" {
 			body = `{"state":"HALTED"}`
 		}
+		if strings.HasSuffix(path, "/bars") {
+			path += "?symbol=AAPL" // required
+		}
 		ctx := context.Background()
 		if path == "/api/v1/events" {
 			ctx = ended

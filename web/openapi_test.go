@@ -225,6 +225,13 @@ func TestOpenAPI_Responses(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	get("/api/v1/tenants/zz/history", 404)
+	if body := string(get("/api/v1/tenants/a/bars?symbol=aapl&limit=2", 200)); !strings.Contains(body, `"open": "272.45"`) {
+		t.Errorf("bars not in Alpaca's price rounding: %s", body)
+	}
+	get("/api/v1/tenants/a/bars", 400)
+	get("/api/v1/tenants/a/bars?symbol=AAPL&limit=5000", 400)
+	get("/api/v1/tenants/a/bars?symbol=DOWN", 503)
+	get("/api/v1/tenants/zz/bars?symbol=AAPL", 404)
 	post("/api/v1/tenants/a/state", `{"state":"halted"}`, 200)
 	post("/api/v1/tenants/a/state", `{"state":"soon"}`, 400)
 	post("/api/v1/tenants/zz/state", `{"state":"HALTED"}`, 404)

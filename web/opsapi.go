@@ -152,6 +152,7 @@ func NewOpsAPI(c Config) *OpsAPI {
 		{"GET /api/v1/tenants/{id}/orders", http.HandlerFunc(a.ordersV1)},
 		{"GET /api/v1/tenants/{id}/fills", http.HandlerFunc(a.fillsV1)},
 		{"GET /api/v1/tenants/{id}/history", http.HandlerFunc(a.historyV1)},
+		{"GET /api/v1/tenants/{id}/bars", http.HandlerFunc(a.barsV1)},
 		{"POST /api/v1/tenants/{id}/state", http.HandlerFunc(a.setStateV1)},
 		{"POST /api/v1/state", http.HandlerFunc(a.setAllStatesV1)},
 		{"GET /api/v1/events", http.HandlerFunc(a.events)},

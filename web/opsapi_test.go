@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -51,6 +52,23 @@ func (f *fleet) Statuses() []trading.TenantStatus {
 		out = append(out, s)
 	}
 	return out
+}
+
+// RecentBars answers with two made-up bars per symbol, DOWN with a broker
+// failure.
+func (f *fleet) RecentBars(_ context.Context, id trading.TenantID, symbol string, n int) ([]trading.Bar, error) {
+	if _, err := f.Status(id); err != nil {
+		return nil, err
+	}
+	if symbol == "DOWN" {
+		return nil, errors.New("dial tcp 127.0.0.1:9: connection refused")
+	}
+	at := time.Date(2026, 12, 4, 15, 30, 0, 0, time.UTC)
+	bars := []trading.Bar{
+		{Symbol: symbol, Time: at, Open: decimal.RequireFromString("272.4539"), High: decimal.RequireFromString("273"), Low: decimal.RequireFromString("272.1"), Close: decimal.RequireFromString("272.9"), Volume: 1200},
+		{Symbol: symbol, Time: at.Add(time.Minute), Open: decimal.RequireFromString("272.9"), High: decimal.RequireFromString("273.2"), Low: decimal.RequireFromString("272.8"), Close: decimal.RequireFromString("273.1"), Volume: 900},
+	}
+	return bars[:min(n, len(bars))], nil
 }
 
 func (f *fleet) Status(id trading.TenantID) (trading.TenantStatus, error) {

@@ -28,6 +28,9 @@ type TenantV1 struct {
 	LastError string `json:"last_error,omitempty"`
 	Problem   string `json:"problem,omitempty"`
 	Restarts  int    `json:"restarts"`
+	// Owner is the engine running the tenant when several share one
+	// PostgreSQL journal.
+	Owner string `json:"owner,omitempty"`
 	// OrdersPlaced is the tenant's lifetime count from the journal; the
 	// other counts are this process's.
 	OrdersPlaced     int    `json:"orders_placed"`
@@ -103,7 +106,7 @@ func toTenantV1(s trading.TenantStatus) TenantV1 {
 	}
 	t := TenantV1{
 		ID: string(s.ID), Strategy: s.Strategy, State: string(s.State), Health: s.Health,
-		LastError: s.LastError, Problem: s.Problem, Restarts: s.Restarts, OrdersPlaced: s.OrdersPlaced, OpenOrders: s.OpenOrders,
+		LastError: s.LastError, Problem: s.Problem, Restarts: s.Restarts, Owner: s.Owner, OrdersPlaced: s.OrdersPlaced, OpenOrders: s.OpenOrders,
 		Fills: s.Fills, RiskRejections: s.RiskRejections, BrokerRejections: s.BrokerRejections, UnknownOutcomes: s.Unknown,
 		LastRiskReason: s.LastRiskReason, EnginePositions: pos,
 		Broker: BrokerV1{Holdings: []HoldingV1{}},

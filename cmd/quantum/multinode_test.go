@@ -66,6 +66,7 @@ func TestMultiNodeFailover(t *testing.T) {
 		}
 	}
 	t.Logf("owners: %v", owners)
+	waitOwnersNamed(t, apis, owners)
 	victim := owners["m0"]
 	var moved []string
 	for id, n := range owners {
@@ -242,4 +243,62 @@ func waitState(t *testing.T, api, tenant, state string) {
 			t.Fatalf("%s never showed %s on %s", tenant, state, api)
 		}
 	}
+}
+
+// waitOwnersNamed waits until every node's /api/v1 names, for every
+// tenant, the engine that runs it (owners: tenant -> node): the
+// dashboard's engine column, the same on every node.
+func waitOwnersNamed(t *testing.T, apis []string, owners map[string]int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		views := make([]map[string]string, len(apis))
+		for n, api := range apis {
+			views[n] = ownerNames(t, api)
+		}
+		// A node's name is what it calls itself for a tenant it runs.
+		names := map[int]string{}
+		for id, n := range owners {
+			names[n] = views[n][id]
+		}
+		agreed := len(names) == len(apis)
+		for id, n := range owners {
+			for _, v := range views {
+				if names[n] == "" || v[id] != names[n] {
+					agreed = false
+				}
+			}
+		}
+		distinct := map[string]bool{}
+		for _, name := range names {
+			distinct[name] = true
+		}
+		if agreed && len(distinct) == len(apis) {
+			t.Logf("engine names: %v", names)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes do not agree on which engine runs each tenant: %v (running: %v)", views, owners)
+		}
+	}
+}
+
+// ownerNames is tenant -> owner from one node's /api/v1/tenants.
+func ownerNames(t *testing.T, api string) map[string]string {
+	t.Helper()
+	resp, err := http.Get(api + "/api/v1/tenants")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Tenants []web.TenantV1 `json:"tenants"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, ts := range body.Tenants {
+		out[ts.ID] = ts.Owner
+	}
+	return out
 }

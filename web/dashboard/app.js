@@ -17,6 +17,7 @@ const S = {
   started: false,
   fills: { cursors: [0], next: null },
   history: null,
+  bars: { symbol: '', at: 0, points: [] }, // the market's minute bars for the chosen symbol
   symbol: '',
   asOf: '',               // the shown tenant's broker.as_of, to refresh the charts on a new read
   refresh: 0,             // debounce timer for the tenant page
@@ -255,7 +256,7 @@ function setCell(td, text, cls, title) {
   if (title !== undefined) td.title = title;
 }
 
-const FLEET_FIELDS = ['id', 'strategy', 'state', 'health', 'equity', 'day_pnl', 'unrealized_pnl', 'open_orders',
+const FLEET_FIELDS = ['id', 'strategy', 'state', 'health', 'owner', 'equity', 'day_pnl', 'unrealized_pnl', 'open_orders',
   'orders_placed', 'fills', 'risk_rejections', 'last_error', 'switch'];
 
 function renderFleet() {
@@ -276,6 +277,8 @@ function renderFleet() {
     setCell(td('strategy'), t.strategy);
     setBadge(td('state'), t.state);
     setBadge(td('health'), t.health);
+    setCell(td('owner'), t.owner || (t.health === 'standby' ? 'none live' : ''), 'owner-col',
+      t.owner ? 'The engine running this tenant' : '');
     setCell(td('equity'), money(b.equity), 'num', asOf);
     setCell(td('day_pnl'), money(b.day_pnl), 'num ' + signClass(b.day_pnl), asOf);
     setCell(td('unrealized_pnl'), money(b.unrealized_pnl), 'num ' + signClass(b.unrealized_pnl), asOf);
@@ -288,6 +291,8 @@ function renderFleet() {
     renderSwitch(td('switch'), t);
   }
   for (const tr of [...body.children]) if (!seen.has(tr.dataset.tenant)) tr.remove();
+  // The engine column matters only when several engines share a journal.
+  $('#fleet').classList.toggle('no-owner', !S.tenants.some((t) => t.owner));
 }
 
 function setBadge(td, value) {
@@ -386,6 +391,7 @@ function route() {
   if (S.route.view === 'tenant') {
     S.fills = { cursors: [0], next: null };
     S.history = null;
+    S.bars = { symbol: '', at: 0, points: [] };
     S.symbol = '';
     S.asOf = '';
     for (const id of ['#equity-chart', '#price-chart']) {
@@ -470,7 +476,7 @@ async function loadTenantData() {
     renderOpenOrders(open.body.orders);
     S.history = hist.body;
     renderCharts();
-    await loadFills();
+    await Promise.all([loadFills(), loadBars()]);
   } catch (e) {
     if (!(e instanceof AuthError)) toast('Could not load ' + id + ': ' + e.message, true);
   }
@@ -515,7 +521,27 @@ async function loadFills() {
 $('#fills-next').addEventListener('click', () => { if (S.fills.next !== null) { S.fills.cursors.push(S.fills.next); loadFills().catch(() => {}); } });
 $('#fills-prev').addEventListener('click', () => { if (S.fills.cursors.length > 1) { S.fills.cursors.pop(); loadFills().catch(() => {}); } });
 $('#fills-first').addEventListener('click', () => { S.fills.cursors = [0]; loadFills().catch(() => {}); });
-$('#symbol').addEventListener('change', (ev) => { S.symbol = ev.target.value; renderCharts(); });
+$('#symbol').addEventListener('change', (ev) => { S.symbol = ev.target.value; renderCharts(); loadBars().catch(() => {}); });
+
+// BARS_TTL: the bars are fetched through the tenant's own broker client,
+// which spends its rate limit; once a minute (a new bar) is enough.
+const BARS_TTL = 60000;
+
+async function loadBars() {
+  const id = S.route.id, symbol = S.symbol;
+  if (!symbol || (S.bars.symbol === symbol && Date.now() - S.bars.at < BARS_TTL)) return;
+  S.bars = { symbol, at: Date.now(), points: S.bars.symbol === symbol ? S.bars.points : [] };
+  try {
+    const r = await api('/api/v1/tenants/' + encodeURIComponent(id) + '/bars?symbol=' + encodeURIComponent(symbol));
+    if (S.route.id !== id || S.symbol !== symbol) return;
+    S.bars.points = r.body.bars.map((b) => ({ t: Date.parse(b.time), v: Number(b.close) }));
+  } catch (e) {
+    // The chart falls back to the fills and marks; the broker's trouble
+    // shows in the fleet's health, not as a toast per refresh.
+    if (e instanceof AuthError) throw e;
+  }
+  renderCharts();
+}
 
 // ---- charts --------------------------------------------------------------
 
@@ -537,9 +563,14 @@ function renderCharts() {
   const opts = symbols.map((s) => el('option', { value: s, selected: s === S.symbol }, s));
   if (sel.options.length !== opts.length || [...sel.options].some((o, i) => o.value !== symbols[i])) sel.replaceChildren(...opts);
   sel.value = S.symbol;
-  const prices = h.prices[S.symbol] || [];
-  lineChart($('#price-chart'), {
-    points: prices.map((p) => ({ t: Date.parse(p.time), v: Number(p.price), mark: p.source === 'mark' })),
+  // The market's minute closes when the broker gave them; else what the
+  // engine saw itself: its fills and the broker's marks of its holdings.
+  const bars = S.bars.symbol === S.symbol ? S.bars.points : [];
+  const prices = (h.prices[S.symbol] || []).map((p) => ({ t: Date.parse(p.time), v: Number(p.price), mark: p.source === 'mark' }));
+  const chart = $('#price-chart');
+  chart.dataset.source = bars.length ? 'bars' : 'fills';
+  lineChart(chart, {
+    points: bars.length ? bars : prices,
     markers: h.fills.filter((f) => f.symbol === S.symbol).map((f) => ({
       t: Date.parse(f.time), v: Number(f.price), side: f.side,
       label: f.side + ' ' + f.qty + ' ' + f.symbol + ' @ ' + f.price + ' (' + time(f.time) + ', ' + f.client_order_id + ')',
