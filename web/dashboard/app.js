@@ -526,13 +526,16 @@ $('#symbol').addEventListener('change', (ev) => { S.symbol = ev.target.value; re
 // BARS_TTL: the bars are fetched through the tenant's own broker client,
 // which spends its rate limit; once a minute (a new bar) is enough.
 const BARS_TTL = 60000;
+// BARS_SHOWN minutes: long enough for context, short enough that a
+// strategy's fills are not squeezed into one corner.
+const BARS_SHOWN = 120;
 
 async function loadBars() {
   const id = S.route.id, symbol = S.symbol;
   if (!symbol || (S.bars.symbol === symbol && Date.now() - S.bars.at < BARS_TTL)) return;
   S.bars = { symbol, at: Date.now(), points: S.bars.symbol === symbol ? S.bars.points : [] };
   try {
-    const r = await api('/api/v1/tenants/' + encodeURIComponent(id) + '/bars?symbol=' + encodeURIComponent(symbol));
+    const r = await api('/api/v1/tenants/' + encodeURIComponent(id) + '/bars?limit=' + BARS_SHOWN + '&symbol=' + encodeURIComponent(symbol));
     if (S.route.id !== id || S.symbol !== symbol) return;
     S.bars.points = r.body.bars.map((b) => ({ t: Date.parse(b.time), v: Number(b.close) }));
   } catch (e) {
@@ -569,6 +572,7 @@ function renderCharts() {
   const prices = (h.prices[S.symbol] || []).map((p) => ({ t: Date.parse(p.time), v: Number(p.price), mark: p.source === 'mark' }));
   const chart = $('#price-chart');
   chart.dataset.source = bars.length ? 'bars' : 'fills';
+  $('#price-line').textContent = bars.length ? "line: the last 2 hours' minute closes" : 'line: fills; ○ broker marks';
   lineChart(chart, {
     points: bars.length ? bars : prices,
     markers: h.fills.filter((f) => f.symbol === S.symbol).map((f) => ({
