@@ -110,6 +110,10 @@ data: %[2]s
 journal: sqlite
 #journal: postgres://quantum:${PGPASSWORD}@127.0.0.1:5432/quantum?sslmode=disable
 
+# engine_name: how the dashboard's engine column names this engine when
+# several share a PostgreSQL journal; default host:pid.
+#engine_name: node-a
+
 # listen: the ops API's address (tenants, orders, fills, the kill switch,
 # /metrics). On an address that is not loopback it requires the bearer
 # token in QUANTUM_API_TOKEN.
