@@ -98,8 +98,11 @@ func TestStrategiesDoc(t *testing.T) {
 		}
 		for _, p := range s.Params {
 			def := "`" + p.Default + "`"
-			if p.Required {
+			switch {
+			case p.Required:
 				def = "required"
+			case p.Default == "":
+				def = "none"
 			}
 			if row := "| `" + p.Name + "` | " + def + " |"; !strings.Contains(section, row) {
 				t.Errorf("docs/strategies.md, section %s: no row starting %s", s.Name, row)

@@ -33,7 +33,12 @@ func (r *runner) place(o trading.OrderRequest) error {
 		o.Type = trading.Market
 	}
 	if o.TimeInForce == "" {
+		// Crypto trades around the clock and Alpaca refuses day orders
+		// for it; stocks' fractional and notional orders must be day.
 		o.TimeInForce = trading.Day
+		if trading.IsCrypto(o.Symbol) {
+			o.TimeInForce = trading.GTC
+		}
 	}
 	seq, err := r.e.Journal.NextSequence(ctx, r.id)
 	if err != nil {

@@ -29,6 +29,9 @@ func TestParams(t *testing.T) {
 		{"dca bad interval", dcaParse, strategy.Params{"symbol": "A", "interval": "0s"}, "interval"},
 		{"dca bad count", dcaParse, strategy.Params{"symbol": "A", "count": "lots"}, "count"},
 		{"dca unknown", dcaParse, strategy.Params{"symbol": "A", "cnt": "5"}, "cnt"},
+		{"dca notional", dcaParse, strategy.Params{"symbol": "btc/usd", "notional": "25"}, ""},
+		{"dca qty and notional", dcaParse, strategy.Params{"symbol": "A", "qty": "1", "notional": "25"}, "notional"},
+		{"dca bad notional", dcaParse, strategy.Params{"symbol": "A", "notional": "0"}, "notional"},
 		{"macross fast>=slow", func(p strategy.Params) error { _, err := macross.Parse(p); return err }, strategy.Params{"symbol": "A", "fast": "20", "slow": "10"}, "fast"},
 		{"meanrev OK", func(p strategy.Params) error { _, err := meanrev.Parse(p); return err }, strategy.Params{"symbol": "A", "threshold": "2"}, ""},
 		{"rebalance bad targets", func(p strategy.Params) error { _, err := rebalance.Parse(p); return err }, strategy.Params{"targets": "AAPL=1"}, "targets"},
@@ -63,6 +66,24 @@ func TestDCA(t *testing.T) {
 				t.Fatalf("order %+v", o)
 			}
 		}
+	}
+}
+
+// A notional dca buys an amount of money's worth, no qty: how a crypto
+// tenant accumulates BTC/USD in fractions.
+func TestDCANotional(t *testing.T) {
+	cfg, err := dca.Parse(strategy.Params{"symbol": "btc/usd", "notional": "25.50"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := trading.NewEnv(trading.EnvState{})
+	dca.New(cfg).OnTimer(env)
+	if len(env.Submitted()) != 1 {
+		t.Fatalf("%d orders, want 1", len(env.Submitted()))
+	}
+	o := env.Submitted()[0]
+	if o.Symbol != "BTC/USD" || !o.Notional.Equal(decimal.RequireFromString("25.5")) || !o.Qty.IsZero() {
+		t.Fatalf("order %+v, want $25.50 of BTC/USD", o)
 	}
 }
 

@@ -239,3 +239,7 @@ func (in *Intent) Validate() error {
 	}
 	return nil
 }
+
+// IsCrypto says whether symbol is a crypto pair: Alpaca writes those as
+// BASE/QUOTE (BTC/USD), and no stock ticker has a slash.
+func IsCrypto(symbol string) bool { return strings.Contains(symbol, "/") }

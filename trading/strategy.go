@@ -85,7 +85,7 @@ type OrderRequest struct {
 	// Exactly one of Qty and Notional is positive.
 	Qty      decimal.Decimal
 	Notional decimal.Decimal
-	// Type defaults to market, TimeInForce to day.
+	// Type defaults to market, TimeInForce to day (gtc for crypto).
 	Type        OrderType
 	TimeInForce TimeInForce
 	LimitPrice  decimal.Decimal
