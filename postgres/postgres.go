@@ -7,7 +7,10 @@
 // (synchronous_commit, on by default); group commit makes N concurrent
 // appends one commit, and each commit of intents is pipelined (one or two
 // round trips whatever the batch size; see internal/sqljournal's
-// pipeline.go).
+// pipeline.go). The writer has two connections: a batch's inserts run on
+// one while the batch before it waits for its COMMIT's WAL flush on the
+// other, and each batch commits only after the one before it has
+// (internal/sqljournal's overlap.go).
 //
 // The journal survives the database going away: while it is unreachable
 // appends fail at once (EUNAVAILABLE when nothing was written; an
@@ -145,12 +148,24 @@ func (j *Journal) Open(ctx context.Context) error {
 		if c.WriteConn, err = c.Write.Conn(ctx); err != nil {
 			return c, err
 		}
+		// The writer's other connections, opened when first needed.
+		c.OverlapConns = overlapConns
+		c.Overlap = stdlib.OpenDB(*wcfg)
+		c.Overlap.SetMaxOpenConns(c.OverlapConns)
+		c.Overlap.SetMaxIdleConns(c.OverlapConns)
+		c.Overlap.SetConnMaxLifetime(0)
+		c.Overlap.SetConnMaxIdleTime(0)
 		c.Read = stdlib.OpenDB(*cfg)
 		c.Read.SetMaxOpenConns(j.ReadConns)
 		c.Read.SetMaxIdleConns(j.ReadConns)
 		return c, c.Read.PingContext(ctx)
 	})
 }
+
+// overlapConns is how many write connections the writer has besides its
+// main one. One was measured best on 2 cores (docs/benchmarks.md,
+// 2026-12-05): with two, batches grew smaller without going faster.
+const overlapConns = 1
 
 // parseDSN reads a connection string. pgx's own error repeats the string,
 // password included, so it is not passed on.

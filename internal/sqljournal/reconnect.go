@@ -82,6 +82,7 @@ func (j *Journal) alive() bool {
 // disconnect discards the broken write connection and starts the
 // reconnector. Only the writer goroutine calls it.
 func (j *Journal) disconnect(cause error) {
+	j.dropOverlap()
 	_ = j.stmts.close()
 	// driver.ErrBadConn makes database/sql close the driver connection
 	// instead of returning it to Write's pool.

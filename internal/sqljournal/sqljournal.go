@@ -4,8 +4,9 @@
 // Dialect, where their SQL differs; everything the conformance suite
 // checks lives here once.
 //
-// Group commit: one writer goroutine owns the only write connection and
-// commits every Append that is waiting as one transaction, so N concurrent
+// Group commit: one writer goroutine owns the write connection (more with
+// Conns.Overlap, whose commits overlap but stay in order) and commits
+// every Append that is waiting as one transaction, so N concurrent
 // appends cost one durable commit instead of N. Reads go to a separate
 // pool and never wait for the writer. When the write connection breaks
 // (a database server across a network), the writer fails what is queued
@@ -104,10 +105,15 @@ type Stmt struct {
 // the store's connect func returns them, and closes them in Close (after
 // BeforeClose, if set).
 type Conns struct {
-	Write       *sql.DB   // holds the single write connection (MaxOpenConns 1)
-	WriteConn   *sql.Conn // the writer's connection, taken from Write; replaced when it breaks
-	Read        *sql.DB
-	BeforeClose func(ctx context.Context, w *sql.Conn) error
+	Write     *sql.DB   // holds the single write connection (MaxOpenConns 1)
+	WriteConn *sql.Conn // the writer's connection, taken from Write; replaced when it breaks
+	Read      *sql.DB
+	// Overlap, if set (with Dialect.Send), holds up to OverlapConns more
+	// write connections, on which batches' inserts run while the batch
+	// before them commits (see overlap.go).
+	Overlap      *sql.DB
+	OverlapConns int
+	BeforeClose  func(ctx context.Context, w *sql.Conn) error
 }
 
 // ErrNotOpen is returned by Journal methods called before Open.
@@ -147,6 +153,9 @@ type Journal struct {
 	down        error
 	reconnected chan writeConn
 	known       map[trading.TenantID]tenantRow // see pipeline.go
+	flights     []*flight                      // oldest first; see overlap.go
+	ovs         []*sql.Conn                    // the extra write connections opened so far
+	ovRetry     time.Time                      // when to try opening one again
 	stop        context.Context                // ended by Close: stops the reconnector
 	cancelStop  context.CancelFunc
 
@@ -252,6 +261,7 @@ func (j *Journal) Close() error {
 	j.cancelStop()
 	j.wg.Wait()
 
+	j.dropOverlap()
 	var cerr error
 	if j.c.BeforeClose != nil && j.c.WriteConn != nil {
 		cerr = j.c.BeforeClose(context.Background(), j.c.WriteConn)
@@ -273,6 +283,9 @@ func closeConns(c Conns) error {
 	}
 	if c.Read != nil {
 		errs = append(errs, c.Read.Close())
+	}
+	if c.Overlap != nil {
+		errs = append(errs, c.Overlap.Close())
 	}
 	return errors.Join(errs...)
 }

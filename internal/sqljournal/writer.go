@@ -27,7 +27,9 @@ import (
 // commits. A storage error fails the whole batch, which is rolled back;
 // if the connection is broken, see reconnect.go. Where the dialect can
 // pipeline (Dialect.Send), intents take a faster path (pipeline.go) and
-// a batch that fails there is redone request by request.
+// a batch that fails there is redone request by request; with a second
+// connection (Conns.Overlap), a batch of intents is inserted while the
+// batch before it is still committing (overlap.go).
 //
 // Callers wait on their request's done channel (buffered, so the writer
 // never blocks on a caller that gave up). A caller whose context ends
@@ -83,9 +85,18 @@ func (j *Journal) run() {
 			}
 			continue
 		}
+		// With every connection carrying a batch in flight, requests
+		// wait (and the next batch grows) until the oldest moves on.
+		reqs := j.reqs
+		if !j.canLaunch() {
+			reqs = nil
+		}
 		select {
-		case r := <-j.reqs:
+		case r := <-reqs:
 			batch = append(batch[:0], r)
+		case err := <-j.next():
+			j.advance(err)
+			continue
 		case <-j.quit:
 			// Close set the closed state before closing quit, and senders
 			// queue only while holding the read lock, so nothing can be
@@ -94,6 +105,7 @@ func (j *Journal) run() {
 				batch = batch[:0]
 				j.collect(&batch)
 				if len(batch) == 0 {
+					j.landAll()
 					return
 				}
 				j.commit(batch)
@@ -134,47 +146,76 @@ type batchState struct {
 }
 
 func (j *Journal) commit(batch []*request) {
-	fail := func(err error) {
-		for _, r := range batch {
-			r.done <- err
-		}
+	if j.canOverlap(batch) {
+		j.commitOverlapped(batch)
+		return
 	}
+	j.landAll()
 	if j.c.WriteConn == nil {
-		fail(j.unavailable(j.down))
+		j.fail(batch, j.unavailable(j.down))
 		return
 	}
 	results, sent, err := j.commitOnce(batch, j.d.Send != nil)
-	if err != nil {
+	if err != nil && j.d.Send != nil {
 		j.known = nil // what the failed batch read may not be what is stored
-		up := j.alive()
-		if up && j.d.Send != nil {
-			// The pipelined path failed on a working connection (an
-			// unexpected conflict, say): nothing committed, so redo the
-			// batch request by request, which isolates each request's
-			// errors.
-			results, sent, err = j.commitOnce(batch, false)
-			if err != nil {
-				up = j.alive()
-			}
-		}
-		switch {
-		case err == nil:
-		case up:
-			fail(err)
-			return
-		case sent:
-			j.disconnect(err)
-			fail(j.outcomeUnknown(err))
-			return
-		default:
-			j.disconnect(err)
-			fail(j.unavailable(err))
+		if !j.alive() {
+			j.lost(batch, sent, err)
 			return
 		}
+		// The pipelined path failed on a working connection (an
+		// unexpected conflict, say): nothing committed, so redo the batch
+		// request by request, which isolates each request's errors.
+		j.commitSerial(batch)
+		return
+	}
+	j.settle(batch, results, sent, err)
+}
+
+// commitSerial commits batch request by request, on the main connection
+// (with nothing in flight).
+func (j *Journal) commitSerial(batch []*request) {
+	if j.c.WriteConn == nil {
+		j.fail(batch, j.unavailable(j.down))
+		return
+	}
+	results, sent, err := j.commitOnce(batch, false)
+	j.settle(batch, results, sent, err)
+}
+
+// settle reports a batch's outcome to its callers: each request's
+// result if it committed; otherwise the error, as it is if the connection
+// still works, and after discarding the connection if not (EUNAVAILABLE
+// if COMMIT was not sent, an unknown outcome if it was).
+func (j *Journal) settle(batch []*request, results []error, sent bool, err error) {
+	if err != nil {
+		j.known = nil
+		if j.alive() {
+			j.fail(batch, err)
+		} else {
+			j.lost(batch, sent, err)
+		}
+		return
 	}
 	j.commits.Add(1)
 	for i, r := range batch {
 		r.done <- results[i]
+	}
+}
+
+// lost discards the broken main connection and fails batch:
+// EUNAVAILABLE if its COMMIT was not sent, an unknown outcome if it was.
+func (j *Journal) lost(batch []*request, sent bool, err error) {
+	j.disconnect(err)
+	if sent {
+		j.fail(batch, j.outcomeUnknown(err))
+	} else {
+		j.fail(batch, j.unavailable(err))
+	}
+}
+
+func (j *Journal) fail(batch []*request, err error) {
+	for _, r := range batch {
+		r.done <- err
 	}
 }
 
@@ -407,21 +448,80 @@ const eventColumns = `tenant, id, client_order_id, kind, time, broker_order_id,
 	status, execution_id, qty, price, cum_qty, reason`
 
 func eventArgs(e *trading.Event) []any {
-	return []any{string(e.Tenant), int64(e.ID), e.ClientOrderID, string(e.Kind), e.Time.UnixNano(),
-		e.BrokerOrderID, string(e.Status), e.ExecutionID,
-		e.Qty.String(), e.Price.String(), e.CumQty.String(), e.Reason}
+	var b boxer
+	writeEvent(&b, e)
+	return b
 }
 
 func orderArgs(st *trading.OrderState) []any {
-	in := &st.Intent
-	return []any{
-		string(in.Tenant), in.ClientOrderID, int64(in.Seq), in.Symbol, string(in.Side), string(in.Type), string(in.TimeInForce),
-		in.Qty.String(), in.Notional.String(), in.LimitPrice.String(), in.StopPrice.String(),
-		in.TrailPrice.String(), in.TrailPercent.String(), in.ExtendedHours,
-		in.CreatedAt.UnixNano(), in.Strategy, in.Reason, st.BrokerOrderID, string(st.Status), st.FilledQty.String(),
-		st.FilledNotional.String(), st.FilledAvgPrice.String(), st.Reason, st.UpdatedAt.UnixNano(), int64(st.LastEventID), st.Terminal,
-	}
+	var b boxer
+	writeOrder(&b, st)
+	return b
 }
+
+// rowWriter takes a row's values in column order. writeOrder and
+// writeEvent are the one place that order is written down: orderArgs and
+// eventArgs box the values for a statement, and pipeline.go's columns
+// append them to typed arrays without boxing.
+type rowWriter interface {
+	text(string)
+	int(int64)
+	bool(bool)
+}
+
+// writeEvent writes e's eventColumns.
+func writeEvent(w rowWriter, e *trading.Event) {
+	w.text(string(e.Tenant))
+	w.int(int64(e.ID))
+	w.text(e.ClientOrderID)
+	w.text(string(e.Kind))
+	w.int(e.Time.UnixNano())
+	w.text(e.BrokerOrderID)
+	w.text(string(e.Status))
+	w.text(e.ExecutionID)
+	w.text(e.Qty.String())
+	w.text(e.Price.String())
+	w.text(e.CumQty.String())
+	w.text(e.Reason)
+}
+
+// writeOrder writes st's orderColumns.
+func writeOrder(w rowWriter, st *trading.OrderState) {
+	in := &st.Intent
+	w.text(string(in.Tenant))
+	w.text(in.ClientOrderID)
+	w.int(int64(in.Seq))
+	w.text(in.Symbol)
+	w.text(string(in.Side))
+	w.text(string(in.Type))
+	w.text(string(in.TimeInForce))
+	w.text(in.Qty.String())
+	w.text(in.Notional.String())
+	w.text(in.LimitPrice.String())
+	w.text(in.StopPrice.String())
+	w.text(in.TrailPrice.String())
+	w.text(in.TrailPercent.String())
+	w.bool(in.ExtendedHours)
+	w.int(in.CreatedAt.UnixNano())
+	w.text(in.Strategy)
+	w.text(in.Reason)
+	w.text(st.BrokerOrderID)
+	w.text(string(st.Status))
+	w.text(st.FilledQty.String())
+	w.text(st.FilledNotional.String())
+	w.text(st.FilledAvgPrice.String())
+	w.text(st.Reason)
+	w.int(st.UpdatedAt.UnixNano())
+	w.int(int64(st.LastEventID))
+	w.bool(st.Terminal)
+}
+
+// boxer collects a row as statement arguments.
+type boxer []any
+
+func (b *boxer) text(v string) { *b = append(*b, v) }
+func (b *boxer) int(v int64)   { *b = append(*b, v) }
+func (b *boxer) bool(v bool)   { *b = append(*b, v) }
 
 type scanner interface{ Scan(dest ...any) error }
 
