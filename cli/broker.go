@@ -40,6 +40,10 @@ stands still until a client advances it:
 GET /sim/v1/streams lists what the market-data clients subscribe to, so a
 driver can wait for them before it steps.
 
+The synthetic market lists the S&P 500 and the most traded ETFs; --assets FILE
+lists instead the active US equities of an asset list saved from Alpaca's own
+GET /v2/assets, each with a seeded synthetic series.
+
 Flags:
 `
 
@@ -60,6 +64,7 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	maxAccounts := fs.Int("max-accounts", sim.DefaultMaxAccounts, "most accounts the broker holds: with --auto-provision a new key beyond gets 403 (-1 = no cap)")
 	partial := fs.Float64("partial-fill-rate", match.DefaultPartialFillRate, "probability `P` in [0,1] that an eligible fill is partial (Alpaca paper: 0.1)")
 	barsDir := fs.String("bars", "", "replay the recorded minute bars in `DIR` instead of the synthetic market")
+	assetsFile := fs.String("assets", "", "list the assets in `FILE` (the JSON of Alpaca's GET /v2/assets) instead of the default universe")
 	fromS := fs.String("from", "", "with --bars: the replay clock's start, YYYY-MM-DD (New York midnight) or RFC 3339; default the first recorded bar")
 	speed := fs.Float64("speed", 1, "with --bars: how many times faster than real time the replay clock runs")
 	step := fs.Bool("step", false, "with --bars: the clock moves only when POST /sim/v1/clock advances it")
@@ -112,6 +117,18 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *maxAccounts == 0 || *maxAccounts < -1 {
 		return usageError{"--max-accounts must be positive, or -1 for no cap"}
+	}
+	if *assetsFile != "" {
+		if *barsDir != "" {
+			return usageError{"give --assets or --bars, not both: a replay lists the recorded symbols"}
+		}
+		data, err := os.ReadFile(*assetsFile)
+		if err != nil {
+			return fmt.Errorf("assets file: %w", err)
+		}
+		if cfg.Universe, err = sim.ParseAssets(data); err != nil {
+			return fmt.Errorf("assets file %s: %w", *assetsFile, err)
+		}
 	}
 	if *accounts != "" {
 		creds, err := readAccounts(*accounts)

@@ -28,10 +28,8 @@ type account struct {
 	ids        *rand.Rand
 	startCash  match.Money
 	lastEquity match.Money
-	equityLog  []equitySample // day-end equity, at most maxEquityLog
+	history    equityHistory
 }
-
-const maxEquityLog = 400 // more than a year of trading days
 
 func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *account {
 	// Each account's randomness (order ids, partial fills) derives from the
@@ -55,7 +53,7 @@ func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *ac
 		if !ok {
 			return match.Asset{}, false
 		}
-		return match.Asset{Tradable: !m.Test, Fractionable: m.Fractionable, Shortable: m.Shortable, EasyToBorrow: m.EasyToBorrow}, true
+		return match.Asset{Tradable: !m.Test && !m.NotTradable, Fractionable: m.Fractionable, Shortable: m.Shortable, EasyToBorrow: m.EasyToBorrow}, true
 	}
 	eng, err := match.NewAccount(cfg)
 	if err != nil {
@@ -79,6 +77,7 @@ func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *ac
 	}
 	a.id = a.newID()
 	a.number = "PA" + a.id[:8]
+	a.history.record(a.created, money)
 	if !alwaysOpen && s.cfg.Session.Open(s.now()) {
 		a.evbuf = eng.OnOpen(s.now(), a.evbuf[:0])
 	}

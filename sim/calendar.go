@@ -13,7 +13,8 @@ type Session interface {
 	// Day returns the trading day that contains t, or false when t's date
 	// is not a trading day.
 	Day(t time.Time) (TradingDay, bool)
-	// NextOpen returns the first session open strictly after t.
+	// NextOpen returns the first session open strictly after t, or t
+	// itself for a session that never closes (AlwaysOpen).
 	NextOpen(t time.Time) time.Time
 	// NextClose returns the first session close strictly after t.
 	NextClose(t time.Time) time.Time
@@ -41,7 +42,16 @@ func mustLoadNewYork() *time.Location {
 }
 
 // AlwaysOpen is a session that never closes: every calendar day is a
-// trading day from 00:00 to 24:00 New York time.
+// trading day from 00:00 to 24:00 New York time, and the day's end is its
+// close, when day orders expire.
+//
+// Clients read the clock and the calendar expecting sessions with an open
+// before a close, so the endpoints describe it thus (issue 9, item 7):
+// GET /v2/clock answers is_open true, next_open the request's own time
+// (the first moment at or after it that the market is open) and
+// next_close the coming New York midnight, always strictly later; the
+// calendar writes each day as 00:00-23:59, since "24:00" is not a time
+// that clients parse.
 type AlwaysOpen struct{}
 
 // Open always reports true.
@@ -53,14 +63,14 @@ func (AlwaysOpen) Day(t time.Time) (TradingDay, bool) {
 	return TradingDay{Date: d, Open: d, Close: d.AddDate(0, 0, 1)}, true
 }
 
-// NextOpen returns the next midnight in New York.
-func (a AlwaysOpen) NextOpen(t time.Time) time.Time {
+// NextOpen returns t: the market is open then.
+func (AlwaysOpen) NextOpen(t time.Time) time.Time { return t }
+
+// NextClose returns the next midnight in New York.
+func (a AlwaysOpen) NextClose(t time.Time) time.Time {
 	d, _ := a.Day(t)
 	return d.Close
 }
-
-// NextClose returns the next midnight in New York.
-func (a AlwaysOpen) NextClose(t time.Time) time.Time { return a.NextOpen(t) }
 
 // Days returns every calendar day in [from, to].
 func (a AlwaysOpen) Days(from, to time.Time) []TradingDay {

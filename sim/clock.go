@@ -132,6 +132,7 @@ func (s *Server) advance(ctx context.Context, target func(time.Time) time.Time) 
 		if ev.Equal(t) {
 			s.runSession(step)
 		}
+		s.sampleEquity(t)
 		cur = t
 		if !cur.Before(to) {
 			return cur, nil

@@ -122,16 +122,19 @@ func (s *Server) sessionLoop() {
 // to an account.
 func (s *Server) sessionEvent(now time.Time) (time.Time, func(a *account, now time.Time)) {
 	_, alwaysOpen := s.cfg.Session.(AlwaysOpen)
+	// The day that closes is the one now is in: an always-open day closes
+	// at midnight, when the clock already reads the next date.
+	day := dateIn(now, newYork)
 	switch {
 	case alwaysOpen:
 		return s.cfg.Session.NextClose(now), func(a *account, now time.Time) {
 			a.evbuf = a.eng.EndOfDay(now, a.evbuf)
-			a.closeDay(s, now)
+			a.closeDay(s, now, day)
 		}
 	case s.cfg.Session.Open(now):
 		return s.cfg.Session.NextClose(now), func(a *account, now time.Time) {
 			a.evbuf = a.eng.OnClose(now, a.evbuf)
-			a.closeDay(s, now)
+			a.closeDay(s, now, day)
 		}
 	}
 	open := s.cfg.Session.NextOpen(now)
@@ -143,8 +146,10 @@ func (s *Server) sessionEvent(now time.Time) (time.Time, func(a *account, now ti
 		return eod, func(a *account, now time.Time) { a.evbuf = a.eng.EndOfDay(now, a.evbuf) }
 	}
 	return open, func(a *account, now time.Time) {
-		for _, sym := range s.market.Symbols() {
-			s.refresh(a, now, sym.Symbol)
+		// Symbols nobody has used have no orders to fill, and reading
+		// their quotes would wake them (market.Symbol.Lazy).
+		for _, sym := range s.market.ActiveSymbols() {
+			s.refresh(a, now, sym)
 		}
 		a.evbuf = a.eng.OnOpen(now, a.evbuf)
 	}
@@ -183,12 +188,33 @@ func (s *Server) runSession(step func(a *account, now time.Time)) {
 	}
 }
 
-// closeDay records the day's closing equity: last_equity of the account
-// and a point of portfolio history. The caller holds a.mu.
-func (a *account) closeDay(s *Server, now time.Time) {
-	a.lastEquity = a.eng.Snapshot(now, s.marks).Equity
-	if len(a.equityLog) == maxEquityLog {
-		a.equityLog = append(a.equityLog[:0], a.equityLog[1:]...)
+// closeDay records the equity at the close of trading day day: the
+// account's last_equity, and the day's point of portfolio history. The
+// caller holds a.mu.
+func (a *account) closeDay(s *Server, now, day time.Time) {
+	a.lastEquity = a.eng.Equity(s.marks)
+	a.history.record(now, a.lastEquity)
+	a.history.close(day, a.lastEquity)
+}
+
+// equityLoop samples every account's equity at each minute of the clock,
+// the resolution of portfolio history. Under a stepped clock AdvanceClock
+// samples instead.
+func (s *Server) equityLoop() {
+	for {
+		next := s.now().Truncate(sampleEvery).Add(sampleEvery)
+		if !s.sleepUntil(next) {
+			return
+		}
+		s.sampleEquity(next)
 	}
-	a.equityLog = append(a.equityLog, equitySample{now, a.lastEquity})
+}
+
+// sampleEquity records every account's equity at t.
+func (s *Server) sampleEquity(t time.Time) {
+	for _, a := range s.accounts.all() {
+		a.mu.Lock()
+		a.history.record(t, a.eng.Equity(s.marks))
+		a.mu.Unlock()
+	}
 }

@@ -50,25 +50,24 @@ func (s *Server) getCalendar(w http.ResponseWriter, r *http.Request, _ *account)
 	days := s.cfg.Session.Days(from, to)
 	out := make([]alpaca.CalendarDay, 0, len(days))
 	for _, d := range days {
-		out = append(out, alpaca.CalendarDay{
+		c := alpaca.CalendarDay{
 			Date:           d.Date.Format("2006-01-02"),
 			Open:           d.Open.Format("15:04"),
-			Close:          clockLabel(d.Close),
+			Close:          d.Close.Format("15:04"),
 			SessionOpen:    "0400",
 			SessionClose:   "2000",
 			SettlementDate: settlement(d.Date).Format("2006-01-02"),
-		})
+		}
+		if !d.Close.Before(d.Date.AddDate(0, 0, 1)) {
+			// A day that trades to midnight (AlwaysOpen): "24:00" is not a
+			// time clients parse, and the next day's "00:00" would put the
+			// close before the open, so the close is the day's last minute,
+			// and the extended session is the whole day too.
+			c.Close, c.SessionOpen, c.SessionClose = "23:59", "0000", "2359"
+		}
+		out = append(out, c)
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// clockLabel writes an always-open day's 24:00 close as "24:00" rather
-// than the next day's "00:00".
-func clockLabel(t time.Time) string {
-	if t.Hour() == 0 && t.Minute() == 0 {
-		return "24:00"
-	}
-	return t.Format("15:04")
 }
 
 // settlement is T+1, on weekdays.

@@ -105,6 +105,9 @@ type Config struct {
 	// runs at a multiple of wall speed or only when advanced (see the
 	// package documentation).
 	Clock *ReplayClock
+	// Universe is the synthetic market's listing (ParseAssets reads one
+	// from Alpaca's GET /v2/assets); market.DefaultUniverse() when empty.
+	Universe []market.Symbol
 	// Recorded, when non-nil, replaces the synthetic market with a replay
 	// of these one-minute bars, keyed by symbol (market.Config.Recorded):
 	// the universe is their symbols, and Seed and TickInterval no longer
@@ -249,6 +252,7 @@ func New(cfg Config) (*Server, error) {
 			return a != nil
 		},
 		Logger:   cfg.Logger,
+		Universe: cfg.Universe,
 		Recorded: cfg.Recorded,
 	})
 	if err != nil {
@@ -343,10 +347,14 @@ func (s *Server) Start() {
 		s.quoteLoop(sub)
 	}()
 	if !stepped {
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go func() {
 			defer s.wg.Done()
 			s.sessionLoop()
+		}()
+		go func() {
+			defer s.wg.Done()
+			s.equityLoop()
 		}()
 	}
 	s.started.Store(true)

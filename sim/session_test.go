@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -43,5 +44,72 @@ func TestNYSEClosedMarket(t *testing.T) {
 	}
 	if o.Status != alpaca.StatusAccepted || !o.FilledQty.IsZero() {
 		t.Fatalf("order placed while closed: status %s filled %s", o.Status, o.FilledQty)
+	}
+}
+
+// In the always-open market the clock reads as an open session that
+// closes at the coming New York midnight (when day orders expire) and is
+// open again at once, and the calendar's times parse (issue 9, item 7):
+// next_open is never after the request's time and next_close is always
+// strictly after next_open, on both clocks.
+func TestAlwaysOpenClock(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, tc := range []struct {
+		name      string
+		now       time.Time
+		nextClose time.Time
+	}{
+		{"Noon", time.Date(2026, 11, 21, 12, 0, 0, 0, ny), time.Date(2026, 11, 22, 0, 0, 0, 0, ny)},
+		{"Midnight", time.Date(2026, 11, 22, 0, 0, 0, 0, ny), time.Date(2026, 11, 23, 0, 0, 0, 0, ny)},
+		{"LastSecond", time.Date(2026, 11, 22, 23, 59, 59, 0, ny), time.Date(2026, 11, 23, 0, 0, 0, 0, ny)},
+		{"SpringForward", time.Date(2026, 3, 8, 1, 30, 0, 0, ny), time.Date(2026, 3, 9, 0, 0, 0, 0, ny)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := sim.New(sim.Config{AutoProvision: true, Now: func() time.Time { return tc.now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			h := s.Handler()
+
+			var clk alpaca.Clock
+			if err := json.Unmarshal(call(h, "GET", "/v2/clock", "").Body.Bytes(), &clk); err != nil {
+				t.Fatal(err)
+			}
+			if !clk.IsOpen || !clk.NextOpen.Equal(tc.now) || !clk.NextClose.Equal(tc.nextClose) || !clk.NextClose.After(clk.NextOpen) {
+				t.Errorf("v2 clock = %+v, want open, next_open %s, next_close %s", clk, tc.now, tc.nextClose)
+			}
+
+			var v3 struct {
+				Clocks []struct {
+					IsMarketDay     bool      `json:"is_market_day"`
+					Phase           string    `json:"phase"`
+					PhaseUntil      time.Time `json:"phase_until"`
+					NextMarketOpen  time.Time `json:"next_market_open"`
+					NextMarketClose time.Time `json:"next_market_close"`
+				}
+			}
+			if err := json.Unmarshal(call(h, "GET", "/v3/clock", "").Body.Bytes(), &v3); err != nil || len(v3.Clocks) != 1 {
+				t.Fatalf("v3 clock: %v %+v", err, v3)
+			}
+			if c := v3.Clocks[0]; !c.IsMarketDay || c.Phase != "core" || !c.PhaseUntil.Equal(tc.nextClose) ||
+				!c.NextMarketOpen.Equal(tc.now) || !c.NextMarketClose.Equal(tc.nextClose) {
+				t.Errorf("v3 clock = %+v, want core until %s, next open %s", c, tc.nextClose, tc.now)
+			}
+
+			var days []alpaca.CalendarDay
+			day := tc.now.Format("2006-01-02")
+			if err := json.Unmarshal(call(h, "GET", "/v2/calendar?start="+day+"&end="+day, "").Body.Bytes(), &days); err != nil || len(days) != 1 {
+				t.Fatalf("calendar: %v %+v", err, days)
+			}
+			d := days[0]
+			open, err1 := time.Parse("15:04", d.Open)
+			closing, err2 := time.Parse("15:04", d.Close)
+			_, err3 := time.Parse("1504", d.SessionOpen)
+			_, err4 := time.Parse("1504", d.SessionClose)
+			if err := errors.Join(err1, err2, err3, err4); err != nil || d.Date != day || d.Open != "00:00" || d.Close != "23:59" || !closing.After(open) {
+				t.Errorf("calendar day %+v: %v", d, err)
+			}
+		})
 	}
 }

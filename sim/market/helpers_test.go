@@ -51,6 +51,9 @@ func MustHarness(tb testing.TB, cfg market.Config) *harness {
 	if cfg.HistoryDays == 0 {
 		cfg.HistoryDays = 2
 	}
+	if cfg.Universe == nil && cfg.Recorded == nil {
+		cfg.Universe = liveUniverse()
+	}
 	m, err := market.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -100,4 +103,17 @@ func (h *harness) mustGet(tb testing.TB, path string, v any) []byte {
 		tb.Fatalf("GET %s: status %d: %s", path, status, body)
 	}
 	return body
+}
+
+// liveUniverse is the part of the default universe that walks tick by
+// tick from the start (not Lazy): what the harness's tests of the live
+// market run on. lazy_test.go covers the rest.
+func liveUniverse() []market.Symbol {
+	var out []market.Symbol
+	for _, s := range market.DefaultUniverse() {
+		if !s.Lazy {
+			out = append(out, s)
+		}
+	}
+	return out
 }

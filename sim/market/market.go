@@ -10,6 +10,15 @@
 // synthesized trades/quotes draw from streams keyed by (seed, symbol,
 // minute), so any window can be regenerated on its own.
 //
+// Lazy symbols (Symbol.Lazy; most of the default universe, and any list
+// of thousands) do not walk tick by tick: their minute bars are generated
+// on demand from (seed, symbol, minute), back from Price for the history
+// and forward from it after the market's construction, so they read the
+// same whatever is asked for first or when, and a symbol nobody uses
+// costs a few hundred bytes. A quote, trade, snapshot or stream
+// subscription wakes one: from then its quote is the last minute's close
+// with the spread around it (as a replay quotes), moving once a minute.
+//
 // Trades and quotes history: the last Config.RecentTicks ticks of each
 // symbol are kept verbatim in a ring. Older minutes — the generated
 // history and live minutes that have left the ring — are served by
@@ -95,6 +104,10 @@ type Config struct {
 	// AuthTimeout is how long a stream connection may stay
 	// unauthenticated. Defaults to DefaultAuthTimeout.
 	AuthTimeout time.Duration
+	// SeriesCache is how many Lazy symbols' generated series are kept
+	// for reading at once; others are generated again when read.
+	// Defaults to DefaultSeriesCache.
+	SeriesCache int
 	// Recorded, when non-nil, makes the market a replay of these
 	// one-minute bars, keyed by symbol, instead of a random walk; see
 	// Replay in the package documentation. Universe, Session,
@@ -129,7 +142,27 @@ type Market struct {
 	mu     sync.RWMutex
 	series []series
 
-	pub atomic.Pointer[published]
+	// pubs is each symbol's latest quote and trade, replaced whole so
+	// that Quote and LatestTrade read them without locks; nil until a
+	// symbol has any.
+	pubs []atomic.Pointer[symPub]
+
+	// liveIdx lists the symbols that walk tick by tick (all but the Lazy
+	// ones).
+	liveIdx []int
+	// Lazy symbols: lazy (guarded by stepMu) is each one's forward walk,
+	// awake marks those in use, which follow the clock minute by minute;
+	// histOpen is whether each minute of [m0-len, m0) is in session, the
+	// minutes their history has bars for. cache holds generated series.
+	lazy        []lazyState
+	awake       []atomic.Bool
+	awakeList   []int
+	lazyChanged []int
+	histOpen    []bool
+	m0          int64
+	cache       lazyCache
+	// curMin mirrors curMinute for readers that do not take stepMu.
+	curMin atomic.Int64
 
 	// rep is the replay state; nil for the synthetic market.
 	rep *replay
@@ -173,13 +206,12 @@ type liveState struct {
 	seqMinute int64
 }
 
-// published is the immutable latest state that Quote and LatestTrade read
-// without locks.
-type published struct {
-	quotes   []alpaca.Quote
-	hasQuote []bool // a replayed symbol has none before its first bar
-	trades   []alpaca.Trade
-	hasTrade []bool
+// symPub is a symbol's latest quote and trade, immutable once published.
+type symPub struct {
+	quote    alpaca.Quote
+	trade    alpaca.Trade
+	hasQuote bool // a replayed symbol has none before its first bar
+	hasTrade bool
 }
 
 // New builds a market and its history. It starts nothing; call Start to
@@ -220,6 +252,9 @@ func New(cfg Config) (*Market, error) {
 	}
 	if cfg.AuthTimeout <= 0 {
 		cfg.AuthTimeout = DefaultAuthTimeout
+	}
+	if cfg.SeriesCache <= 0 {
+		cfg.SeriesCache = DefaultSeriesCache
 	}
 	loc, err := time.LoadLocation("America/New_York")
 	if err != nil {
@@ -270,7 +305,9 @@ func New(cfg Config) (*Market, error) {
 
 	t0 := cfg.Now().UnixNano()
 	m0 := floorDiv(t0, nsPerMinute)
-	m.lastStep, m.curMinute = t0, m0
+	m.lastStep, m.curMinute, m.m0 = t0, m0, m0
+	m.curMin.Store(m0)
+	m.pubs = make([]atomic.Pointer[symPub], len(m.syms))
 	if rep != nil {
 		m.startReplay(m0)
 		return m, nil
@@ -279,14 +316,24 @@ func New(cfg Config) (*Market, error) {
 	for i := range open {
 		open[i] = cfg.Session(time.Unix(0, (m0-int64(len(open))+int64(i))*nsPerMinute))
 	}
+	m.histOpen = open
 	ticksPerMinute := float64(time.Minute) / float64(cfg.TickInterval)
 	m.live = make([]liveState, len(m.syms))
 	m.series = make([]series, len(m.syms))
-	pub := newPublished(len(m.syms))
+	m.lazy = make([]lazyState, len(m.syms))
+	m.awake = make([]atomic.Bool, len(m.syms))
+	m.cache.init(cfg.SeriesCache)
 	for i, s := range m.syms {
 		key := hashString(s.Symbol)
 		ls := &m.live[i]
 		ls.key = key
+		if s.Lazy && !s.Test {
+			ls.spread, ls.tape, ls.seqMinute = s.SpreadCents, s.Tape(), -1
+			m.series[i] = series{boundary: noTicks}
+			continue
+		}
+		m.syms[i].Lazy = false
+		m.liveIdx = append(m.liveIdx, i)
 		ls.r = newRNG(m.seed, key, 0x11fe)
 		ls.mid = s.Price
 		ls.sigma = s.Volatility * math.Sqrt(cfg.TickInterval.Seconds()/(252*6.5*3600))
@@ -300,24 +347,14 @@ func New(cfg Config) (*Market, error) {
 
 		bars := genHistory(m.seed, key, s, m0, open)
 		m.series[i] = series{bars: bars, boundary: m0}
-		pub.quotes[i], pub.hasQuote[i] = ls.quote(t0), true
+		p := &symPub{quote: ls.quote(t0), hasQuote: true}
 		if len(bars) > 0 {
 			last := synthMinute(m.seed, key, ls.spread, bars[len(bars)-1], nil)
-			pub.trades[i] = tradeOf(&last[len(last)-1], ls.tape)
-			pub.hasTrade[i] = true
+			p.trade, p.hasTrade = tradeOf(&last[len(last)-1], ls.tape), true
 		}
+		m.pubs[i].Store(p)
 	}
-	m.pub.Store(pub)
 	return m, nil
-}
-
-func newPublished(n int) *published {
-	return &published{
-		quotes:   make([]alpaca.Quote, n),
-		hasQuote: make([]bool, n),
-		trades:   make([]alpaca.Trade, n),
-		hasTrade: make([]bool, n),
-	}
 }
 
 // setQuote derives the quoted prices from the mid: a bid on the cent grid
@@ -445,8 +482,10 @@ func (m *Market) Step(now time.Time) {
 		}
 	} else if minute > m.curMinute {
 		m.rollMinute(b)
+		m.rollLazy(minute, b)
 		m.curMinute = minute
 	}
+	m.curMin.Store(m.curMinute)
 	if m.rep == nil && m.cfg.Session(time.Unix(0, ns)) {
 		m.tick(ns, minute, b)
 	}
@@ -462,7 +501,7 @@ func (m *Market) rollMinute(b *batch) {
 	cutoff := m.curMinute - m.keep
 	rolled := m.changed[:0]
 	m.mu.Lock()
-	for i := range m.live {
+	for _, i := range m.liveIdx {
 		ls := &m.live[i]
 		if !ls.curOK {
 			continue
@@ -507,33 +546,30 @@ func (m *Market) dailyBars(v *view, n int) []alpaca.Bar {
 
 // tick moves every symbol one step.
 func (m *Market) tick(ns, minute int64, b *batch) {
-	prev := m.pub.Load()
-	pub := newPublished(len(m.syms))
-	copy(pub.trades, prev.trades)
-	copy(pub.hasTrade, prev.hasTrade)
 	m.changed = m.changed[:0]
 	m.mu.Lock()
-	for i := range m.live {
+	for _, i := range m.liveIdx {
 		ls := &m.live[i]
 		t := ls.advance(ns, minute)
 		m.appendTick(i, t)
-		pub.quotes[i], pub.hasQuote[i] = quoteOf(&t, ls.tape), true
-		m.changed = append(m.changed, i)
+		p := &symPub{quote: quoteOf(&t, ls.tape), hasQuote: true}
 		if t.tid != 0 {
-			pub.trades[i] = tradeOf(&t, ls.tape)
-			pub.hasTrade[i] = true
+			p.trade, p.hasTrade = tradeOf(&t, ls.tape), true
+		} else if prev := m.pubs[i].Load(); prev != nil {
+			p.trade, p.hasTrade = prev.trade, prev.hasTrade
 		}
+		m.pubs[i].Store(p)
+		m.changed = append(m.changed, i)
 		if b != nil {
 			if t.tid != 0 {
-				b.items = append(b.items, item{kind: 't', sym: i, trade: pub.trades[i]})
+				b.items = append(b.items, item{kind: 't', sym: i, trade: p.trade})
 			}
-			b.items = append(b.items, item{kind: 'q', sym: i, quote: pub.quotes[i]})
+			b.items = append(b.items, item{kind: 'q', sym: i, quote: p.quote})
 		}
 	}
 	m.mu.Unlock()
-	m.pub.Store(pub)
 	for _, s := range m.subs {
-		s.offer(m, m.changed, pub)
+		s.offer(m, m.changed)
 	}
 }
 
@@ -596,6 +632,9 @@ func (m *Market) appendTick(i int, t tick) {
 
 // view returns a lock-free read handle on symbol i's series.
 func (m *Market) view(i int) view {
+	if m.syms[i].Lazy {
+		return m.lazyView(i)
+	}
 	m.mu.RLock()
 	s := &m.series[i]
 	v := view{bars: s.bars, exact: s.exact, chunks: s.chunks, boundary: s.boundary}
@@ -609,25 +648,37 @@ func (m *Market) view(i int) view {
 
 // Quote returns the latest quote of symbol; false when the symbol is
 // unknown or, in replay, before its first recorded bar has ended. It does
-// not lock or allocate, so the order path may call it freely.
+// not lock or allocate (but for a Lazy symbol's first use, which wakes
+// it), so the order path may call it freely.
 func (m *Market) Quote(symbol string) (alpaca.Quote, bool) {
-	i, ok := m.index[symbol]
-	if !ok {
+	p := m.latest(symbol)
+	if p == nil {
 		return alpaca.Quote{}, false
 	}
-	p := m.pub.Load()
-	return p.quotes[i], p.hasQuote[i]
+	return p.quote, p.hasQuote
+}
+
+// latest is symbol's published prints, waking a Lazy symbol; nil when
+// there are none.
+func (m *Market) latest(symbol string) *symPub {
+	i, ok := m.index[symbol]
+	if !ok {
+		return nil
+	}
+	if m.syms[i].Lazy && !m.awake[i].Load() {
+		m.wake(i)
+	}
+	return m.pubs[i].Load()
 }
 
 // LatestTrade returns the latest print of symbol; false when the symbol is
 // unknown or has never traded.
 func (m *Market) LatestTrade(symbol string) (alpaca.Trade, bool) {
-	i, ok := m.index[symbol]
-	if !ok {
+	p := m.latest(symbol)
+	if p == nil {
 		return alpaca.Trade{}, false
 	}
-	p := m.pub.Load()
-	return p.trades[i], p.hasTrade[i]
+	return p.trade, p.hasTrade
 }
 
 // LatestBar returns the latest completed minute bar of symbol.
@@ -652,15 +703,16 @@ func (m *Market) Snapshot(symbol string) (alpaca.Snapshot, bool) {
 	if !ok {
 		return alpaca.Snapshot{}, false
 	}
-	p := m.pub.Load()
 	var s alpaca.Snapshot
-	if p.hasQuote[i] {
-		q := p.quotes[i]
-		s.LatestQuote = &q
-	}
-	if p.hasTrade[i] {
-		t := p.trades[i]
-		s.LatestTrade = &t
+	if p := m.latest(symbol); p != nil {
+		if p.hasQuote {
+			q := p.quote
+			s.LatestQuote = &q
+		}
+		if p.hasTrade {
+			t := p.trade
+			s.LatestTrade = &t
+		}
 	}
 	v := m.view(i)
 	if n := len(v.bars); n > 0 {

@@ -22,8 +22,9 @@ func onGrid(p float64) bool {
 
 func TestDefaultUniverse(t *testing.T) {
 	u := market.DefaultUniverse()
-	if len(u) < 31 {
-		t.Fatalf("got %d symbols, want at least 31", len(u))
+	// The S&P 500 (503 share classes) and the most traded ETFs.
+	if len(u) < 600 {
+		t.Fatalf("got %d symbols, want at least 600", len(u))
 	}
 	ids := map[string]string{}
 	syms := map[string]bool{}
@@ -46,12 +47,13 @@ func TestDefaultUniverse(t *testing.T) {
 			t.Errorf("%s: implausible %+v", s.Symbol, s)
 		}
 		switch s.Exchange {
-		case market.ExchangeNASDAQ, market.ExchangeNYSE, market.ExchangeARCA:
+		case market.ExchangeNASDAQ, market.ExchangeNYSE, market.ExchangeARCA, market.ExchangeBATS:
 		default:
 			t.Errorf("%s: exchange %q", s.Symbol, s.Exchange)
 		}
 	}
-	for _, want := range []string{"AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM", "V", "SPY", "QQQ", market.TestSymbol} {
+	for _, want := range []string{"AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA", "JPM", "V", "SPY", "QQQ",
+		"BRK.B", "BF.B", "GE", "KO", "MMM", "XOM", "ZTS", "VOO", "IVV", "TQQQ", "SQQQ", "XLF", "GLD", "TLT", "HYG", "EEM", "SMH", market.TestSymbol} {
 		if !syms[want] {
 			t.Errorf("missing %s", want)
 		}
@@ -67,7 +69,7 @@ func TestDefaultUniverse(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	h := MustHarness(t, market.Config{HistoryDays: 1})
+	h := MustHarness(t, market.Config{HistoryDays: 1, Universe: market.DefaultUniverse()})
 	aapl, ok := h.m.Lookup("AAPL")
 	if !ok || aapl.Symbol != "AAPL" {
 		t.Fatalf("Lookup(AAPL) = %+v, %v", aapl, ok)

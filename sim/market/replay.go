@@ -106,9 +106,14 @@ func newReplay(recorded map[string][]alpaca.Bar) (*replay, []Symbol, error) {
 			sym = Symbol{
 				Symbol: name, Name: name, Exchange: ExchangeNASDAQ,
 				Fractionable: true, Shortable: true, EasyToBorrow: true, Marginable: true,
-				SpreadCents: defaultSpread(first, false),
 			}
 		}
+		if _, core := listedSpreads()[name]; !core {
+			// A listed symbol without a price process of its own is
+			// quoted around its recording, as an unlisted one.
+			sym.SpreadCents = defaultSpread(first, false)
+		}
+		sym.Lazy = false
 		sym.AssetID = AssetID(name)
 		sym.Price = first
 		syms[i] = sym
@@ -167,18 +172,17 @@ func recCents(p float64) int32 { return max(1, int32(math.Round(p*100))) }
 func (m *Market) startReplay(m0 int64) {
 	m.live = make([]liveState, len(m.syms))
 	m.series = make([]series, len(m.syms))
-	pub := newPublished(len(m.syms))
 	for i, s := range m.syms {
 		m.live[i] = liveState{key: hashString(s.Symbol), spread: s.SpreadCents, tape: s.Tape(), seqMinute: -1}
+		m.liveIdx = append(m.liveIdx, i)
 		r := &m.rep.rec[i]
 		r.vis = sort.Search(len(r.bars), func(k int) bool { return r.bars[k].m >= m0 })
 		m.series[i] = series{bars: r.bars[:r.vis:r.vis], exact: r.exact[:r.vis:r.vis], boundary: noTicks}
 		if r.vis > 0 {
-			pub.quotes[i], pub.trades[i] = m.replayPrints(i, r.vis-1)
-			pub.hasQuote[i], pub.hasTrade[i] = true, true
+			q, t := m.replayPrints(i, r.vis-1)
+			m.pubs[i].Store(&symPub{quote: q, trade: t, hasQuote: true, hasTrade: true})
 		}
 	}
-	m.pub.Store(pub)
 }
 
 // rollReplay makes visible, minute by minute, the recorded bars that ended
@@ -213,20 +217,12 @@ func (m *Market) rollReplay(minute int64, b *batch) {
 		}
 		m.mu.Unlock()
 		m.changed = changed
-		prev := m.pub.Load()
-		pub := &published{
-			quotes:   slices.Clone(prev.quotes),
-			hasQuote: slices.Clone(prev.hasQuote),
-			trades:   slices.Clone(prev.trades),
-			hasTrade: slices.Clone(prev.hasTrade),
-		}
 		for _, i := range changed {
-			pub.quotes[i], pub.trades[i] = m.replayPrints(i, rep.rec[i].vis-1)
-			pub.hasQuote[i], pub.hasTrade[i] = true, true
+			q, t := m.replayPrints(i, rep.rec[i].vis-1)
+			m.pubs[i].Store(&symPub{quote: q, trade: t, hasQuote: true, hasTrade: true})
 		}
-		m.pub.Store(pub)
 		for _, s := range m.subs {
-			s.offer(m, changed, pub)
+			s.offer(m, changed)
 		}
 		if b == nil {
 			continue
@@ -235,9 +231,10 @@ func (m *Market) rollReplay(minute int64, b *batch) {
 			r := &rep.rec[i]
 			k := r.vis - 1
 			v := view{bars: r.bars[:r.vis], exact: r.exact[:r.vis]}
+			p := m.pubs[i].Load()
 			b.items = append(b.items,
-				item{kind: 't', sym: i, trade: pub.trades[i]},
-				item{kind: 'q', sym: i, quote: pub.quotes[i]},
+				item{kind: 't', sym: i, trade: p.trade},
+				item{kind: 'q', sym: i, quote: p.quote},
 				item{kind: 'b', sym: i, bar: mergeExact(r.bars[k].m, r.exact[k:k+1])})
 			if d := m.dailyBars(&v, 1); len(d) > 0 {
 				b.items = append(b.items, item{kind: 'd', sym: i, bar: d[0]})
@@ -307,7 +304,7 @@ func RecordedSpread(symbol string, close float64) int64 {
 
 var listedSpreads = sync.OnceValue(func() map[string]int64 {
 	out := map[string]int64{}
-	for _, s := range DefaultUniverse() {
+	for _, s := range coreUniverse() {
 		out[s.Symbol] = s.withDefaults().SpreadCents
 	}
 	return out

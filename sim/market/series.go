@@ -172,8 +172,7 @@ func tradeConditions(size uint32) []string {
 // first. Each minute draws from its own keyed stream, so the walk is
 // reproducible from (seed, symbol, clock) alone.
 func genHistory(seed, key uint64, sym Symbol, m0 int64, open []bool) []mbar {
-	sigma := sym.Volatility * math.Sqrt(1.0/(252*390))
-	rate := sym.TradesPerMinute
+	sigma, rate := walkParams(sym)
 	bars := make([]mbar, 0, len(open))
 	c := sym.Price
 	for i := len(open) - 1; i >= 0; i-- {
@@ -181,35 +180,66 @@ func genHistory(seed, key uint64, sym Symbol, m0 int64, open []bool) []mbar {
 			continue
 		}
 		m := m0 - int64(len(open)) + int64(i)
-		r := newRNG(seed, key, uint64(m))
-		o := c * math.Exp(-sigma*r.norm())
-		if o < 1.01 {
-			o = 1.01 + (1.01 - o)
-		}
-		n := max(1, int(rate*(0.4+1.2*r.float())))
-		b := mbar{m: m, o: toCents(o), c: toCents(c), n: uint32(n)}
-		if n == 1 {
-			b.o = b.c
-		}
-		b.h, b.l = max(b.o, b.c), min(b.o, b.c)
-		if n >= 4 {
-			wick := sigma * c * 100 * 0.6
-			b.h += int32(math.Abs(r.norm()) * wick)
-			b.l = max(100, b.l-int32(math.Abs(r.norm())*wick))
-		}
-		rs := newRNG(seed, key, uint64(m), sizeStream)
-		for range n {
-			b.v += uint64(tradeSize(&rs))
-		}
-		vw := (float64(b.o) + float64(b.h) + float64(b.l) + float64(b.c)) / 400
-		b.vw = math.Round(vw*10000) / 10000
+		var b mbar
+		b, c = histBar(seed, key, sigma, rate, m, c)
 		bars = append(bars, b)
-		c = o
 	}
 	for i, j := 0, len(bars)-1; i < j; i, j = i+1, j-1 {
 		bars[i], bars[j] = bars[j], bars[i]
 	}
 	return bars
+}
+
+// walkParams are the per-minute volatility and the mean prints per minute
+// of sym's minute walk.
+func walkParams(sym Symbol) (sigma, rate float64) {
+	return sym.Volatility * math.Sqrt(1.0/(252*390)), sym.TradesPerMinute
+}
+
+// histBar is minute m of the backward walk: the bar that closes at c, and
+// its open, which is where the minute before closed.
+func histBar(seed, key uint64, sigma, rate float64, m int64, c float64) (mbar, float64) {
+	r := newRNG(seed, key, uint64(m))
+	o := c * math.Exp(-sigma*r.norm())
+	if o < 1.01 {
+		o = 1.01 + (1.01 - o)
+	}
+	return shapeBar(&r, seed, key, sigma, rate, m, o, c), o
+}
+
+// fwdBar is minute m of the forward walk of a Lazy symbol: the bar that
+// opens at o, and its close. It draws from the same keyed stream the
+// backward walk would for that minute.
+func fwdBar(seed, key uint64, sigma, rate float64, m int64, o float64) (mbar, float64) {
+	r := newRNG(seed, key, uint64(m))
+	c := o * math.Exp(sigma*r.norm())
+	if c < 1.01 {
+		c = 1.01 + (1.01 - c)
+	}
+	return shapeBar(&r, seed, key, sigma, rate, m, o, c), c
+}
+
+// shapeBar completes a minute's bar from its open and close: prints,
+// wicks, volume and VWAP, drawing from r after the move.
+func shapeBar(r *rng, seed, key uint64, sigma, rate float64, m int64, o, c float64) mbar {
+	n := max(1, int(rate*(0.4+1.2*r.float())))
+	b := mbar{m: m, o: toCents(o), c: toCents(c), n: uint32(n)}
+	if n == 1 {
+		b.o = b.c
+	}
+	b.h, b.l = max(b.o, b.c), min(b.o, b.c)
+	if n >= 4 {
+		wick := sigma * c * 100 * 0.6
+		b.h += int32(math.Abs(r.norm()) * wick)
+		b.l = max(100, b.l-int32(math.Abs(r.norm())*wick))
+	}
+	rs := newRNG(seed, key, uint64(m), sizeStream)
+	for range n {
+		b.v += uint64(tradeSize(&rs))
+	}
+	vw := (float64(b.o) + float64(b.h) + float64(b.l) + float64(b.c)) / 400
+	b.vw = math.Round(vw*10000) / 10000
+	return b
 }
 
 // synthMinute regenerates the prints and quotes of a minute from its bar:

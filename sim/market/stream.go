@@ -354,6 +354,11 @@ func (c *streamConn) readLoop() {
 				c.send(ctrlError(c.codec, codeNotAuthed, "not authenticated"))
 				continue
 			}
+			if msg.Action == "subscribe" && !c.test {
+				for ch := range numChannels {
+					c.m.wakeNamed(msg.channel(ch))
+				}
+			}
 			next := c.subs.Load().apply(msg.Action == "subscribe", msg)
 			c.subs.Store(next)
 			c.send(ctrlSubscription(c.codec, next))

@@ -84,7 +84,7 @@ func (s *Subscription) closeLocked() {
 
 // offer queues the changed symbols' quotes and moves as many as fit into
 // the channel; the caller holds Market.stepMu.
-func (s *Subscription) offer(m *Market, changed []int, pub *published) {
+func (s *Subscription) offer(m *Market, changed []int) {
 	for _, i := range changed {
 		if s.waiting[i] {
 			s.dropped.Add(1)
@@ -92,7 +92,7 @@ func (s *Subscription) offer(m *Market, changed []int, pub *published) {
 			s.waiting[i] = true
 			s.queue = append(s.queue, i)
 		}
-		s.pending[i] = pub.quotes[i]
+		s.pending[i] = m.pubs[i].Load().quote
 	}
 	sent := 0
 	for _, i := range s.queue {

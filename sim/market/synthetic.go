@@ -30,7 +30,8 @@ func (s Symbol) Spread() int64 { return s.withDefaults().SpreadCents }
 // always open), oldest first. It is the generator behind the broker's bar
 // history, walking back from sym.Price at to, so a backtest over the
 // synthetic market sees the series the broker would serve for that
-// window with the same seed.
+// window with the same seed. For a Lazy symbol that holds up to the
+// broker's start: after it, the broker walks forward from Price.
 func SyntheticBars(seed int64, sym Symbol, from, to time.Time, session func(time.Time) bool) []alpaca.Bar {
 	sym = sym.withDefaults()
 	m0 := floorDiv(to.UnixNano(), nsPerMinute)

@@ -2,7 +2,13 @@ package market
 
 import (
 	"crypto/sha1"
+	_ "embed"
+	"encoding/csv"
+	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 )
 
 // Exchange names used by Symbol.Exchange, as Alpaca's assets API spells
@@ -11,6 +17,8 @@ const (
 	ExchangeNASDAQ = "NASDAQ"
 	ExchangeNYSE   = "NYSE"
 	ExchangeARCA   = "ARCA"
+	ExchangeBATS   = "BATS"
+	ExchangeAMEX   = "AMEX"
 )
 
 // TestSymbol is the symbol Alpaca streams on its always-on /v2/test feed.
@@ -22,7 +30,7 @@ const TestSymbol = "FAKEPACA"
 type Symbol struct {
 	Symbol   string // ticker, case-sensitive as Alpaca treats it
 	Name     string
-	Exchange string // ExchangeNASDAQ, ExchangeNYSE or ExchangeARCA
+	Exchange string // ExchangeNASDAQ, ExchangeNYSE, ExchangeARCA, ExchangeBATS, ExchangeAMEX, ...
 	// AssetID is a stable UUID-shaped id; AssetID(Symbol) when empty.
 	AssetID string
 
@@ -48,15 +56,29 @@ type Symbol struct {
 	// (FAKEPACA): the other feeds never stream it and a trading front end
 	// should not list it as tradable.
 	Test bool
+	// NotTradable marks a listed symbol that has data but cannot be
+	// traded (Alpaca's tradable: false).
+	NotTradable bool
+
+	// Lazy marks a symbol whose series is generated minute by minute from
+	// the seed, on demand, instead of walked tick by tick from the start:
+	// it costs next to nothing until used, which is what lets the
+	// universe hold thousands of symbols. Its minute bars are a function
+	// of the seed, the symbol and the clock alone (history walks back from
+	// Price at the market's construction, later minutes walk forward from
+	// it), so they are the same whatever is asked for first, or when; its
+	// quote, like a replay's, is the last minute's close with the spread
+	// around it and moves once a minute.
+	Lazy bool
 }
 
 // Tape returns the SIP tape of the symbol's listing exchange: A for NYSE,
-// B for Arca, C for Nasdaq.
+// B for Arca, Cboe BZX and NYSE American, C for Nasdaq (and any other).
 func (s Symbol) Tape() string {
 	switch s.Exchange {
 	case ExchangeNYSE:
 		return "A"
-	case ExchangeARCA:
+	case ExchangeARCA, ExchangeBATS, ExchangeAMEX:
 		return "B"
 	default:
 		return "C"
@@ -73,72 +95,113 @@ func AssetID(symbol string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
-// DefaultUniverse returns the default listing: large US equities and ETFs
-// with plausible prices, plus the test symbol FAKEPACA. Each call returns a
-// fresh slice the caller may modify.
+// universeCSV is the default listing: the S&P 500 members and the most
+// traded ETFs, with their names, listing exchanges and trading flags as a
+// broker lists them. A symbol list is a fact (the constituents as
+// published in 2026, names and exchanges from the exchanges' symbol
+// directory); the prices and the rest of each price process are the
+// simulator's own. The first rows give their process's parameters (the
+// universe the simulator started with, whose series backtests and tests
+// rely on); the others leave them empty and get parameters derived from
+// the symbol, and are Lazy.
+//
+//go:embed universe.csv
+var universeCSV string
+
+// DefaultUniverse returns the default listing: some 640 US equities and
+// ETFs (the S&P 500 and the most traded ETFs), plus the test symbol
+// FAKEPACA. Each call returns a fresh slice the caller may modify.
 func DefaultUniverse() []Symbol {
-	type row struct {
-		sym, name, exch string
-		price, vol      float64
-		rate            float64
-		etb, frac       bool
+	out, err := parseUniverse(universeCSV)
+	if err != nil {
+		panic("market: embedded universe: " + err.Error()) // a build that ships a broken file is a bug
 	}
-	rows := []row{
-		{"AAPL", "Apple Inc. Common Stock", ExchangeNASDAQ, 272.40, 0.26, 120, true, true},
-		{"MSFT", "Microsoft Corporation Common Stock", ExchangeNASDAQ, 508.30, 0.24, 90, true, true},
-		{"NVDA", "NVIDIA Corporation Common Stock", ExchangeNASDAQ, 186.20, 0.45, 150, true, true},
-		{"AMZN", "Amazon.com, Inc. Common Stock", ExchangeNASDAQ, 231.70, 0.32, 110, true, true},
-		{"GOOGL", "Alphabet Inc. Class A Common Stock", ExchangeNASDAQ, 281.90, 0.30, 100, true, true},
-		{"META", "Meta Platforms, Inc. Class A Common Stock", ExchangeNASDAQ, 712.50, 0.36, 80, true, true},
-		{"TSLA", "Tesla, Inc. Common Stock", ExchangeNASDAQ, 431.80, 0.60, 140, true, true},
-		{"AVGO", "Broadcom Inc. Common Stock", ExchangeNASDAQ, 348.60, 0.42, 70, true, true},
-		{"COST", "Costco Wholesale Corporation Common Stock", ExchangeNASDAQ, 918.40, 0.20, 30, true, true},
-		{"NFLX", "Netflix, Inc. Common Stock", ExchangeNASDAQ, 112.30, 0.38, 60, true, true},
-		{"AMD", "Advanced Micro Devices, Inc. Common Stock", ExchangeNASDAQ, 241.10, 0.52, 110, true, true},
-		{"INTC", "Intel Corporation Common Stock", ExchangeNASDAQ, 38.25, 0.48, 90, true, true},
-		{"PEP", "PepsiCo, Inc. Common Stock", ExchangeNASDAQ, 149.80, 0.18, 35, true, true},
-		{"CSCO", "Cisco Systems, Inc. Common Stock (DE)", ExchangeNASDAQ, 72.15, 0.22, 50, true, true},
-		{"ADBE", "Adobe Inc. Common Stock", ExchangeNASDAQ, 341.20, 0.34, 35, true, true},
-		{"PLTR", "Palantir Technologies Inc. Class A Common Stock", ExchangeNASDAQ, 182.60, 0.70, 120, false, true},
-		{"WMT", "Walmart Inc. Common Stock", ExchangeNASDAQ, 104.90, 0.20, 60, true, true},
-		{"SOFI", "SoFi Technologies, Inc. Common Stock", ExchangeNASDAQ, 27.40, 0.65, 70, false, true},
-		{"JPM", "JP Morgan Chase & Co. Common Stock", ExchangeNYSE, 301.50, 0.24, 60, true, true},
-		{"V", "Visa Inc.", ExchangeNYSE, 342.10, 0.20, 45, true, true},
-		{"MA", "Mastercard Incorporated Common Stock", ExchangeNYSE, 568.70, 0.21, 30, true, true},
-		{"BRK.B", "Berkshire Hathaway Inc. New Common Stock", ExchangeNYSE, 498.20, 0.16, 30, true, true},
-		{"LLY", "Eli Lilly and Company Common Stock", ExchangeNYSE, 912.30, 0.32, 35, true, true},
-		{"UNH", "UnitedHealth Group Incorporated Common Stock (DE)", ExchangeNYSE, 331.40, 0.38, 45, true, true},
-		{"XOM", "Exxon Mobil Corporation Common Stock", ExchangeNYSE, 115.60, 0.22, 50, true, true},
-		{"JNJ", "Johnson & Johnson Common Stock", ExchangeNYSE, 191.30, 0.16, 40, true, true},
-		{"PG", "Procter & Gamble Company (The) Common Stock", ExchangeNYSE, 151.20, 0.16, 35, true, true},
-		{"HD", "Home Depot, Inc. (The) Common Stock", ExchangeNYSE, 381.70, 0.24, 35, true, true},
-		{"KO", "Coca-Cola Company (The) Common Stock", ExchangeNYSE, 69.85, 0.15, 45, true, true},
-		{"DIS", "Walt Disney Company (The) Common Stock", ExchangeNYSE, 112.40, 0.28, 45, true, true},
-		{"BAC", "Bank of America Corporation Common Stock", ExchangeNYSE, 52.30, 0.26, 80, true, true},
-		{"ORCL", "Oracle Corporation Common Stock", ExchangeNYSE, 221.80, 0.45, 70, true, true},
-		{"CRM", "Salesforce, Inc. Common Stock", ExchangeNYSE, 239.60, 0.32, 40, true, true},
-		{"F", "Ford Motor Company Common Stock", ExchangeNYSE, 13.05, 0.30, 70, true, true},
-		{"T", "AT&T Inc.", ExchangeNYSE, 25.90, 0.20, 60, true, true},
-		{"PFE", "Pfizer, Inc. Common Stock", ExchangeNYSE, 24.85, 0.24, 60, true, true},
-		{"SPY", "SPDR S&P 500 ETF Trust", ExchangeARCA, 671.20, 0.16, 200, true, true},
-		{"QQQ", "Invesco QQQ Trust, Series 1", ExchangeNASDAQ, 612.80, 0.20, 160, true, true},
-		{"IWM", "iShares Russell 2000 ETF", ExchangeARCA, 244.70, 0.22, 90, true, true},
-		{"DIA", "SPDR Dow Jones Industrial Average ETF Trust", ExchangeARCA, 468.30, 0.15, 30, true, true},
+	return out
+}
+
+// coreUniverse is the part of the default universe whose parameters are
+// given: the symbols that tick live from the start, and whose spreads
+// recorded replays use (RecordedSpread).
+func coreUniverse() []Symbol {
+	var out []Symbol
+	for _, s := range DefaultUniverse() {
+		if !s.Lazy {
+			out = append(out, s)
+		}
 	}
-	out := make([]Symbol, 0, len(rows)+1)
-	for _, r := range rows {
-		out = append(out, Symbol{
-			Symbol: r.sym, Name: r.name, Exchange: r.exch, AssetID: AssetID(r.sym),
-			Fractionable: r.frac, Shortable: true, EasyToBorrow: r.etb, Marginable: true,
-			Price: r.price, Volatility: r.vol, SpreadCents: defaultSpread(r.price, r.exch == ExchangeARCA || r.sym == "QQQ"),
-			TradesPerMinute: r.rate,
-		})
+	return out
+}
+
+func parseUniverse(text string) ([]Symbol, error) {
+	rows, err := csv.NewReader(strings.NewReader(text)).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) < 2 {
+		return nil, errors.New("no rows")
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, h := range []string{"symbol", "name", "exchange", "kind", "tradable", "marginable", "shortable", "easy_to_borrow", "fractionable", "price", "volatility", "trades_per_minute"} {
+		if _, ok := col[h]; !ok {
+			return nil, errors.New("no column " + h)
+		}
+	}
+	out := make([]Symbol, 0, len(rows))
+	for k, r := range rows[1:] {
+		flag := func(name string) bool { return r[col[name]] == "true" }
+		num := func(name string) (float64, error) {
+			if r[col[name]] == "" {
+				return 0, nil
+			}
+			return strconv.ParseFloat(r[col[name]], 64)
+		}
+		s := Symbol{
+			Symbol: r[col["symbol"]], Name: r[col["name"]], Exchange: r[col["exchange"]],
+			AssetID: AssetID(r[col["symbol"]]), NotTradable: !flag("tradable"),
+			Fractionable: flag("fractionable"), Shortable: flag("shortable"), EasyToBorrow: flag("easy_to_borrow"), Marginable: flag("marginable"),
+		}
+		price, err1 := num("price")
+		vol, err2 := num("volatility")
+		rate, err3 := num("trades_per_minute")
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("row %d (%s): %w", k+2, s.Symbol, err)
+		}
+		etf := r[col["kind"]] == "etf"
+		if price > 0 {
+			s.Price, s.Volatility, s.TradesPerMinute = price, vol, rate
+		} else {
+			s = DeriveParams(s, etf)
+		}
+		s.SpreadCents = defaultSpread(s.Price, etf)
+		out = append(out, s)
 	}
 	out = append(out, Symbol{
 		Symbol: TestSymbol, Name: "Alpaca test symbol", Exchange: ExchangeNASDAQ, AssetID: AssetID(TestSymbol),
 		Price: 100, Volatility: 0.50, SpreadCents: 2, TradesPerMinute: 60, Test: true,
 	})
-	return out
+	return out, nil
+}
+
+// DeriveParams gives s, a listed symbol without a price process of its
+// own, one drawn from its ticker, so that the same symbol trades at the
+// same level in every run and on every broker: a price between $15 and
+// $600 (log-uniform), an annualized volatility of 18-53% (12-32% for an
+// ETF) and 20-80 prints a minute (40-140). It marks s Lazy.
+func DeriveParams(s Symbol, etf bool) Symbol {
+	r := newRNG(hashString("quantum-alpaca/params/" + s.Symbol))
+	s.Price = math.Round(math.Exp(math.Log(15)+r.float()*math.Log(600.0/15))*100) / 100
+	if etf {
+		s.Volatility = math.Round((0.12+0.20*r.float())*100) / 100
+		s.TradesPerMinute = math.Round(40 + 100*r.float())
+	} else {
+		s.Volatility = math.Round((0.18+0.35*r.float())*100) / 100
+		s.TradesPerMinute = math.Round(20 + 60*r.float())
+	}
+	s.Lazy = true
+	return s
 }
 
 // defaultSpread sizes the quoted spread the way it looks in practice: a

@@ -191,6 +191,14 @@ func (a *Account) Position(symbol string, marks MarkFunc) (Position, error) {
 	return a.position(b, marks), nil
 }
 
+// Equity is cash plus the positions valued at marks (nil: last quote
+// midpoints), Snapshot's Equity without the rest of the snapshot: what a
+// broker samples for every account every minute.
+func (a *Account) Equity(marks MarkFunc) Money {
+	eq, _, _ := a.valuation(marks)
+	return eq
+}
+
 // Snapshot values the account at marks (nil: last quote midpoints).
 // Margin figures use Reg T's 50% initial and a 30% maintenance
 // requirement on gross exposure.
