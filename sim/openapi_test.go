@@ -203,6 +203,10 @@ func TestResponsesMatchAlpacaOpenAPI(t *testing.T) {
 			"/v2/stocks/AAPL/quotes?limit=5",
 			"/v2/stocks/AAPL/quotes/latest",
 			"/v2/stocks/AAPL/snapshot",
+			"/v2/stocks/meta/exchanges",
+			"/v2/stocks/meta/conditions/trade?tape=A",
+			"/v1beta1/screener/stocks/movers?top=5",
+			"/v1beta1/news?symbols=AAPL&limit=5",
 		} {
 			call(data, "GET", p, nil, 200)
 		}

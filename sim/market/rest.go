@@ -56,6 +56,11 @@ func (m *Market) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 		{"GET /v2/stocks/{symbol}/quotes/latest", m.handleLatestQuote},
 		{"GET /v2/stocks/snapshots", m.handleSnapshots},
 		{"GET /v2/stocks/{symbol}/snapshot", m.handleSnapshot},
+		{"GET /v2/stocks/meta/exchanges", m.handleExchanges},
+		{"GET /v2/stocks/meta/conditions/{ticktype}", m.handleConditions},
+		{"GET /v1beta1/screener/stocks/most-actives", m.handleMostActives},
+		{"GET /v1beta1/screener/{market_type}/movers", m.handleMovers},
+		{"GET /v1beta1/news", m.handleNews},
 	}
 	for _, r := range routes {
 		mux.Handle(r.pattern, wrap(r.h))
