@@ -162,7 +162,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatalf("%s: %v\nengine log:\n%.3000s", what, err, stderr)
+			t.Fatalf("%s: %v\nengine log (end):\n%s", what, err, tail(stderr.String(), 4000))
 		}
 	}
 	wait := func(what, cond string) {
@@ -172,9 +172,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		wctx, cancel := context.WithTimeout(bctx, time.Minute)
 		defer cancel()
 		if _, err := chromedp.Run(wctx, waitDOM(cond)); err != nil {
-			// The page's last message says what it saw go wrong.
-			shown, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#toast').textContent`))
-			t.Fatalf("waiting for %s: %v\npage message: %q\nengine log:\n%.3000s", what, err, shown, stderr)
+			// The page's last message and what it shows say what it saw
+			// go wrong; the end of the log, what the engine did last.
+			shown, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify({
+  last_message: document.querySelector('#toast').dataset.last || '',
+  confirm_open: document.querySelector('#confirm').open,
+  stream: document.querySelector('#conn').dataset.state,
+  route: location.hash,
+})`))
+			t.Fatalf("waiting for %s: %v\npage: %s\nengine log (end):\n%s", what, err, shown, tail(stderr.String(), 4000))
 		}
 	}
 	text := func(js string) string {
@@ -253,6 +259,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	do("press halt again", halt)
 	wait("the confirmation", `document.querySelector('#confirm').open`)
 	do("confirm", chromedp.Click(chromedp.CSS("#confirm-ok")))
+	wait("the confirmation to close after confirming", `!document.querySelector('#confirm').open`)
 	wait("the page to show HALTED", `document.querySelector('#t-state .badge').textContent === 'HALTED'`)
 	if s := tenant("demo-dca").State; s != "HALTED" {
 		t.Fatalf("the API says demo-dca is %s after the kill switch, want HALTED", s)
@@ -275,4 +282,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	if t.Failed() {
 		fmt.Fprintln(os.Stderr, stderr.String())
 	}
+}
+
+// tail is the last n bytes of s, from a line start.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
 }

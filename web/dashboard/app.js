@@ -21,6 +21,8 @@ const S = {
   symbol: '',
   asOf: '',               // the shown tenant's broker.as_of, to refresh the charts on a new read
   refresh: 0,             // debounce timer for the tenant page
+  loading: false,         // a tenant page load is in flight
+  reload: false,          // and another was asked for meanwhile
 };
 
 const $ = (sel, root) => (root || document).querySelector(sel);
@@ -115,6 +117,8 @@ function toast(msg, bad) {
   const box = $('#toast');
   const d = el('div', { class: bad ? 'bad' : '' }, msg);
   box.append(d);
+  // The message fades; the last one stays readable for a support question.
+  box.dataset.last = msg;
   setTimeout(() => d.remove(), bad ? 8000 : 4000);
 }
 
@@ -466,7 +470,23 @@ function scheduleTenantRefresh() {
   S.refresh = setTimeout(loadTenantData, 300);
 }
 
+// loadTenantData runs one load at a time: a burst of fills must not pile
+// requests onto the browser's few connections to the engine, where they
+// would queue ahead of a kill switch press.
 async function loadTenantData() {
+  if (S.loading) { S.reload = true; return; }
+  S.loading = true;
+  try {
+    do {
+      S.reload = false;
+      await loadTenantDataOnce();
+    } while (S.reload);
+  } finally {
+    S.loading = false;
+  }
+}
+
+async function loadTenantDataOnce() {
   const id = S.route.id;
   if (S.route.view !== 'tenant' || !id) return;
   const base = '/api/v1/tenants/' + encodeURIComponent(id);
