@@ -24,6 +24,8 @@
 package alpaca
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,6 +116,9 @@ type RequestInfo struct {
 	RequestID string
 	// Err is the transport or API error of this attempt, if any.
 	Err error
+	// AccountID is the Broker API account the request was for, when it
+	// was sent through an account view (Broker.Account); empty otherwise.
+	AccountID string
 }
 
 // Client is an Alpaca REST client for one set of credentials. It is safe
@@ -131,11 +136,20 @@ type Client struct {
 
 	trading *hostLimiter
 	market  *hostLimiter
+	authx   *hostLimiter // the token endpoint: never limited client-side
+
+	// acct, when set, makes the Client a view of one Broker API account
+	// (Broker.Account): its trading paths go to the account's routes on
+	// the broker host. The view shares everything above with the firm's
+	// Client, connection pool and limiters included.
+	acct *accountScope
 }
 
 type authHeaders struct {
 	keyID, secret, bearer []string
-	redact                []string // raw secrets to scrub from server text
+	basic                 []string     // Broker API: "Basic base64(key:secret)"
+	tokens                *tokenSource // Broker API: client-credentials tokens
+	redact                []string     // raw secrets to scrub from server text
 }
 
 // hostLimiter is the client-side budget of one API host.
@@ -168,7 +182,11 @@ func newHostLimiter(perMinute, burst int, reserve float64) *hostLimiter {
 // New returns a Client for the trading API at baseURL (PaperURL, LiveURL
 // or a simulator's address).
 func New(baseURL string, opts ...Option) (*Client, error) {
-	o := DefaultOptions()
+	return newClient(baseURL, DefaultOptions(), opts)
+}
+
+// newClient is New starting from the defaults o (New's or NewBroker's).
+func newClient(baseURL string, o Options, opts []Option) (*Client, error) {
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -203,12 +221,13 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		data:    data.String(),
 		opts:    o,
 		log:     o.Logger,
-		auth:    newAuthHeaders(o),
+		auth:    newAuthHeaders(o, base),
 		trading: newHostLimiter(o.RateLimit, o.RateBurst, o.RateReserve),
 		market:  newHostLimiter(o.DataRateLimit, o.DataRateBurst, 0),
+		authx:   newHostLimiter(0, 0, 0),
 	}
 	// Options keeps the secrets for nobody: the Client reads them from auth.
-	c.opts.SecretKey, c.opts.OAuthToken = "", ""
+	c.opts.SecretKey, c.opts.OAuthToken, c.opts.BrokerSecret, c.opts.ClientSecret = "", "", "", ""
 
 	switch {
 	case o.HTTPClient != nil:
@@ -231,8 +250,24 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-func newAuthHeaders(o Options) *authHeaders {
+func newAuthHeaders(o Options, base *url.URL) *authHeaders {
 	a := &authHeaders{}
+	switch {
+	case o.ClientID != "":
+		tokenURL := o.TokenURL
+		if tokenURL == "" {
+			tokenURL = defaultTokenURL(base)
+		}
+		a.tokens = newTokenSource(tokenURL, o.ClientID, o.ClientSecret)
+		return a
+	case o.BrokerKey != "":
+		raw := o.BrokerKey + ":" + string(o.BrokerSecret)
+		enc := base64.StdEncoding.EncodeToString([]byte(raw))
+		a.basic = []string{"Basic " + enc}
+		// A server may echo the header (encoded) or the secret (decoded).
+		a.redact = append(a.redact, string(o.BrokerSecret), enc)
+		return a
+	}
 	if o.OAuthToken != "" {
 		a.bearer = []string{"Bearer " + string(o.OAuthToken)}
 		a.redact = append(a.redact, string(o.OAuthToken))
@@ -242,6 +277,18 @@ func newAuthHeaders(o Options) *authHeaders {
 		a.redact = append(a.redact, string(o.SecretKey))
 	}
 	return a
+}
+
+// authorization returns the Authorization header to send, if the
+// credentials take that form; key pairs go in headers of their own.
+func (a *authHeaders) authorization(ctx context.Context, c *Client) ([]string, error) {
+	switch {
+	case a.tokens != nil:
+		return a.tokens.authorization(ctx, c)
+	case a.basic != nil:
+		return a.basic, nil
+	}
+	return a.bearer, nil
 }
 
 func newTransport(maxConns int, idle time.Duration, h2c bool) *http.Transport {
@@ -286,6 +333,9 @@ func parseBaseURL(s string) (*url.URL, error) {
 
 func defaultDataURL(base *url.URL) string {
 	h := base.Hostname()
+	if h == "broker-api.sandbox.alpaca.markets" {
+		return BrokerDataSandboxURL // sandbox firms have a data host of their own
+	}
 	if h == "alpaca.markets" || strings.HasSuffix(h, ".alpaca.markets") {
 		return DataURL
 	}

@@ -253,7 +253,11 @@ func limitText(s string) string {
 // server or proxy echoes request headers back in an error body.
 func (a *authHeaders) scrub(b []byte) []byte {
 	out := b
-	for _, s := range a.redact {
+	redact := a.redact
+	if a.tokens != nil {
+		redact = a.tokens.secrets()
+	}
+	for _, s := range redact {
 		if s != "" && bytes.Contains(out, []byte(s)) {
 			out = bytes.ReplaceAll(out, []byte(s), []byte("[REDACTED]"))
 		}

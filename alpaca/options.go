@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,29 @@ type Options struct {
 	// OAuthToken, when set, is sent as "Authorization: Bearer" instead of
 	// the key pair. Default: none.
 	OAuthToken Secret
+
+	// BrokerKey and BrokerSecret are a Broker API firm's key pair, sent
+	// as HTTP Basic authentication; they take precedence over the fields
+	// above. Default: none.
+	BrokerKey    string
+	BrokerSecret Secret
+	// ClientID and ClientSecret are a Broker API firm's client
+	// credentials: the Client exchanges them at TokenURL for a
+	// short-lived access token, shared by all its goroutines and account
+	// views and renewed before it expires, and sends that as a bearer
+	// token. They take precedence over every other credential. Default:
+	// none.
+	ClientID     string
+	ClientSecret Secret
+	// TokenURL is the token endpoint for ClientID. Default: Alpaca's
+	// authentication host for Alpaca's Broker API hosts (AuthLiveURL,
+	// AuthSandboxURL), else TokenPath on the base URL's host.
+	TokenURL string
+	// AccountRateLimit and AccountRateBurst, when AccountRateLimit is
+	// above 0, give every Broker API account view a budget of its own on
+	// top of the firm's RateLimit. Default: 0, no per-account budget.
+	AccountRateLimit int
+	AccountRateBurst int
 
 	// DataURL is the market-data base URL. Default: DataURL when the
 	// trading base URL is an alpaca.markets host, else the trading base URL
@@ -161,6 +185,59 @@ func WithOAuthToken(token string) Option {
 			return errors.New("alpaca: WithOAuthToken: empty token")
 		}
 		o.OAuthToken = Secret(token)
+		return nil
+	}
+}
+
+// WithBrokerCredentials authenticates with a Broker API firm's key pair
+// over HTTP Basic; see Options.BrokerKey. Default: none.
+func WithBrokerCredentials(key, secret string) Option {
+	return func(o *Options) error {
+		if key == "" || secret == "" {
+			return errors.New("alpaca: WithBrokerCredentials: key and secret must both be set")
+		}
+		if strings.Contains(key, ":") {
+			return errors.New("alpaca: WithBrokerCredentials: key must not contain a colon")
+		}
+		o.BrokerKey, o.BrokerSecret = key, Secret(secret)
+		return nil
+	}
+}
+
+// WithClientCredentials authenticates with a Broker API firm's client
+// credentials through short-lived access tokens; see Options.ClientID.
+// Default: none.
+func WithClientCredentials(clientID, clientSecret string) Option {
+	return func(o *Options) error {
+		if clientID == "" || clientSecret == "" {
+			return errors.New("alpaca: WithClientCredentials: client id and secret must both be set")
+		}
+		o.ClientID, o.ClientSecret = clientID, Secret(clientSecret)
+		return nil
+	}
+}
+
+// WithTokenURL sets the token endpoint of WithClientCredentials (the
+// whole URL, path included). Default: see Options.TokenURL.
+func WithTokenURL(u string) Option {
+	return func(o *Options) error {
+		if _, err := parseBaseURL(u); err != nil {
+			return fmt.Errorf("alpaca: WithTokenURL: %w", err)
+		}
+		o.TokenURL = u
+		return nil
+	}
+}
+
+// WithAccountRateLimit gives each Broker API account view a budget of its
+// own, perMinute requests with bursts of burst, inside the firm's budget;
+// perMinute 0 removes it. Default: none.
+func WithAccountRateLimit(perMinute, burst int) Option {
+	return func(o *Options) error {
+		if perMinute < 0 || burst < 0 || (perMinute > 0 && burst == 0) {
+			return errors.New("alpaca: WithAccountRateLimit: need perMinute >= 0 and burst >= 1")
+		}
+		o.AccountRateLimit, o.AccountRateBurst = perMinute, burst
 		return nil
 	}
 }

@@ -178,6 +178,12 @@ type call struct {
 	idempotent bool
 	submit     bool // counts against the order-placement budget
 	maxRetries int  // 0: Options.MaxRetries; negative: none
+	// url, when set, is the absolute URL to send to instead of a base URL
+	// and path (the token endpoint); such a request bypasses the rate
+	// limiters and account mapping.
+	url    string
+	form   bool // body is application/x-www-form-urlencoded, not JSON
+	noAuth bool // send no credentials
 
 	// out receives a 2xx body; nil discards it.
 	out any
@@ -207,10 +213,24 @@ func (c *Client) do(ctx context.Context, cl *call) (result, error) {
 	if cl.data {
 		lim, base = c.market, c.data
 	}
-	u := base + cl.path
-	if len(cl.query) > 0 {
-		u += "?" + cl.query.Encode()
+	var acctLim *hostLimiter
+	route, path, query := cl.route, cl.path, cl.query
+	if c.acct != nil && !cl.data && cl.url == "" {
+		route, path, query = c.acct.target(cl.route, cl.path, cl.query)
+		acctLim = c.acct.lim
 	}
+	u := base + path
+	if cl.url != "" {
+		lim, u = c.authx, cl.url
+	}
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var acctID string
+	if c.acct != nil {
+		acctID = c.acct.id
+	}
+	reauthed := false // a refused token has been replaced once
 	maxRetries := c.opts.MaxRetries
 	if cl.maxRetries != 0 {
 		maxRetries = max(cl.maxRetries, 0)
@@ -221,23 +241,34 @@ func (c *Client) do(ctx context.Context, cl *call) (result, error) {
 	}
 
 	for attempt := 1; ; attempt++ {
-		waited, err := c.waitTurn(ctx, lim, cl.submit)
+		waited, err := c.waitTurn(ctx, acctLim, lim, cl.submit)
 		if err != nil {
 			if res.attempts == 0 {
 				return res, err // nothing was sent
 			}
-			return res, &RequestError{Method: cl.method, Route: cl.route, Attempts: res.attempts, Err: err}
+			return res, &RequestError{Method: cl.method, Route: route, Attempts: res.attempts, Err: err}
+		}
+		var authz []string
+		if !cl.noAuth {
+			if authz, err = c.auth.authorization(ctx, c); err != nil {
+				// Nothing of this attempt was sent; the token fetch has
+				// had its own retries.
+				if res.attempts == 0 && ctx.Err() != nil {
+					return res, err
+				}
+				return res, &RequestError{Method: cl.method, Route: route, Attempts: res.attempts, Err: err}
+			}
 		}
 		res.attempts = attempt
 		start := time.Now()
-		out := c.attempt(ctx, cl, u, trace)
+		out := c.attempt(ctx, cl, u, authz, trace)
 		dur := time.Since(start)
 		res.status, res.header = out.status, out.header
 		res.sent = res.sent || out.sent
 		res.reached = res.reached || (out.sent && !turnedAway(out.status))
 		if c.opts.Observer != nil {
-			info := RequestInfo{Method: cl.method, Route: cl.route, StatusCode: out.status, Attempt: attempt,
-				Duration: dur, RateLimitWait: waited, Err: out.err}
+			info := RequestInfo{Method: cl.method, Route: route, StatusCode: out.status, Attempt: attempt,
+				Duration: dur, RateLimitWait: waited, Err: out.err, AccountID: acctID}
 			if out.header != nil {
 				info.RequestID = out.header.Get("X-Request-Id")
 			}
@@ -247,15 +278,23 @@ func (c *Client) do(ctx context.Context, cl *call) (result, error) {
 			return res, nil
 		}
 		err = out.err
+		if out.status == http.StatusUnauthorized && c.auth.tokens != nil && !reauthed && !cl.noAuth &&
+			c.auth.tokens.invalidate(authz) {
+			// The token was refused before the request was looked at
+			// (revoked, or expired early): one more try with a fresh one
+			// is safe for any request, orders included.
+			reauthed = true
+			continue
+		}
 		var apiErr *APIError
 		isAPI := errors.As(err, &apiErr)
 		if !isAPI {
-			err = &RequestError{Method: cl.method, Route: cl.route, Attempts: attempt, StatusCode: out.status, Err: err}
+			err = &RequestError{Method: cl.method, Route: route, Attempts: attempt, StatusCode: out.status, Err: err}
 		}
 		if attempt > maxRetries || out.final {
 			return res, err
 		}
-		a := &Attempt{Method: cl.method, Route: cl.route, Idempotent: cl.idempotent, Number: attempt,
+		a := &Attempt{Method: cl.method, Route: route, Idempotent: cl.idempotent, Number: attempt,
 			StatusCode: out.status, Header: out.header, Sent: out.sent, Now: time.Now()}
 		if !isAPI {
 			a.Err = out.err
@@ -270,7 +309,7 @@ func (c *Client) do(ctx context.Context, cl *call) (result, error) {
 		}
 		if c.log != nil {
 			c.log.LogAttrs(ctx, slog.LevelDebug, "alpaca: retrying request",
-				slog.String("method", cl.method), slog.String("route", cl.route),
+				slog.String("method", cl.method), slog.String("route", route),
 				slog.Int("attempt", attempt), slog.Int("status", out.status),
 				slog.Duration("wait", wait), slog.String("error", err.Error()))
 		}
@@ -298,11 +337,28 @@ func (h *hostLimiter) pause(until time.Time) {
 }
 
 // waitTurn waits out a server-imposed pause and the client-side limiters,
-// returning the time spent.
-func (c *Client) waitTurn(ctx context.Context, lim *hostLimiter, submit bool) (time.Duration, error) {
+// returning the time spent: the account's own budget first (acct, nil for
+// none), then the host's, so that an account waiting on its own budget
+// holds none of the budget it shares with the others.
+func (c *Client) waitTurn(ctx context.Context, acct, lim *hostLimiter, submit bool) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	var waited time.Duration
+	if acct != nil && acct.all != nil {
+		start := time.Now()
+		err := acct.all.Wait(ctx)
+		waited = time.Since(start)
+		if err != nil {
+			return waited, err
+		}
+	}
+	d, err := c.waitHost(ctx, lim, submit)
+	return waited + d, err
+}
+
+// waitHost is waitTurn's part for one host's limiter.
+func (c *Client) waitHost(ctx context.Context, lim *hostLimiter, submit bool) (time.Duration, error) {
 	var start time.Time
 	if p := lim.pausedUntil.Load(); p != 0 {
 		start = time.Now()
@@ -361,7 +417,7 @@ type outcome struct {
 
 // attempt sends cl once and reads the whole reply within the per-attempt
 // timeout.
-func (c *Client) attempt(ctx context.Context, cl *call, u string, trace *sentTrace) outcome {
+func (c *Client) attempt(ctx context.Context, cl *call, u string, authz []string, trace *sentTrace) outcome {
 	actx := ctx
 	if c.opts.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -381,14 +437,17 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, trace *sentTra
 		req.ContentLength = int64(len(cl.body))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(cl.body)), nil }
 		req.Header["Content-Type"] = jsonContentType
+		if cl.form {
+			req.Header["Content-Type"] = formContentType
+		}
 	}
 	req.Header["Accept"] = jsonContentType
 	if c.opts.UserAgent != "" {
 		req.Header["User-Agent"] = []string{c.opts.UserAgent}
 	}
-	if c.auth.bearer != nil {
-		req.Header["Authorization"] = c.auth.bearer
-	} else if c.auth.keyID != nil {
+	if authz != nil {
+		req.Header["Authorization"] = authz
+	} else if c.auth.keyID != nil && !cl.noAuth {
 		req.Header[netx.KeyIDHeader] = c.auth.keyID
 		req.Header[netx.SecretKeyHeader] = c.auth.secret
 	}
@@ -436,7 +495,10 @@ func (c *Client) timeoutErr(ctx, actx context.Context, err error) error {
 	return err
 }
 
-var jsonContentType = []string{"application/json"}
+var (
+	jsonContentType = []string{"application/json"}
+	formContentType = []string{"application/x-www-form-urlencoded"}
+)
 
 var restBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 

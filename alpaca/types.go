@@ -394,6 +394,9 @@ type WatchlistRequest struct {
 
 // TradeUpdate is one event of the trade_updates stream (SSE or websocket).
 type TradeUpdate struct {
+	// AccountID is the Broker API account the event belongs to, set on
+	// the firm-wide stream only.
+	AccountID   string           `json:"account_id,omitempty"`
 	At          time.Time        `json:"at"`
 	Event       string           `json:"event"`
 	EventID     string           `json:"event_id"`

@@ -40,6 +40,15 @@ stands still until a client advances it:
 GET /sim/v1/streams lists what the market-data clients subscribe to, so a
 driver can wait for them before it steps.
 
+With --broker-key and --broker-secret (or an accounts file entry with
+broker: true) it serves Alpaca's Broker API beside the Trading API, for one
+firm with those credentials (HTTP Basic, or bearer tokens from
+POST /v1/oauth2/token with them as client_id and client_secret): accounts
+created with POST /v1/accounts are ACTIVE at once with --cash, cash journals
+from the firm's account (printed at start) settle at once, each account
+trades under /v1/trading/accounts/{account_id}/..., and GET /v2/events/trades
+with the firm's credentials streams every account's trade events.
+
 The synthetic market lists the S&P 500 and the most traded ETFs; --assets FILE
 lists instead the active US equities of an asset list saved from Alpaca's own
 GET /v2/assets, each with a seeded synthetic series.
@@ -53,7 +62,10 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 	fs.Usage = func() { fmt.Fprint(c.app.Stderr, brokerUsage); fs.PrintDefaults() }
 	listen := fs.String("listen", "127.0.0.1:8090", "address to serve on")
 	auto := fs.Bool("auto-provision", false, "give any new API key pair a fresh account (as Alpaca paper does)")
-	accounts := fs.String("accounts", "", "YAML or JSON `FILE` listing accounts: [{key_id, secret, cash}]")
+	accounts := fs.String("accounts", "", "YAML or JSON `FILE` listing accounts: [{key_id, secret, cash}]; an entry with broker: true is the Broker API firm instead")
+	brokerKey := fs.String("broker-key", "", "serve the Broker API for a firm with this `KEY` (needs --broker-secret)")
+	brokerSecret := fs.String("broker-secret", "", "the Broker API firm's `SECRET`")
+	brokerRate := fs.Int("broker-rate-limit", 0, "Broker API REST requests per minute for the firm, all its accounts together (Alpaca: 1000; 0 = unlimited)")
 	cash := fs.Float64("cash", sim.DefaultCash, "starting cash of each new account, USD")
 	seed := fs.Uint64("seed", 1, "seed of the synthetic market, partial fills and faults")
 	marketMode := fs.String("market", "always-open", "trading hours: always-open or nyse")
@@ -85,6 +97,10 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 		Faults:        sim.Faults{Latency: *latency, FailRate: *failRate, DropRate: *dropRate},
 		RateLimit:     *rateLimit,
 		MaxAccounts:   *maxAccounts,
+
+		BrokerKey:       *brokerKey,
+		BrokerSecret:    *brokerSecret,
+		BrokerRateLimit: *brokerRate,
 	}
 	switch *marketMode {
 	case "always-open":
@@ -131,14 +147,26 @@ func (c *brokerCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	if *accounts != "" {
-		creds, err := readAccounts(*accounts)
+		creds, firm, err := readAccounts(*accounts)
 		if err != nil {
 			return err
 		}
 		cfg.Credentials = creds
+		if firm != nil {
+			if cfg.BrokerKey != "" {
+				return usageError{"the Broker API firm is given twice: by --broker-key and in " + *accounts}
+			}
+			cfg.BrokerKey, cfg.BrokerSecret = firm.KeyID, firm.Secret
+		}
 	}
-	if !*auto && len(cfg.Credentials) == 0 {
-		return usageError{"no accounts: pass --auto-provision or --accounts FILE"}
+	if (cfg.BrokerKey == "") != (cfg.BrokerSecret == "") {
+		return usageError{"--broker-key and --broker-secret go together"}
+	}
+	if *brokerRate < 0 {
+		return usageError{"--broker-rate-limit must not be negative"}
+	}
+	if !*auto && len(cfg.Credentials) == 0 && cfg.BrokerKey == "" {
+		return usageError{"no accounts: pass --auto-provision, --accounts FILE or --broker-key and --broker-secret"}
 	}
 	level := slog.LevelInfo
 	if !*verbose {
@@ -225,6 +253,9 @@ func serveBroker(ctx context.Context, srv *sim.Server, ln net.Listener, stderr i
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stderr, "quantum broker: serving the Alpaca API on http://%s (market %s)\n", ln.Addr(), mode)
+	if id := srv.FirmAccountID(); id != "" {
+		fmt.Fprintf(stderr, "quantum broker: and the Broker API for its firm; the firm's account, for funding journals: %s\n", id)
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -262,34 +293,47 @@ type accountEntry struct {
 	KeyID  string  `yaml:"key_id"`
 	Secret string  `yaml:"secret"`
 	Cash   float64 `yaml:"cash"`
+	// Broker marks the Broker API firm's key pair, which opens the
+	// firm's routes rather than an account.
+	Broker bool `yaml:"broker"`
 }
 
-func readAccounts(path string) ([]sim.Credential, error) {
+// readAccounts reads an accounts file: the Trading API accounts, and the
+// Broker API firm's credentials if an entry is marked broker.
+func readAccounts(path string) ([]sim.Credential, *sim.Credential, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("accounts file: %w", err)
+		return nil, nil, fmt.Errorf("accounts file: %w", err)
 	}
 	defer f.Close()
 	var entries []accountEntry
 	dec := yaml.NewDecoder(f)
 	dec.KnownFields(true)
 	if err := dec.Decode(&entries); err != nil {
-		return nil, fmt.Errorf("accounts file %s: %w", path, err)
+		return nil, nil, fmt.Errorf("accounts file %s: %w", path, err)
 	}
+	var firm *sim.Credential
 	seen := map[string]bool{}
 	out := make([]sim.Credential, 0, len(entries))
 	for i, e := range entries {
 		if e.KeyID == "" || e.Secret == "" {
-			return nil, fmt.Errorf("accounts file %s: entry %d: key_id and secret are required", path, i+1)
+			return nil, nil, fmt.Errorf("accounts file %s: entry %d: key_id and secret are required", path, i+1)
 		}
 		if seen[e.KeyID] {
-			return nil, fmt.Errorf("accounts file %s: entry %d: key_id %q appears twice", path, i+1, e.KeyID)
+			return nil, nil, fmt.Errorf("accounts file %s: entry %d: key_id %q appears twice", path, i+1, e.KeyID)
 		}
 		if e.Cash < 0 {
-			return nil, fmt.Errorf("accounts file %s: entry %d: cash must not be negative", path, i+1)
+			return nil, nil, fmt.Errorf("accounts file %s: entry %d: cash must not be negative", path, i+1)
 		}
 		seen[e.KeyID] = true
+		if e.Broker {
+			if firm != nil {
+				return nil, nil, fmt.Errorf("accounts file %s: entry %d: a second broker entry; the broker serves one firm", path, i+1)
+			}
+			firm = &sim.Credential{KeyID: e.KeyID, Secret: e.Secret}
+			continue
+		}
 		out = append(out, sim.Credential{KeyID: e.KeyID, Secret: e.Secret, Cash: e.Cash})
 	}
-	return out, nil
+	return out, firm, nil
 }

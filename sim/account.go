@@ -18,6 +18,10 @@ type account struct {
 	created    time.Time
 	rate       rateWindow
 	feed       *feed[tuRecord]
+	// firmIdx is the account's index among the Broker API firm's
+	// customers (from 1), whose events the firm-wide feed carries too; 0
+	// for a Trading API account. Set before the account is shared.
+	firmIdx uint32
 
 	mu         sync.Mutex
 	eng        *match.Account
@@ -116,7 +120,11 @@ func (a *account) clock(now time.Time) time.Time {
 // keeps the feed's order equal to the order things happened.
 func (a *account) publish(s *Server, ev []match.Event) {
 	for i := range ev {
-		a.feed.publish(recordOf(&ev[i]), ev[i].Time.Time(), s.cfg.FeedCapacity)
+		rec := recordOf(&ev[i])
+		a.feed.publish(rec, ev[i].Time.Time(), s.cfg.FeedCapacity)
+		if a.firmIdx != 0 {
+			s.firm.feed.publish(firmRecord{acct: a.firmIdx, tu: rec}, ev[i].Time.Time(), s.cfg.BrokerFeedCapacity)
+		}
 	}
 	clear(ev)
 	a.evbuf = ev[:0]

@@ -103,7 +103,9 @@ const accountLimitMessage = "forbidden: account limit reached, no new paper acco
 // the secret matches, a new one under auto-provisioning while fewer than
 // MaxAccounts exist, nil otherwise with the reason.
 func (s *Server) authenticate(key, secret string) (*account, authFailure) {
-	if key == "" {
+	if key == "" || (s.firm != nil && key == s.firm.key) {
+		// The Broker API firm's key opens the firm's routes, not an
+		// account of its own.
 		return nil, authUnknown
 	}
 	h := hashSecret(secret)

@@ -40,6 +40,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,6 +157,24 @@ type Config struct {
 	// read them. A request that finds it spent waits up to WriteTimeout,
 	// then gets 503 with Retry-After. Defaults to 64 MiB.
 	ResponseBudget int64
+
+	// BrokerKey and BrokerSecret, when set, serve Alpaca's Broker API
+	// beside the Trading API for one firm with these credentials (HTTP
+	// Basic or Alpaca's key headers, or, as client_id and client_secret,
+	// bearer tokens from POST /v1/oauth2/token): customer accounts, cash
+	// journals and transfers, per-account trading under
+	// /v1/trading/accounts/{account_id}, and the firm-wide trade-event
+	// stream. See FirmAccountID.
+	BrokerKey, BrokerSecret string
+	// BrokerRateLimit is the firm's REST requests per minute, across all
+	// its accounts (Alpaca's is 1,000); 0 means unlimited.
+	BrokerRateLimit int
+	// BrokerFeedCapacity is how many trade events the firm-wide stream
+	// keeps for replay (since_id). Defaults to DefaultBrokerFeedCapacity.
+	BrokerFeedCapacity int
+	// TokenLifetime is how long an access token from the token endpoint
+	// lives. Defaults to DefaultTokenLifetime.
+	TokenLifetime time.Duration
 }
 
 // Server is the simulated broker. Create it with New, serve Handler, and
@@ -170,6 +189,7 @@ type Server struct {
 	log      *slog.Logger
 	streams  streamCounters
 	budget   *budget
+	firm     *firm // the Broker API; nil without Config.BrokerKey
 
 	lastLimitLog atomic.Int64 // unix ns of the last "account limit" line
 
@@ -236,18 +256,39 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ResponseBudget <= 0 {
 		cfg.ResponseBudget = DefaultResponseBudget
 	}
+	if (cfg.BrokerKey == "") != (cfg.BrokerSecret == "") {
+		return nil, errors.New("sim: the Broker API needs both a key and a secret")
+	}
+	if strings.Contains(cfg.BrokerKey, ":") {
+		return nil, errors.New("sim: the Broker API key must not contain a colon")
+	}
+	if cfg.BrokerRateLimit < 0 {
+		return nil, errors.New("sim: the Broker API rate limit must not be negative")
+	}
+	if cfg.BrokerFeedCapacity <= 0 {
+		cfg.BrokerFeedCapacity = DefaultBrokerFeedCapacity
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = DefaultTokenLifetime
+	}
 	if cfg.Faults.FailRate < 0 || cfg.Faults.DropRate < 0 || cfg.Faults.FailRate+cfg.Faults.DropRate > 1 {
 		return nil, errors.New("sim: fail and drop rates must be in [0, 1] and sum to at most 1")
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, budget: newBudget(cfg.ResponseBudget), flush: make(chan chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.faults = newFaultInjector(cfg.Faults, cfg.Seed)
+	if cfg.BrokerKey != "" {
+		s.firm = newFirm(cfg.BrokerKey, cfg.BrokerSecret)
+	}
 	m, err := market.New(market.Config{
 		Seed:         int64(cfg.Seed),
 		Now:          cfg.Now,
 		TickInterval: cfg.TickInterval,
 		Session:      cfg.Session.Open,
 		Auth: func(key, secret string) bool {
+			if s.firm != nil && s.firm.owns(key, secret) {
+				return true // a firm streams market data with its own keys
+			}
 			a, _ := s.authenticate(key, secret)
 			return a != nil
 		},
@@ -425,8 +466,23 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /sim/v1/streams", s.admin(s.getSimStreams))
 
 	s.market.Register(s.mux, func(h http.Handler) http.Handler {
-		return s.authorized(func(w http.ResponseWriter, r *http.Request, _ *account) { s.serveBudgeted(w, r, h) })
+		acct := s.authorized(func(w http.ResponseWriter, r *http.Request, _ *account) { s.serveBudgeted(w, r, h) })
+		if s.firm == nil {
+			return acct
+		}
+		// The firm reads market data with its own credentials too.
+		firm := s.firmAuthorized(func(w http.ResponseWriter, r *http.Request) { s.serveBudgeted(w, r, h) })
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if s.firm.authenticate(r, s.rateNow()) != firmNotIt {
+				firm.ServeHTTP(w, r)
+				return
+			}
+			acct.ServeHTTP(w, r)
+		})
 	})
+	if s.firm != nil {
+		s.brokerRoutes()
+	}
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(w, "endpoint not found")

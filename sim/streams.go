@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
 )
 
 const (
@@ -49,7 +51,7 @@ func (s *Server) StreamStats() StreamStats {
 // cuts off slow clients: counted every time, logged at most once a second
 // so that a crowd of stalled clients cannot flood the log, with the
 // number cut off since the previous line.
-func (s *Server) slowClient(stream, reason string, a *account) {
+func (s *Server) slowClient(stream, reason, who string) {
 	total := s.streams.slow.Add(1)
 	c := &s.streams
 	now := time.Now() // wall time: the log's rate, not the market's clock
@@ -62,7 +64,7 @@ func (s *Server) slowClient(stream, reason string, a *account) {
 	n := c.unlogged
 	c.unlogged, c.lastLog = 0, now
 	c.mu.Unlock()
-	s.log.Warn("slow stream client disconnected", "stream", stream, "reason", reason, "account", a.id,
+	s.log.Warn("slow stream client disconnected", "stream", stream, "reason", reason, "account", who,
 		"disconnected_since_last_log", n, "slow_disconnects_total", total)
 }
 
@@ -83,12 +85,39 @@ func (s *Server) streamAuth(w http.ResponseWriter, r *http.Request) *account {
 
 // sseTradeUpdates serves GET /v2/events/trades: the account's trade updates
 // as server-sent events, replayed from since/since_id and then live, until
-// until/until_id is reached or the client goes away.
+// until/until_id is reached or the client goes away. With the Broker API
+// firm's credentials it is the firm's stream instead: every customer
+// account's updates, each naming its account.
 func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
+	if s.firm != nil {
+		switch s.firm.authenticate(r, s.rateNow()) {
+		case firmOK:
+			f := s.firm
+			serveTradeSSE(s, w, r, f.feed, "firm", func(e *feedEntry[firmRecord]) alpaca.TradeUpdate {
+				c := f.customerAt(e.v.acct)
+				own := feedEntry[tuRecord]{ms: e.ms, seq: e.seq, at: e.at, v: e.v.tu}
+				tu := s.tradeUpdate(c.a, &own)
+				tu.AccountID = c.a.id
+				return tu
+			})
+			return
+		case firmWrongPass:
+			writeAuthError(w, authWrongSecret)
+			return
+		}
+	}
 	a := s.streamAuth(w, r)
 	if a == nil {
 		return
 	}
+	serveTradeSSE(s, w, r, a.feed, a.id, func(e *feedEntry[tuRecord]) alpaca.TradeUpdate { return s.tradeUpdate(a, e) })
+}
+
+// serveTradeSSE streams a trade-update feed (an account's or the firm's)
+// as server-sent events; render turns a retained entry into the update
+// sent, and who names the stream in logs.
+func serveTradeSSE[T any](s *Server, w http.ResponseWriter, r *http.Request, f *feed[T], who string,
+	render func(*feedEntry[T]) alpaca.TradeUpdate) {
 	q := r.URL.Query()
 	since, until, sinceID, untilID := q.Get("since"), q.Get("until"), q.Get("since_id"), q.Get("until_id")
 	switch {
@@ -102,8 +131,12 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 		invalid(w, "until_id requires since_id")
 		return
 	}
-	var from func(*feedEntry[tuRecord]) bool
-	var stop func(*feedEntry[tuRecord]) bool
+	var from func(*feedEntry[T]) bool
+	var stop func(*feedEntry[T]) bool
+	// last, when set, says an entry is the last one asked for (until_id
+	// itself): the stream ends once it is sent, not when something newer
+	// happens to arrive.
+	var last func(*feedEntry[T]) bool
 	switch {
 	case sinceID != "":
 		since, ok := parseULID(sinceID)
@@ -111,14 +144,15 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 			invalid(w, "invalid since_id: expected a ULID")
 			return
 		}
-		from = func(e *feedEntry[tuRecord]) bool { return e.after(since) }
+		from = func(e *feedEntry[T]) bool { return e.after(since) }
 		if untilID != "" {
 			until, ok := parseULID(untilID)
 			if !ok {
 				invalid(w, "invalid until_id: expected a ULID")
 				return
 			}
-			stop = func(e *feedEntry[tuRecord]) bool { return e.after(until) }
+			stop = func(e *feedEntry[T]) bool { return e.after(until) }
+			last = func(e *feedEntry[T]) bool { return until.hi == 0 && e.ms == until.ms && e.seq == until.lo }
 		}
 	case since != "":
 		t, err := time.Parse(time.RFC3339Nano, since)
@@ -126,19 +160,19 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 			invalid(w, "invalid since: expected an RFC 3339 time")
 			return
 		}
-		from = func(e *feedEntry[tuRecord]) bool { return e.at >= t.UnixNano() }
+		from = func(e *feedEntry[T]) bool { return e.at >= t.UnixNano() }
 		if until != "" {
 			u, err := time.Parse(time.RFC3339Nano, until)
 			if err != nil {
 				invalid(w, "invalid until: expected an RFC 3339 time")
 				return
 			}
-			stop = func(e *feedEntry[tuRecord]) bool { return e.at > u.UnixNano() }
+			stop = func(e *feedEntry[T]) bool { return e.at > u.UnixNano() }
 		}
 	}
 
-	sub := a.feed.subscribe(from)
-	defer a.feed.unsubscribe(sub)
+	sub := f.subscribe(from)
+	defer f.unsubscribe(sub)
 	s.streams.active.Add(1)
 	defer s.streams.active.Add(-1)
 
@@ -171,21 +205,21 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 	}
 	failed := func() {
 		if !time.Now().Before(deadline) {
-			s.slowClient("sse", "write timeout", a)
+			s.slowClient("sse", "write timeout", who)
 		}
 	}
 	if !flush(nil) {
 		failed()
 		return
 	}
-	batch := make([]feedEntry[tuRecord], streamBatch)
+	batch := make([]feedEntry[T], streamBatch)
 	buf := make([]byte, 0, 2048)
 	hb := time.NewTicker(s.cfg.HeartbeatInterval)
 	defer hb.Stop()
 	for {
-		n, ok := a.feed.read(sub, batch)
+		n, ok := f.read(sub, batch)
 		if !ok {
-			s.slowClient("sse", "fell behind", a)
+			s.slowClient("sse", "fell behind", who)
 			return // too slow: the client resumes with since_id
 		}
 		if n > 0 {
@@ -195,11 +229,15 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 					flush(buf)
 					return
 				}
-				b, err := json.Marshal(s.tradeUpdate(a, &batch[i]))
+				b, err := json.Marshal(render(&batch[i]))
 				if err != nil {
 					return
 				}
 				buf = append(append(append(buf, "data: "...), b...), "\n\n"...)
+				if last != nil && last(&batch[i]) {
+					flush(buf)
+					return
+				}
 			}
 			if !flush(buf) {
 				failed()
@@ -280,7 +318,7 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 		defer wcancel()
 		err = c.Write(wctx, websocket.MessageBinary, b)
 		if err != nil && !time.Now().Before(deadline) && a != nil {
-			s.slowClient("websocket", "write timeout", a)
+			s.slowClient("websocket", "write timeout", a.id)
 		}
 		return err
 	}
@@ -371,7 +409,7 @@ func (s *Server) wsTradeUpdates(w http.ResponseWriter, r *http.Request) {
 		if sub != nil {
 			n, ok := a.feed.read(sub, batch)
 			if !ok {
-				s.slowClient("websocket", "fell behind", a)
+				s.slowClient("websocket", "fell behind", a.id)
 				c.Close(websocket.StatusPolicyViolation, "slow client")
 				return
 			}

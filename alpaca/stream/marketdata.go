@@ -93,6 +93,9 @@ type MarketData struct {
 // ignored).
 func NewMarketData(baseURL string, feed Feed, opts ...Option) (*MarketData, error) {
 	o, err := buildOptions(opts)
+	if err == nil {
+		err = needKeys(&o)
+	}
 	if err != nil {
 		return nil, err
 	}

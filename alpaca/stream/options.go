@@ -39,6 +39,13 @@ type Options struct {
 	KeyID     string
 	SecretKey alpaca.Secret
 
+	// Authorizer, when set, authenticates the SSE request instead of
+	// KeyID and SecretKey: a Broker API firm's stream is opened with the
+	// firm's HTTP Basic or bearer credentials (an *alpaca.Broker is an
+	// Authorizer). Websockets still need KeyID and SecretKey. SSE only;
+	// default nil.
+	Authorizer Authorizer
+
 	// HTTPClient carries the SSE request and the websocket upgrades. Its
 	// Timeout must be zero, because a stream request lasts for hours.
 	// Default nil: the websockets use a client with its own clone of
@@ -136,6 +143,17 @@ type Options struct {
 	OnResync      func(context.Context) error
 }
 
+// Authorizer sets credentials on a stream's HTTP request. Authorize is
+// called before every connection attempt, so credentials that expire
+// (access tokens) are fresh each time. When the server refuses them with
+// 401, Unauthorized is told, and reports whether to try again (a token
+// that can be replaced) or give up (credentials that will not get
+// better). *alpaca.Broker implements it.
+type Authorizer interface {
+	Authorize(ctx context.Context, req *http.Request) error
+	Unauthorized(req *http.Request) bool
+}
+
 // Option sets one field of Options.
 type Option func(*Options) error
 
@@ -157,6 +175,18 @@ func DefaultOptions() Options {
 func WithCredentials(keyID, secretKey string) Option {
 	return func(o *Options) error {
 		o.KeyID, o.SecretKey = keyID, alpaca.Secret(secretKey)
+		return nil
+	}
+}
+
+// WithAuthorizer authenticates the SSE request with a; see
+// Options.Authorizer.
+func WithAuthorizer(a Authorizer) Option {
+	return func(o *Options) error {
+		if a == nil {
+			return errors.New("alpaca: nil stream authorizer")
+		}
+		o.Authorizer = a
 		return nil
 	}
 }
@@ -312,6 +342,15 @@ func WithTradeUpdateHandler(onUpdate func(context.Context, alpaca.TradeUpdate) e
 	}
 }
 
+// needKeys is the websockets' credential check: they authenticate in a
+// message of their own, so an Authorizer cannot stand in for a key pair.
+func needKeys(o *Options) error {
+	if o.KeyID == "" || o.SecretKey == "" {
+		return errors.New("alpaca: stream credentials missing (a websocket needs a key pair)")
+	}
+	return nil
+}
+
 func buildOptions(opts []Option) (Options, error) {
 	o := DefaultOptions()
 	for _, opt := range opts {
@@ -319,7 +358,7 @@ func buildOptions(opts []Option) (Options, error) {
 			return o, err
 		}
 	}
-	if o.KeyID == "" || o.SecretKey == "" {
+	if (o.KeyID == "" || o.SecretKey == "") && o.Authorizer == nil {
 		return o, errors.New("alpaca: stream credentials missing")
 	}
 	if o.BufferSize < 1 {

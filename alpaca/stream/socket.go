@@ -54,6 +54,9 @@ type TradeSocket struct {
 // fields are ignored).
 func NewTradeSocket(baseURL string, opts ...Option) (*TradeSocket, error) {
 	o, err := buildOptions(opts)
+	if err == nil {
+		err = needKeys(&o)
+	}
 	if err != nil {
 		return nil, err
 	}

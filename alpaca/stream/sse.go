@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +52,24 @@ type TradeEvents struct {
 	fullLog  logLimiter
 
 	last resumePoint
+	// reauthed is set when a 401 made the Authorizer replace its token,
+	// and cleared by a successful connection; only Run's goroutine uses it.
+	reauthed bool
+}
+
+// scrubCredentials keeps a server that echoes the request's credentials
+// in an error body from putting them in an error.
+func scrubCredentials(body string, req *http.Request, secret alpaca.Secret) string {
+	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && cred != "" {
+		body = strings.ReplaceAll(body, cred, "[REDACTED]")
+	}
+	if _, pass, ok := req.BasicAuth(); ok && pass != "" {
+		body = strings.ReplaceAll(body, pass, "[REDACTED]")
+	}
+	if secret != "" {
+		body = strings.ReplaceAll(body, string(secret), "[REDACTED]")
+	}
+	return body
 }
 
 // NewTradeEvents returns a stream for <baseURL>/v2/events/trades,
@@ -185,8 +205,25 @@ func (s *TradeEvents) connect(ctx context.Context) (connected bool, err error) {
 	if err != nil {
 		return false, fatal(err)
 	}
-	req.Header.Set(netx.KeyIDHeader, s.opts.KeyID)
-	req.Header.Set(netx.SecretKeyHeader, string(s.opts.SecretKey))
+	if a := s.opts.Authorizer; a != nil {
+		actx, acancel := context.WithTimeout(connCtx, s.opts.HandshakeTimeout)
+		err := a.Authorize(actx, req)
+		acancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			if errors.Is(err, alpaca.ErrUnauthorized) || errors.Is(err, alpaca.ErrForbidden) {
+				return false, fatal(fmt.Errorf("authorizing stream: %w: %w", ErrUnauthorized, err))
+			}
+			// A token endpoint that fails otherwise may recover; the
+			// reconnect loop's backoff paces the tries.
+			return false, fmt.Errorf("authorizing stream: %w", err)
+		}
+	} else {
+		req.Header.Set(netx.KeyIDHeader, s.opts.KeyID)
+		req.Header.Set(netx.SecretKeyHeader, string(s.opts.SecretKey))
+	}
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
 
@@ -206,13 +243,22 @@ func (s *TradeEvents) connect(ctx context.Context) (connected bool, err error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return false, classifyStatus(&httpError{
+		herr := &httpError{
 			op:     "GET /v2/events/trades",
 			status: resp.StatusCode,
-			body:   string(bytes.TrimSpace(body)),
-		})
+			body:   scrubCredentials(string(bytes.TrimSpace(body)), req, s.opts.SecretKey),
+		}
+		if resp.StatusCode == http.StatusUnauthorized && s.opts.Authorizer != nil && !s.reauthed &&
+			s.opts.Authorizer.Unauthorized(req) {
+			// A refused token is replaced on the next attempt; refused
+			// twice running, the credentials themselves are wrong.
+			s.reauthed = true
+			return false, herr
+		}
+		return false, classifyStatus(herr)
 	}
 	live.touch()
+	s.reauthed = false
 	s.stats.connects.Add(1)
 	s.log.Info("connected", "resumed", resumed, "query", u.RawQuery)
 	if s.opts.OnConnect != nil {
