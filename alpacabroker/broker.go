@@ -71,6 +71,10 @@ type Config struct {
 type Broker struct {
 	cfg    Config
 	client *alpaca.Client
+	// firm is set for a Broker API account (Firm.Account): its updates
+	// come from the firm's one stream, not a connection of its own.
+	firm    *Firm
+	account string
 }
 
 // New returns a Broker for cfg.
@@ -306,6 +310,9 @@ func (b *Broker) LatestQuotes(ctx context.Context, symbols []string) (map[string
 // StreamUpdates implements trading.Broker with the SSE trade-update
 // stream, which resumes by event id after a dropped connection.
 func (b *Broker) StreamUpdates(ctx context.Context, out chan<- trading.OrderUpdate) error {
+	if b.firm != nil {
+		return b.firm.follow(ctx, b.account, out)
+	}
 	send := func(ctx context.Context, u trading.OrderUpdate) error {
 		select {
 		case out <- u:

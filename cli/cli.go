@@ -1,5 +1,5 @@
 // Package cli is the quantum command as a library: its subcommands
-// (broker, run, stress, backtest, data, init, version), its config file and
+// (broker, run, stress, backtest, data, tenants, init, version), its config file and
 // the strategies a config may name. cmd/quantum is New().Main with the
 // built-in strategies; a program of your own registers its strategies as
 // well and is the same command with them:
@@ -124,6 +124,7 @@ Usage:
   quantum stress  [flags]   concurrent order-placement stress test
   quantum backtest [flags]  run the config's strategies over history, in process
   quantum data    COMMAND   record historical bars: fetch from Alpaca, import CSV
+  quantum tenants create    create Broker API customer accounts to run as tenants
   quantum init    [flags]   write a commented starter config (./quantum.yaml)
   quantum version           print the version and the commit it was built from
 
@@ -151,6 +152,8 @@ func (a *App) Run(ctx context.Context, args []string) error {
 		return (&dataCommand{app: a}).Run(ctx, args[1:])
 	case "init":
 		return (&initCommand{app: a}).Run(ctx, args[1:])
+	case "tenants":
+		return (&tenantsCommand{app: a}).Run(ctx, args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintln(a.Stdout, versionLine())
 		return nil

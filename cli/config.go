@@ -42,6 +42,9 @@ type Config struct {
 	Tenants         []TenantConfig `yaml:"tenants"`
 	// Notify are the webhooks that alerts go to (see NotifyConfig).
 	Notify []NotifyConfig `yaml:"notify"`
+	// BrokerAPI is the Broker API firm whose customer accounts the
+	// tenants with a broker_account_id trade in.
+	BrokerAPI *BrokerAPIConfig `yaml:"broker_api"`
 	// EngineName is how the dashboard and logs name this engine when
 	// several share a PostgreSQL journal; default host:pid.
 	EngineName string `yaml:"engine_name"`
@@ -55,14 +58,35 @@ type Config struct {
 // engines can share) rather than SQLite under Data.
 func (c *Config) sharedJournal() bool { return c.journalDSN != "" && c.journalDSN != "sqlite" }
 
+// BrokerAPIConfig is a Broker API firm: one key for all its customer
+// accounts, one rate limit and one trade-event stream shared by them.
+type BrokerAPIConfig struct {
+	// URL is the Broker API (https://broker-api.sandbox.alpaca.markets,
+	// or `quantum broker`, which serves it beside the Trading API);
+	// default: broker.
+	URL       string `yaml:"url"`
+	Key       string `yaml:"key"`
+	Secret    string `yaml:"secret"`
+	KeyEnv    string `yaml:"key_env"`
+	SecretEnv string `yaml:"secret_env"`
+	// RateLimit is requests/min for the whole firm; unset: 0 for a
+	// loopback broker, Alpaca's Broker API limit otherwise.
+	RateLimit *int `yaml:"rate_limit"`
+
+	key, secret string // after ${NAME} expansion and the *_env look-ups
+}
+
 // TenantConfig is one tenant in the config file.
 type TenantConfig struct {
-	ID        string `yaml:"id"`
-	KeyID     string `yaml:"key_id"`
-	Secret    string `yaml:"secret"`
-	KeyIDEnv  string `yaml:"key_id_env"`
-	SecretEnv string `yaml:"secret_env"`
-	Strategy  string `yaml:"strategy"`
+	ID string `yaml:"id"`
+	// BrokerAccountID makes the tenant a customer account of broker_api's
+	// firm instead of a Trading API key pair of its own.
+	BrokerAccountID string `yaml:"broker_account_id"`
+	KeyID           string `yaml:"key_id"`
+	Secret          string `yaml:"secret"`
+	KeyIDEnv        string `yaml:"key_id_env"`
+	SecretEnv       string `yaml:"secret_env"`
+	Strategy        string `yaml:"strategy"`
 	// Params are strategy parameters; values are scalars.
 	Params strategy.Params `yaml:"params"`
 	Risk   RiskConfig      `yaml:"risk"`
@@ -135,6 +159,15 @@ func ParseConfig(r io.Reader, getenv func(string) string) (Config, error) {
 	}
 	cfg.journalDSN = expandEnv(cfg.Journal, getenv)
 	cfg.expandNotify(getenv)
+	if b := cfg.BrokerAPI; b != nil {
+		b.key, b.secret = expandEnv(b.Key, getenv), expandEnv(b.Secret, getenv)
+		if b.KeyEnv != "" {
+			b.key = getenv(b.KeyEnv)
+		}
+		if b.SecretEnv != "" {
+			b.secret = getenv(b.SecretEnv)
+		}
+	}
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		t.keyID = expandEnv(t.KeyID, getenv)
@@ -147,7 +180,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (Config, error) {
 		}
 		// Alpaca's standard names serve a single-tenant config that names
 		// no keys at all, so pointing at paper trading is one variable.
-		if len(cfg.Tenants) == 1 && t.KeyID == "" && t.KeyIDEnv == "" && t.Secret == "" && t.SecretEnv == "" {
+		if len(cfg.Tenants) == 1 && t.BrokerAccountID == "" && t.KeyID == "" && t.KeyIDEnv == "" && t.Secret == "" && t.SecretEnv == "" {
 			t.keyID, t.secret = getenv("APCA_API_KEY_ID"), getenv("APCA_API_SECRET_KEY")
 		}
 	}
@@ -176,13 +209,16 @@ func ReadConfigFile(path string, getenv func(string) string) (Config, error) {
 
 // tenantSpec is a validated tenant, ready to wire.
 type tenantSpec struct {
-	ID          trading.TenantID
-	KeyID       string
-	Secret      string
-	Strategy    string
-	NewStrategy func() (trading.Strategy, error)
-	Limits      trading.Limits
-	State       trading.TradingState
+	ID trading.TenantID
+	// BrokerAccountID, when set, is the firm's customer account the
+	// tenant trades in; KeyID and Secret are then empty.
+	BrokerAccountID string
+	KeyID           string
+	Secret          string
+	Strategy        string
+	NewStrategy     func() (trading.Strategy, error)
+	Limits          trading.Limits
+	State           trading.TradingState
 }
 
 // validate checks everything that can be checked without the network
@@ -227,7 +263,11 @@ func (c *Config) validate(strategies *strategy.Registry, deriveKeys bool) ([]ten
 		return nil, bad("tenants", "", errors.New("at least one tenant required"))
 	}
 	seen := map[string]bool{}
-	keys := map[string]int{} // key_id -> tenant index
+	keys := map[string]int{}     // key_id -> tenant index
+	accounts := map[string]int{} // broker_account_id -> tenant index
+	if err := c.validateBrokerAPI(); err != nil {
+		return nil, err
+	}
 	specs := make([]tenantSpec, 0, len(c.Tenants))
 	for i, t := range c.Tenants {
 		f := func(name string) string { return fmt.Sprintf("tenants[%d].%s", i, name) }
@@ -249,7 +289,12 @@ func (c *Config) validate(strategies *strategy.Registry, deriveKeys bool) ([]ten
 			return nil, bad(f("secret"), "", errors.New("give secret or secret_env, not both"))
 		}
 		spec := tenantSpec{ID: id, KeyID: t.keyID, Secret: t.secret, Strategy: t.Strategy}
-		if spec.KeyID == "" || spec.Secret == "" {
+		if t.BrokerAccountID != "" {
+			if err := c.brokerAccount(t, f, accounts, i); err != nil {
+				return nil, err
+			}
+			spec = tenantSpec{ID: id, BrokerAccountID: t.BrokerAccountID, Strategy: t.Strategy}
+		} else if spec.KeyID == "" || spec.Secret == "" {
 			switch {
 			case !deriveKeys && spec.KeyID == "":
 				return nil, bad(f("key_id"), "", missingCred("key_id", t.KeyIDEnv))
@@ -260,7 +305,7 @@ func (c *Config) validate(strategies *strategy.Registry, deriveKeys bool) ([]ten
 			// one per tenant so accounts stay apart and stable.
 			spec.KeyID, spec.Secret = "PK"+strings.ToUpper(demoKey(t.ID)), "embedded-"+demoKey(t.ID)
 		}
-		if j, dup := keys[spec.KeyID]; dup {
+		if j, dup := keys[spec.KeyID]; dup && spec.KeyID != "" {
 			// One account for two tenants: each would take the other's
 			// positions and orders for its own.
 			return nil, bad(f("key_id"), "", fmt.Errorf("the same key pair as tenants[%d] (%s): two tenants would share one account", j, c.Tenants[j].ID))
@@ -301,6 +346,63 @@ func (c *Config) validate(strategies *strategy.Registry, deriveKeys bool) ([]ten
 		return nil, err
 	}
 	return specs, nil
+}
+
+// validateBrokerAPI checks the firm's block, when there is one.
+func (c *Config) validateBrokerAPI() error {
+	b := c.BrokerAPI
+	if b == nil {
+		return nil
+	}
+	bad := func(field, value string, err error) error {
+		return &ConfigValidationError{Field: "broker_api." + field, Value: value, Err: err}
+	}
+	if b.URL == "" {
+		b.URL = c.Broker
+	}
+	if b.URL == "" {
+		return bad("url", "", errors.New("required: the embedded broker has no Broker API firm; run `quantum broker --broker-key ... --broker-secret ...` and give its URL"))
+	}
+	if u, err := url.Parse(b.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("url", b.URL, errors.New("want an http(s) URL"))
+	}
+	if b.Key != "" && b.KeyEnv != "" {
+		return bad("key", "", errors.New("give key or key_env, not both"))
+	}
+	if b.Secret != "" && b.SecretEnv != "" {
+		return bad("secret", "", errors.New("give secret or secret_env, not both"))
+	}
+	if b.key == "" {
+		return bad("key", "", missingCred("key", b.KeyEnv))
+	}
+	if b.secret == "" {
+		return bad("secret", "", missingCred("secret", b.SecretEnv))
+	}
+	if b.RateLimit != nil && *b.RateLimit < 0 {
+		return bad("rate_limit", fmt.Sprint(*b.RateLimit), errors.New("must not be negative"))
+	}
+	return nil
+}
+
+// brokerAccount checks tenant i's broker_account_id: a firm to trade
+// under, no key pair of its own, one tenant per account.
+func (c *Config) brokerAccount(t TenantConfig, f func(string) string, accounts map[string]int, i int) error {
+	bad := func(field, value string, err error) error {
+		return &ConfigValidationError{Field: f(field), Value: value, Err: err}
+	}
+	switch {
+	case c.BrokerAPI == nil:
+		return bad("broker_account_id", t.BrokerAccountID, errors.New("needs a broker_api: block with the firm's URL and key"))
+	case t.KeyID != "" || t.KeyIDEnv != "" || t.Secret != "" || t.SecretEnv != "":
+		return bad("broker_account_id", t.BrokerAccountID, errors.New("a Broker API account trades with the firm's key: drop key_id and secret"))
+	case strings.ContainsAny(t.BrokerAccountID, "/?#% "):
+		return bad("broker_account_id", t.BrokerAccountID, errors.New("not an account id"))
+	}
+	if j, dup := accounts[t.BrokerAccountID]; dup {
+		return bad("broker_account_id", t.BrokerAccountID, fmt.Errorf("also tenants[%d] (%s)'s: two tenants would share one account", j, c.Tenants[j].ID))
+	}
+	accounts[t.BrokerAccountID] = i
+	return nil
 }
 
 func missingCred(name, envName string) error {

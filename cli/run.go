@@ -163,9 +163,11 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		defer own.Close()
 	}
 	reg := metrics.New(e.Statuses)
-	if err := addTenants(e, rs, reg); err != nil {
+	stopFirm, err := addTenants(e, rs, reg, log)
+	if err != nil {
 		return err
 	}
+	defer stopFirm()
 	// Subscribed before Open and stopped after Close (deferred), so the
 	// alerts include the engine's start and stop.
 	alerts, err := startAlerts(rs.cfg.Notify, e.Activities, log)
@@ -336,37 +338,108 @@ func shareTenants(ctx context.Context, e *engine.Engine, rs runSettings, log *sl
 	return own, nil
 }
 
-// addTenants gives every tenant its own broker client and adds it to e,
-// and sets up the one market-data feed they share.
-func addTenants(e *engine.Engine, rs runSettings, reg *metrics.Registry) error {
+// addTenants gives every tenant its broker client and adds it to e, and
+// sets up the one market-data feed they share. A Trading API tenant has a
+// client of its own; the Broker API tenants share their firm's client and
+// its one trade-event stream, which runs until stop.
+func addTenants(e *engine.Engine, rs runSettings, reg *metrics.Registry, log *slog.Logger) (stop func(), err error) {
 	cfg := rs.cfg
+	stop = func() {}
+	var firm *alpacabroker.Firm
 	for _, s := range rs.specs {
-		// The embedded broker speaks HTTP/2 without TLS, so each tenant's
-		// concurrent REST calls share one connection.
-		b, err := alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rs.rate,
-			UnencryptedHTTP2: rs.embedded, IdleConnTimeout: cfg.idleConn,
-			Options: []alpaca.Option{alpaca.WithObserver(reg.Observer(string(s.ID)))}})
-		if err != nil {
-			return err
+		if s.BrokerAccountID != "" && firm == nil {
+			if firm, err = newFirm(rs, log); err != nil {
+				return stop, err
+			}
+		}
+	}
+	dataKey, dataSecret := "", ""
+	for _, s := range rs.specs {
+		var b *alpacabroker.Broker
+		if s.BrokerAccountID != "" {
+			b = firm.Account(s.BrokerAccountID)
+		} else {
+			// The embedded broker speaks HTTP/2 without TLS, so each
+			// tenant's concurrent REST calls share one connection.
+			b, err = alpacabroker.New(alpacabroker.Config{BaseURL: cfg.Broker, KeyID: s.KeyID, SecretKey: s.Secret, RateLimit: rs.rate,
+				UnencryptedHTTP2: rs.embedded, IdleConnTimeout: cfg.idleConn,
+				Options: []alpaca.Option{alpaca.WithObserver(reg.Observer(string(s.ID)))}})
+			if err != nil {
+				return stop, err
+			}
+			if dataKey == "" {
+				dataKey, dataSecret = s.KeyID, s.Secret
+			}
 		}
 		if err := e.AddTenant(engine.TenantConfig{ID: s.ID, Broker: b, StrategyName: s.Strategy, NewStrategy: s.NewStrategy, Limits: s.Limits, State: s.State}); err != nil {
-			return err
+			return stop, err
 		}
 	}
 	// One market-data websocket serves every tenant's quotes (with the
-	// first tenant's keys: market data is the same for all accounts).
+	// first tenant's keys, or the firm's: market data is the same for all
+	// accounts).
 	dataURL := cfg.Broker
-	if u, err := url.Parse(cfg.Broker); err == nil && strings.HasSuffix(u.Hostname(), "alpaca.markets") {
+	if dataKey == "" {
+		dataURL, dataKey, dataSecret = cfg.BrokerAPI.URL, cfg.BrokerAPI.key, cfg.BrokerAPI.secret
+	}
+	if u, err := url.Parse(dataURL); err == nil && strings.HasSuffix(u.Hostname(), "alpaca.markets") {
 		dataURL = "https://stream.data.alpaca.markets"
 	}
-	feed, err := alpacabroker.NewFeed(dataURL, stream.FeedIEX, rs.specs[0].KeyID, rs.specs[0].Secret)
+	feed, err := alpacabroker.NewFeed(dataURL, stream.FeedIEX, dataKey, dataSecret)
 	if err != nil {
-		return err
+		return stop, err
 	}
 	e.Hub = engine.NewHub(nil)
 	e.Hub.Feed = feed
 	e.Hub.Logger = e.Logger.With("system", "hub")
-	return nil
+	if firm != nil {
+		stop = runFirm(firm, log.With("system", "broker_api"))
+	}
+	return stop, nil
+}
+
+// brokerAPIRateLimit is Alpaca's Broker API budget, requests/min for the
+// whole firm.
+const brokerAPIRateLimit = 1000
+
+func newFirm(rs runSettings, log *slog.Logger) (*alpacabroker.Firm, error) {
+	b := rs.cfg.BrokerAPI
+	rate := 0
+	switch {
+	case b.RateLimit != nil:
+		rate = *b.RateLimit
+	case !loopbackURL(b.URL):
+		rate = brokerAPIRateLimit
+	}
+	return alpacabroker.NewFirm(alpacabroker.FirmConfig{BaseURL: b.URL, Key: b.key, Secret: b.secret, RateLimit: rate,
+		IdleConnTimeout: rs.cfg.idleConn, Logger: log.With("system", "broker_api")})
+}
+
+// runFirm reads the firm's trade-event stream until the returned func is
+// called. The stream reconnects by itself; an error that ends it (a
+// refused key, say) is logged at once and retried with backoff, and the
+// tenants resync when it is back.
+func runFirm(f *alpacabroker.Firm, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		delay := time.Second
+		for {
+			err := f.Run(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			log.Error("the firm's trade event stream stopped; retrying", "err", err, "retry_in", delay)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, time.Minute)
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // opsServer is the running ops API.

@@ -84,6 +84,29 @@ tenants:
 		}
 	})
 
+	// Tenants as customer accounts of one Broker API firm.
+	firm := "broker_api:\n  url: http://127.0.0.1:8090\n  key: CKFIRM\n  secret: s3cr3t\n"
+	acct := func(id, account string) string {
+		return "  - {id: " + id + ", broker_account_id: " + account + ", strategy: dca, params: {symbol: AAPL}}\n"
+	}
+	t.Run("BrokerAPIAccounts", func(t *testing.T) {
+		cfg, err := ParseConfig(strings.NewReader(strings.Replace(firm, "secret: s3cr3t", "secret_env: S1", 1)+
+			"tenants:\n"+acct("a", "acc-1")+acct("b", "acc-2")+"  - {id: c, key_id: PK1, secret: s, strategy: dca, params: {symbol: AAPL}}\n"), getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs, err := cfg.validate(&New().strategies, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if specs[0].BrokerAccountID != "acc-1" || specs[1].BrokerAccountID != "acc-2" || specs[0].KeyID != "" || specs[2].KeyID != "PK1" {
+			t.Fatalf("specs %+v", specs)
+		}
+		if cfg.BrokerAPI.secret != "s3cr3t-from-env" || cfg.BrokerAPI.URL != "http://127.0.0.1:8090" {
+			t.Fatalf("firm %+v", cfg.BrokerAPI)
+		}
+	})
+
 	// Each bad config must fail before anything runs, naming the field.
 	base := "tenants:\n  - id: t1\n    key_id: PK1\n    secret: s\n    strategy: dca\n    params: {symbol: AAPL}\n"
 	for _, tc := range []struct{ name, yaml, want string }{
@@ -110,6 +133,12 @@ tenants:
 		{"HugeLimit", base + "    risk: {max_order_notional: 1e400}\n", "must be below"},
 		{"BadKeyValueJournal", "journal: \"host=db password=s3cr3t port=notaport\"\n" + base, "journal"},
 		{"NoTenants", "data: x\n", "at least one tenant"},
+		{"AccountWithoutFirm", strings.Replace(base, "key_id: PK1\n    secret: s", "broker_account_id: acc-1", 1), "needs a broker_api"},
+		{"AccountWithKeys", firm + strings.Replace(base, "key_id: PK1", "broker_account_id: acc-1\n    key_id: PK1", 1), "drop key_id and secret"},
+		{"DuplicateAccount", firm + "tenants:\n" + acct("a", "acc-1") + acct("b", "acc-1"), "tenants[1](b).broker_account_id"},
+		{"FirmWithoutURL", strings.Replace(firm, "  url: http://127.0.0.1:8090\n", "", 1) + "tenants:\n" + acct("a", "acc-1"), "broker_api.url"},
+		{"FirmWithoutSecret", strings.Replace(firm, "  secret: s3cr3t\n", "", 1) + "tenants:\n" + acct("a", "acc-1"), "broker_api.secret"},
+		{"FirmBadURL", strings.Replace(firm, "http://127.0.0.1:8090", "ftp://x", 1) + "tenants:\n" + acct("a", "acc-1"), "broker_api.url"},
 		{"BadTenantID", strings.Replace(base, "id: t1", "id: \"\"", 1), "tenants[0].id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/trading"
+)
+
+type tenantsCommand struct{ app *App }
+
+const tenantsUsage = `Usage: quantum tenants create --url URL --count K [flags]
+
+Creates K customer accounts under a Broker API firm (the sandbox, or
+quantum broker started with --broker-key and --broker-secret) and prints
+them as tenants for the config file, each trading in its own account:
+
+  broker_api: {url: URL, key_env: BROKER_API_KEY, secret_env: BROKER_API_SECRET}
+  tenants:
+    - {id: c1, broker_account_id: 7f3c..., strategy: dca, params: {symbol: AAPL}}
+
+The firm's key and secret are read from the environment variables
+BROKER_API_KEY and BROKER_API_SECRET (names changed with --key-env and
+--secret-env). The accounts are test customers with made-up identities,
+so the command refuses Alpaca's live Broker API. With --fund-from, each
+new account also gets --cash from that firm account by a cash journal.
+
+Flags:
+`
+
+// createParallel bounds the account applications in flight; the firm's
+// rate limiter paces them anyway.
+const createParallel = 8
+
+func (c *tenantsCommand) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprint(c.app.Stderr, tenantsUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			return flag.ErrHelp
+		}
+		return usageError{"tenants: want the subcommand create"}
+	}
+	fs := flag.NewFlagSet("tenants create", flag.ContinueOnError)
+	fs.SetOutput(c.app.Stderr)
+	fs.Usage = func() { fmt.Fprint(c.app.Stderr, tenantsUsage); fs.PrintDefaults() }
+	base := fs.String("url", alpaca.BrokerSandboxURL, "the Broker API `URL`")
+	count := fs.Int("count", 1, "how many accounts to create")
+	prefix := fs.String("prefix", "c", "tenant ids are `PREFIX`1, PREFIX2, ...")
+	keyEnv := fs.String("key-env", "BROKER_API_KEY", "environment `VARIABLE` holding the firm's key")
+	secretEnv := fs.String("secret-env", "BROKER_API_SECRET", "environment `VARIABLE` holding the firm's secret")
+	fundFrom := fs.String("fund-from", "", "firm `ACCOUNT` id to journal --cash from into each new account")
+	cash := fs.String("cash", "10000", "`AMOUNT` journaled into each account with --fund-from")
+	strat := fs.String("strategy", "dca", "strategy written for each tenant")
+	symbol := fs.String("symbol", "AAPL", "the strategy's symbol param")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("tenants create takes no arguments, got %q", fs.Args())}
+	}
+	switch {
+	case *count < 1 || *count > 100000:
+		return usageError{fmt.Sprintf("--count %d: want 1 to 100000", *count)}
+	case trading.TenantID(*prefix+"1").Validate() != nil:
+		return usageError{fmt.Sprintf("--prefix %q: tenant ids are letters, digits, - and _", *prefix)}
+	}
+	u, err := url.Parse(*base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError{fmt.Sprintf("--url %q: want an http(s) URL", *base)}
+	}
+	if strings.EqualFold(u.Hostname(), "broker-api.alpaca.markets") {
+		return usageError{"--url is Alpaca's live Broker API: these are test customers with made-up identities; use the sandbox"}
+	}
+	amount, err := decimal.NewFromString(*cash)
+	if err != nil || amount.IsNegative() {
+		return usageError{fmt.Sprintf("--cash %q: want a non-negative amount", *cash)}
+	}
+	key, secret := c.app.getenv(*keyEnv), c.app.getenv(*secretEnv)
+	if key == "" || secret == "" {
+		return usageError{fmt.Sprintf("set the firm's key and secret in %s and %s", *keyEnv, *secretEnv)}
+	}
+	b, err := alpaca.NewBroker(*base, alpaca.WithBrokerCredentials(key, secret))
+	if err != nil {
+		return err
+	}
+	ids := make([]string, *count)
+	errs := make([]error, *count)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		done     int
+		lastNote = time.Now()
+	)
+	work := make(chan int)
+	for range min(createParallel, *count) {
+		wg.Go(func() {
+			for i := range work {
+				ids[i], errs[i] = createTenantAccount(ctx, b, fmt.Sprint(*prefix, i+1), *fundFrom, amount)
+				mu.Lock()
+				done++
+				if time.Since(lastNote) > 2*time.Second || done == *count {
+					fmt.Fprintf(c.app.Stderr, "created %d of %d accounts\n", done, *count)
+					lastNote = time.Now()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range *count {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+
+	var out strings.Builder
+	fmt.Fprintf(&out, "broker_api: {url: %s, key_env: %s, secret_env: %s}\ntenants:\n", *base, *keyEnv, *secretEnv)
+	failed := 0
+	for i, id := range ids {
+		if errs[i] != nil || (id == "" && ctx.Err() != nil) {
+			failed++
+		}
+		if id == "" {
+			continue
+		}
+		note := ""
+		if errs[i] != nil {
+			note = " # not funded: see the error"
+		}
+		fmt.Fprintf(&out, "  - {id: %s%d, broker_account_id: %s, strategy: %s, params: {symbol: %s}}%s\n", *prefix, i+1, id, *strat, *symbol, note)
+	}
+	fmt.Fprint(c.app.Stdout, out.String())
+	if failed > 0 {
+		return fmt.Errorf("tenants create: %d of %d accounts not created or not funded (every account created is printed): %w", failed, *count, firstErr(errs, ctx.Err()))
+	}
+	return nil
+}
+
+func firstErr(errs []error, fallback error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return fallback
+}
+
+// createTenantAccount applies for one test customer's account and, with
+// fundFrom, journals cash into it; it returns the account id.
+func createTenantAccount(ctx context.Context, b *alpaca.Broker, tenant, fundFrom string, cash decimal.Decimal) (string, error) {
+	now := time.Now().UTC()
+	agree := func(name string) alpaca.Agreement {
+		return alpaca.Agreement{Agreement: name, SignedAt: now, IPAddress: "127.0.0.1"}
+	}
+	acct, err := b.CreateAccount(ctx, alpaca.CreateAccountRequest{
+		Contact: alpaca.Contact{EmailAddress: tenant + "@example.com", PhoneNumber: "555-666-7788",
+			StreetAddress: []string{"20 N San Mateo Dr"}, City: "San Mateo", State: "CA", PostalCode: "94401", Country: "USA"},
+		Identity: alpaca.Identity{GivenName: "Test", FamilyName: "Tenant " + tenant, DateOfBirth: "1990-01-01",
+			TaxID: "666-55-4321", TaxIDType: "USA_SSN", CountryOfCitizenship: "USA", CountryOfBirth: "USA",
+			CountryOfTaxResidence: "USA", FundingSource: []string{"employment_income"}},
+		Disclosures: alpaca.Disclosures{EmploymentStatus: "employed"},
+		Agreements:  []alpaca.Agreement{agree("customer_agreement"), agree("margin_agreement"), agree("account_agreement")},
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: create account: %w", tenant, err)
+	}
+	if fundFrom != "" && cash.IsPositive() {
+		if _, err := b.CreateJournal(ctx, alpaca.JournalRequest{EntryType: alpaca.JournalCash, FromAccount: fundFrom, ToAccount: acct.ID,
+			Amount: &cash, Description: "quantum tenants create: " + tenant}); err != nil {
+			return acct.ID, fmt.Errorf("%s: account %s created, funding journal failed: %w", tenant, acct.ID, err)
+		}
+	}
+	return acct.ID, nil
+}
