@@ -20,8 +20,9 @@ import (
 
 // Compile-time proof that Broker satisfies the domain's interfaces.
 var (
-	_ trading.Broker      = (*Broker)(nil)
-	_ trading.QuoteSource = (*Broker)(nil)
+	_ trading.Broker       = (*Broker)(nil)
+	_ trading.QuoteSource  = (*Broker)(nil)
+	_ trading.StreamHealth = (*Broker)(nil)
 )
 
 // DefaultStreamLookback is how far back a new trade-update stream
@@ -48,6 +49,8 @@ type Config struct {
 	RateLimit int
 	// StreamLookback defaults to DefaultStreamLookback.
 	StreamLookback time.Duration
+	// StreamGrace defaults to DefaultStreamGrace.
+	StreamGrace time.Duration
 	// Logger receives the client's and stream's few records; nil logs
 	// nothing.
 	Logger *slog.Logger
@@ -75,6 +78,9 @@ type Broker struct {
 	// come from the firm's one stream, not a connection of its own.
 	firm    *Firm
 	account string
+	// stream is the health of the stream StreamUpdates reads: the
+	// account's own, or the firm's.
+	stream *streamHealth
 }
 
 // New returns a Broker for cfg.
@@ -87,6 +93,9 @@ func New(cfg Config) (*Broker, error) {
 	}
 	if cfg.IdleConnTimeout <= 0 {
 		cfg.IdleConnTimeout = DefaultIdleConnTimeout
+	}
+	if cfg.StreamGrace <= 0 {
+		cfg.StreamGrace = DefaultStreamGrace
 	}
 	opts := []alpaca.Option{alpaca.WithCredentials(cfg.KeyID, cfg.SecretKey), alpaca.WithIdleConnTimeout(cfg.IdleConnTimeout)}
 	if cfg.RateLimit > 0 {
@@ -107,7 +116,7 @@ func New(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alpacabroker: %w", err)
 	}
-	return &Broker{cfg: cfg, client: c}, nil
+	return &Broker{cfg: cfg, client: c, stream: &streamHealth{grace: cfg.StreamGrace}}, nil
 }
 
 // Client returns the underlying alpaca client.
@@ -323,8 +332,11 @@ func (b *Broker) StreamUpdates(ctx context.Context, out chan<- trading.OrderUpda
 	}
 	// Updates go straight from the stream's reader into out: no
 	// forwarding goroutine or second buffer per tenant.
+	b.stream.connecting()
 	opts := []stream.Option{
 		stream.WithCredentials(b.cfg.KeyID, b.cfg.SecretKey),
+		stream.WithConnectHandlers(b.stream.connected, b.stream.lost),
+		stream.WithConnectFailedHandler(b.stream.lost),
 		stream.WithTimeRange(time.Now().Add(-b.cfg.StreamLookback), time.Time{}),
 		stream.WithTradeUpdateHandler(
 			func(ctx context.Context, tu alpaca.TradeUpdate) error { return send(ctx, fromUpdate(tu)) },
@@ -339,13 +351,20 @@ func (b *Broker) StreamUpdates(ctx context.Context, out chan<- trading.OrderUpda
 	}
 	err = s.Run(ctx)
 	if ctx.Err() != nil {
+		// Not followed any more is not down: a tenant in standby or
+		// stopping has nothing to report.
+		b.stream.connected()
 		return ctx.Err()
 	}
 	if err == nil {
 		err = errors.New("alpacabroker: trade update stream ended")
 	}
+	b.stream.lost(err)
 	return err
 }
+
+// StreamProblem implements trading.StreamHealth.
+func (b *Broker) StreamProblem() string { return b.stream.problem(time.Now()) }
 
 func fromUpdate(tu alpaca.TradeUpdate) trading.OrderUpdate {
 	u := trading.OrderUpdate{

@@ -34,6 +34,8 @@ type FirmConfig struct {
 	StreamLookback time.Duration
 	// AccountQueue defaults to DefaultAccountQueue.
 	AccountQueue int
+	// StreamGrace defaults to DefaultStreamGrace.
+	StreamGrace time.Duration
 	// UnencryptedHTTP2 and IdleConnTimeout are as in Config.
 	UnencryptedHTTP2 bool
 	IdleConnTimeout  time.Duration
@@ -51,6 +53,10 @@ type Firm struct {
 	cfg    FirmConfig
 	client *alpaca.Broker
 	log    *slog.Logger
+
+	// stream is the firm stream's health, which every account reports:
+	// when it is down, no account hears of its fills.
+	stream *streamHealth
 
 	mu   sync.Mutex
 	subs map[string]*accountQueue // by account id: the tenants following now
@@ -86,6 +92,9 @@ func NewFirm(cfg FirmConfig) (*Firm, error) {
 	if cfg.IdleConnTimeout <= 0 {
 		cfg.IdleConnTimeout = DefaultIdleConnTimeout
 	}
+	if cfg.StreamGrace <= 0 {
+		cfg.StreamGrace = DefaultStreamGrace
+	}
 	opts := []alpaca.Option{alpaca.WithBrokerCredentials(cfg.Key, cfg.Secret), alpaca.WithIdleConnTimeout(cfg.IdleConnTimeout)}
 	if cfg.RateLimit > 0 {
 		opts = append(opts, alpaca.WithRateLimit(cfg.RateLimit, max(1, min(50, cfg.RateLimit/20))))
@@ -105,7 +114,9 @@ func NewFirm(cfg FirmConfig) (*Firm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alpacabroker: %w", err)
 	}
-	return &Firm{cfg: cfg, client: b, log: log, subs: map[string]*accountQueue{}}, nil
+	h := &streamHealth{grace: cfg.StreamGrace}
+	h.connecting() // down until Run has connected: a firm never run is not healthy
+	return &Firm{cfg: cfg, client: b, log: log, stream: h, subs: map[string]*accountQueue{}}, nil
 }
 
 // Client returns the firm's Broker API client.
@@ -120,7 +131,7 @@ func (f *Firm) Stats() FirmStats {
 // positions and the account through the firm's client, trade updates from
 // the firm's stream.
 func (f *Firm) Account(accountID string) *Broker {
-	return &Broker{client: f.client.Account(accountID), firm: f, account: accountID}
+	return &Broker{client: f.client.Account(accountID), firm: f, account: accountID, stream: f.stream}
 }
 
 // Run reads the firm's trade-event stream until ctx ends, reconnecting
@@ -130,6 +141,8 @@ func (f *Firm) Run(ctx context.Context) error {
 	s, err := stream.NewBrokerTradeEvents(f.client,
 		stream.WithTimeRange(time.Now().Add(-f.cfg.StreamLookback), time.Time{}),
 		stream.WithLogger(f.log),
+		stream.WithConnectHandlers(f.stream.connected, f.stream.lost),
+		stream.WithConnectFailedHandler(f.stream.lost),
 		stream.WithTradeUpdateHandler(
 			func(_ context.Context, tu alpaca.TradeUpdate) error { f.route(tu); return nil },
 			func(context.Context) error { f.resyncAll(); return nil }))
@@ -143,6 +156,7 @@ func (f *Firm) Run(ctx context.Context) error {
 	if err == nil {
 		err = errors.New("alpacabroker: the firm's trade event stream ended")
 	}
+	f.stream.lost(err)
 	return err
 }
 

@@ -348,9 +348,13 @@ func addTenants(e *engine.Engine, rs runSettings, reg *metrics.Registry, log *sl
 	var firm *alpacabroker.Firm
 	for _, s := range rs.specs {
 		if s.BrokerAccountID != "" && firm == nil {
-			if firm, err = newFirm(rs, log); err != nil {
+			if firm, err = newFirm(rs, log, reg); err != nil {
 				return stop, err
 			}
+			reg.AddFirmStream(func() metrics.FirmStreamCounts {
+				st := firm.Stats()
+				return metrics.FirmStreamCounts{Received: st.Received, Unrouted: st.Unrouted, Overflows: st.Overflows, Resyncs: st.Resyncs}
+			})
 		}
 	}
 	dataKey, dataSecret := "", ""
@@ -402,7 +406,7 @@ func addTenants(e *engine.Engine, rs runSettings, reg *metrics.Registry, log *sl
 // whole firm.
 const brokerAPIRateLimit = 1000
 
-func newFirm(rs runSettings, log *slog.Logger) (*alpacabroker.Firm, error) {
+func newFirm(rs runSettings, log *slog.Logger, reg *metrics.Registry) (*alpacabroker.Firm, error) {
 	b := rs.cfg.BrokerAPI
 	rate := 0
 	switch {
@@ -412,7 +416,10 @@ func newFirm(rs runSettings, log *slog.Logger) (*alpacabroker.Firm, error) {
 		rate = brokerAPIRateLimit
 	}
 	return alpacabroker.NewFirm(alpacabroker.FirmConfig{BaseURL: b.URL, Key: b.key, Secret: b.secret, RateLimit: rate,
-		IdleConnTimeout: rs.cfg.idleConn, Logger: log.With("system", "broker_api")})
+		IdleConnTimeout: rs.cfg.idleConn, Logger: log.With("system", "broker_api"),
+		// The firm's requests are counted as one: its accounts share one
+		// client, and its limiter's waits are the firm's, not a tenant's.
+		Options: []alpaca.Option{alpaca.WithObserver(reg.Observer("broker_api"))}})
 }
 
 // runFirm reads the firm's trade-event stream until the returned func is

@@ -291,7 +291,7 @@ func (r *runner) publish(health string) {
 // problem says why the tenant is not healthy at now, or "": its broker
 // calls are failing, or its runner failed within the last RestartReset
 // (a tenant that fails and restarts over and over is never "running" for
-// long, but it is not healthy either).
+// long, but it is not healthy either), or its update stream is down.
 func (r *runner) problem(now time.Time) string {
 	s := r.stats
 	switch {
@@ -299,6 +299,9 @@ func (r *runner) problem(now time.Time) string {
 		return fmt.Sprintf("broker calls failing since %s (%d in a row): %s", s.brokerErrSince.UTC().Format(time.RFC3339), s.brokerErrs, s.brokerErr)
 	case !s.failedAt.IsZero() && now.Sub(s.failedAt) < r.e.RestartReset:
 		return fmt.Sprintf("runner failed %s ago: %s", now.Sub(s.failedAt).Round(time.Second), r.t.status.Load().LastError)
+	}
+	if sh, ok := r.t.cfg.Broker.(trading.StreamHealth); ok {
+		return sh.StreamProblem()
 	}
 	return ""
 }

@@ -147,3 +147,29 @@ func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// FirmStreamCounts are a Broker API firm's trade-event stream counters.
+type FirmStreamCounts struct {
+	Received, Unrouted, Overflows, Resyncs uint64
+}
+
+// AddFirmStream exports the counters of a Broker API firm's one
+// trade-event stream, read at scrape time: events received, those no
+// tenant here follows, those a full tenant queue turned into a resync,
+// and the stream's own gaps.
+func (r *Registry) AddFirmStream(counts func() FirmStreamCounts) {
+	counter := func(name, help string, v func(FirmStreamCounts) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help},
+			func() float64 { return float64(v(counts())) })
+	}
+	r.MustRegister(
+		counter("broker_api_events_total", "Trade events read from the Broker API firm's event stream.",
+			func(c FirmStreamCounts) uint64 { return c.Received }),
+		counter("broker_api_events_unrouted_total", "Firm trade events of accounts no tenant of this engine follows.",
+			func(c FirmStreamCounts) uint64 { return c.Unrouted }),
+		counter("broker_api_events_overflowed_total", "Firm trade events a tenant's full queue could not take (each turned into a resync of that tenant).",
+			func(c FirmStreamCounts) uint64 { return c.Overflows }),
+		counter("broker_api_stream_resyncs_total", "Gaps in the firm's event stream, each passed to every tenant as a resync.",
+			func(c FirmStreamCounts) uint64 { return c.Resyncs }),
+	)
+}

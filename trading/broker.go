@@ -62,6 +62,15 @@ type Broker interface {
 	StreamUpdates(ctx context.Context, out chan<- OrderUpdate) error
 }
 
+// StreamHealth is a Broker that can tell whether its update stream is
+// down. Such an outage fails no call (REST still answers), so without it
+// a tenant would look healthy while no fill reaches it.
+type StreamHealth interface {
+	// StreamProblem describes an outage of the update stream that has
+	// lasted past a short grace, and is "" otherwise.
+	StreamProblem() string
+}
+
 // Errors a Broker returns, matched with errors.Is.
 var (
 	// ErrRejected: the broker refused the order; it does not hold it.

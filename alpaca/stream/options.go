@@ -125,6 +125,12 @@ type Options struct {
 	// OnConnect reported ends, on the Run goroutine; it must not block.
 	OnDisconnect func(err error)
 
+	// OnConnectFailed is called with the cause each time an attempt to
+	// connect fails before the handshake (refused, unauthorized, a proxy's
+	// 502), on the Run goroutine; it must not block. With OnDisconnect it
+	// tells a caller why the stream is down, not only that it is.
+	OnConnectFailed func(err error)
+
 	// OnBufferFull is called on the reader goroutine each time the output
 	// channel is found full, with the running total (Stats
 	// BufferFull). For trade updates the reader then waits for room; for
@@ -318,6 +324,14 @@ func WithUntilID(eventID string) Option {
 func WithConnectHandlers(onConnect func(), onDisconnect func(error)) Option {
 	return func(o *Options) error {
 		o.OnConnect, o.OnDisconnect = onConnect, onDisconnect
+		return nil
+	}
+}
+
+// WithConnectFailedHandler sets OnConnectFailed.
+func WithConnectFailedHandler(fn func(error)) Option {
+	return func(o *Options) error {
+		o.OnConnectFailed = fn
 		return nil
 	}
 }

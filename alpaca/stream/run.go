@@ -74,6 +74,9 @@ func runLoop(ctx context.Context, o *Options, log *slog.Logger, stats *counters,
 			}
 			o.OnDisconnect(cause)
 		}
+		if !connected && err != nil && ctx.Err() == nil && o.OnConnectFailed != nil {
+			o.OnConnectFailed(err)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
