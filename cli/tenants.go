@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/alpaca/backoff"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
@@ -95,6 +97,8 @@ func (c *tenantsCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// This invocation's mark on its customers, for looking them up.
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	ids := make([]string, *count)
 	errs := make([]error, *count)
 	var (
@@ -107,7 +111,7 @@ func (c *tenantsCommand) Run(ctx context.Context, args []string) error {
 	for range min(createParallel, *count) {
 		wg.Go(func() {
 			for i := range work {
-				ids[i], errs[i] = createTenantAccount(ctx, b, fmt.Sprint(*prefix, i+1), *fundFrom, amount)
+				ids[i], errs[i] = createTenantAccount(ctx, b, fmt.Sprint(*prefix, i+1), run, *fundFrom, amount)
 				mu.Lock()
 				done++
 				if time.Since(lastNote) > 2*time.Second || done == *count {
@@ -159,30 +163,109 @@ func firstErr(errs []error, fallback error) error {
 	return fallback
 }
 
+// createAttempts bounds how often one account application or funding
+// journal is sent when the broker fails without saying what it did.
+const createAttempts = 5
+
 // createTenantAccount applies for one test customer's account and, with
-// fundFrom, journals cash into it; it returns the account id.
-func createTenantAccount(ctx context.Context, b *alpaca.Broker, tenant, fundFrom string, cash decimal.Decimal) (string, error) {
+// fundFrom, journals cash into it; it returns the account id. run makes
+// the customer's e-mail address unique to this invocation, so that an
+// application the broker may have acted on before failing (a 5xx, a
+// dropped connection) is looked up by it before being sent again, as an
+// order is by its client_order_id: a retry never opens a second account
+// for a tenant, nor funds one twice.
+func createTenantAccount(ctx context.Context, b *alpaca.Broker, tenant, run, fundFrom string, cash decimal.Decimal) (string, error) {
 	now := time.Now().UTC()
 	agree := func(name string) alpaca.Agreement {
 		return alpaca.Agreement{Agreement: name, SignedAt: now, IPAddress: "127.0.0.1"}
 	}
-	acct, err := b.CreateAccount(ctx, alpaca.CreateAccountRequest{
-		Contact: alpaca.Contact{EmailAddress: tenant + "@example.com", PhoneNumber: "555-666-7788",
+	email := tenant + "." + run + "@example.com"
+	req := alpaca.CreateAccountRequest{
+		Contact: alpaca.Contact{EmailAddress: email, PhoneNumber: "555-666-7788",
 			StreetAddress: []string{"20 N San Mateo Dr"}, City: "San Mateo", State: "CA", PostalCode: "94401", Country: "USA"},
 		Identity: alpaca.Identity{GivenName: "Test", FamilyName: "Tenant " + tenant, DateOfBirth: "1990-01-01",
 			TaxID: "666-55-4321", TaxIDType: "USA_SSN", CountryOfCitizenship: "USA", CountryOfBirth: "USA",
 			CountryOfTaxResidence: "USA", FundingSource: []string{"employment_income"}},
 		Disclosures: alpaca.Disclosures{EmploymentStatus: "employed"},
 		Agreements:  []alpaca.Agreement{agree("customer_agreement"), agree("margin_agreement"), agree("account_agreement")},
-	})
-	if err != nil {
-		return "", fmt.Errorf("%s: create account: %w", tenant, err)
 	}
-	if fundFrom != "" && cash.IsPositive() {
-		if _, err := b.CreateJournal(ctx, alpaca.JournalRequest{EntryType: alpaca.JournalCash, FromAccount: fundFrom, ToAccount: acct.ID,
-			Amount: &cash, Description: "quantum tenants create: " + tenant}); err != nil {
-			return acct.ID, fmt.Errorf("%s: account %s created, funding journal failed: %w", tenant, acct.ID, err)
+	id, err := sendOnce(ctx, "create account",
+		func() (string, error) {
+			a, err := b.CreateAccount(ctx, req)
+			if err != nil {
+				return "", err
+			}
+			return a.ID, nil
+		},
+		func() (string, error) {
+			found, err := b.ListAccounts(ctx, alpaca.ListAccountsRequest{Query: email, Entities: []string{"contact"}})
+			if err != nil {
+				return "", err
+			}
+			for _, a := range found {
+				if a.Contact != nil && strings.EqualFold(a.Contact.EmailAddress, email) {
+					return a.ID, nil
+				}
+			}
+			return "", nil
+		})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", tenant, err)
+	}
+	if fundFrom == "" || !cash.IsPositive() {
+		return id, nil
+	}
+	note := "quantum tenants create: " + tenant + " " + run
+	_, err = sendOnce(ctx, "funding journal",
+		func() (string, error) {
+			j, err := b.CreateJournal(ctx, alpaca.JournalRequest{EntryType: alpaca.JournalCash, FromAccount: fundFrom, ToAccount: id,
+				Amount: &cash, Description: note})
+			if err != nil {
+				return "", err
+			}
+			return j.ID, nil
+		},
+		func() (string, error) {
+			list, err := b.ListJournals(ctx, alpaca.ListJournalsRequest{EntryType: string(alpaca.JournalCash), ToAccount: id})
+			if err != nil {
+				return "", err
+			}
+			for _, j := range list {
+				if j.Description == note {
+					return j.ID, nil
+				}
+			}
+			return "", nil
+		})
+	if err != nil {
+		return id, fmt.Errorf("%s: account %s created, not funded: %w", tenant, id, err)
+	}
+	return id, nil
+}
+
+// sendOnce sends a request that is not idempotent until it succeeds,
+// looking up whether the broker acted on a failed attempt before sending
+// it again; lookup returns "" when the broker holds nothing. A refusal
+// (4xx) is final.
+func sendOnce(ctx context.Context, what string, send, lookup func() (string, error)) (string, error) {
+	for attempt := 1; ; attempt++ {
+		id, err := send()
+		if err == nil {
+			return id, nil
+		}
+		var temp interface{ Temporary() bool }
+		if !errors.As(err, &temp) || !temp.Temporary() || attempt == createAttempts {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+		if err := backoff.Sleep(ctx, backoff.Exponential(100*time.Millisecond, 3*time.Second, attempt)); err != nil {
+			return "", err
+		}
+		id, lerr := lookup()
+		if lerr != nil {
+			return "", fmt.Errorf("%s: %w; and looking up whether it was done: %w", what, err, lerr)
+		}
+		if id != "" {
+			return id, nil
 		}
 	}
-	return acct.ID, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,31 +41,93 @@ func TestCrashRecovery(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	bin := quantumBinary(t)
-	t.Run("CleanBroker", func(t *testing.T) { crashRun(ctx, t, bin, "", 200) })
+	t.Run("CleanBroker", func(t *testing.T) { crashRun(ctx, t, bin, "", 200, keyFleet) })
 	// The same with a broker that fails and drops some requests, half of
 	// them after acting on them: the ambiguous case look-up-before-resend
 	// exists for.
-	t.Run("FaultyBroker", func(t *testing.T) { crashRun(ctx, t, bin, "", 100, "--fail-rate", "0.05", "--drop-rate", "0.05") })
+	t.Run("FaultyBroker", func(t *testing.T) {
+		crashRun(ctx, t, bin, "", 100, keyFleet, "--fail-rate", "0.05", "--drop-rate", "0.05")
+	})
 	// The same proof with the journal in PostgreSQL.
-	t.Run("PostgreSQL", func(t *testing.T) { crashRun(ctx, t, bin, pgtest.SchemaDSN(t), 100) })
+	t.Run("PostgreSQL", func(t *testing.T) { crashRun(ctx, t, bin, pgtest.SchemaDSN(t), 100, keyFleet) })
+	// The same proof with the tenants as customer accounts of one Broker
+	// API firm, created by quantum tenants create, their fills all coming
+	// through the firm's one event stream; the broker fails some calls.
+	t.Run("BrokerAPI", func(t *testing.T) {
+		crashRun(ctx, t, bin, "", 100, firmFleet(ctx, bin), "--fail-rate", "0.05", "--drop-rate", "0.05")
+	})
+}
+
+// A fleetFunc writes the config of n dca tenants named prefix0,
+// prefix1, ... each buying 1 AAPL every interval up to count, on the
+// broker at brokerURL (started with firmFlags), with the given top-level
+// lines, and returns its path and a client on each tenant's account.
+type fleetFunc func(t *testing.T, dir, brokerURL, header, prefix string, n, count int, interval string) (string, []*alpaca.Client)
+
+// keyFleet is a fleet of Trading API tenants, a key pair each.
+var keyFleet fleetFunc = dcaFleet
+
+// firmKey and firmSecret are the test firm's Broker API credentials.
+const firmKey, firmSecret = "CKFIRMTEST", "firm-test-secret-0123456789"
+
+// firmFlags start a broker that serves the test firm.
+var firmFlags = []string{"--broker-key", firmKey, "--broker-secret", firmSecret}
+
+var createdAccountRE = regexp.MustCompile(`\{id: (\S+), broker_account_id: ([0-9a-f-]{36}),`)
+
+// firmFleet is a fleet of Broker API customer accounts under one firm,
+// applied for with quantum tenants create as an operator would.
+func firmFleet(ctx context.Context, bin string) fleetFunc {
+	return func(t *testing.T, dir, brokerURL, header, prefix string, n, count int, interval string) (string, []*alpaca.Client) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, bin, "tenants", "create", "--url", brokerURL, "--count", fmt.Sprint(n), "--prefix", prefix)
+		cmd.Env = append(os.Environ(), "BROKER_API_KEY="+firmKey, "BROKER_API_SECRET="+firmSecret)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("quantum tenants create: %v\n%s", err, stderr.String())
+		}
+		created := createdAccountRE.FindAllStringSubmatch(string(out), -1)
+		if len(created) != n {
+			t.Fatalf("quantum tenants create printed %d accounts, want %d:\n%s", len(created), n, out)
+		}
+		firm, err := alpaca.NewBroker(brokerURL, alpaca.WithBrokerCredentials(firmKey, firmSecret), alpaca.WithRateLimit(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg strings.Builder
+		fmt.Fprintf(&cfg, "broker: %s\nbroker_api: {url: %s, key: %s, secret: %s}\n%stenants:\n", brokerURL, brokerURL, firmKey, firmSecret, header)
+		clients := make([]*alpaca.Client, n)
+		for i, m := range created {
+			fmt.Fprintf(&cfg, "  - {id: %s%d, broker_account_id: %s, strategy: dca, params: {symbol: AAPL, qty: 1, interval: %s, count: %d}}\n",
+				prefix, i, m[2], interval, count)
+			clients[i] = firm.Account(m[2])
+		}
+		path := filepath.Join(dir, "cfg.yaml")
+		if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path, clients
+	}
 }
 
 // crashRun runs the proof with the journal in dsn, or in SQLite under the
 // data directory when dsn is empty.
-func crashRun(ctx context.Context, t *testing.T, bin, dsn string, count int, brokerFlags ...string) {
+func crashRun(ctx context.Context, t *testing.T, bin, dsn string, count int, fleet fleetFunc, brokerFlags ...string) {
 	const (
 		tenants = 5
 		kills   = 3
 	)
 	dir := t.TempDir()
 
-	broker, brokerURL := startBroker(ctx, t, bin, append([]string{"--seed", "11"}, brokerFlags...)...)
+	broker, brokerURL := startBroker(ctx, t, bin, append(append([]string{"--seed", "11"}, firmFlags...), brokerFlags...)...)
 	defer broker.stop(t)
 	header := ""
 	if dsn != "" {
 		header = fmt.Sprintf("journal: %q\n", dsn)
 	}
-	cfgPath, clients := dcaFleet(t, dir, brokerURL, header, "c", tenants, count, "5ms")
+	cfgPath, clients := fleet(t, dir, brokerURL, header, "c", tenants, count, "5ms")
 	data := filepath.Join(dir, "data")
 	runArgs := []string{"run", "--config", cfgPath, "--data", data, "--listen", "127.0.0.1:0"}
 
@@ -104,6 +167,17 @@ func crashRun(ctx context.Context, t *testing.T, bin, dsn string, count int, bro
 			t.Fatalf("engine did not finish after restarts: %s\nstderr:\n%s", status, eng.output())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if cfg, err := os.ReadFile(cfgPath); err == nil && strings.Contains(string(cfg), "broker_api:") {
+		// The fills came through the firm's one stream (its look-back
+		// replays the whole run to the last engine), every one routed to
+		// a tenant and none dropped for a full queue.
+		if n := counter(t, api, "quantum_broker_api_events_total"); n < float64(tenants*count) {
+			t.Errorf("the firm's stream carried %v events, want at least one fill per order (%d)", n, tenants*count)
+		}
+		if n := counter(t, api, "quantum_broker_api_events_overflowed_total"); n != 0 {
+			t.Errorf("%v events overflowed a tenant's queue", n)
+		}
 	}
 	// A graceful stop: the process must exit 0 on SIGINT.
 	if err := eng.cmd.Process.Signal(os.Interrupt); err != nil {
@@ -314,4 +388,26 @@ func dcaFleet(t *testing.T, dir, brokerURL, header, prefix string, n, count int,
 		t.Fatal(err)
 	}
 	return path, clients
+}
+
+// counter reads one unlabelled series from the engine's /metrics.
+func counter(t *testing.T, api, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", sc.Text(), err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }

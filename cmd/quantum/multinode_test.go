@@ -24,10 +24,19 @@ import (
 // `count` distinct client ids. A tenant halted through one node's API is
 // halted on the node that runs it, and stays halted on the node that
 // adopts it.
+//
+// BrokerAPI runs the same with the tenants as customer accounts of one
+// Broker API firm: every engine reads the firm's event stream once and
+// ignores the accounts it does not run.
 func TestMultiNodeFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs subprocesses; skipped with -short")
 	}
+	t.Run("TradingAPI", func(t *testing.T) { multiNodeRun(t, func(context.Context, string) fleetFunc { return keyFleet }) })
+	t.Run("BrokerAPI", func(t *testing.T) { multiNodeRun(t, firmFleet) })
+}
+
+func multiNodeRun(t *testing.T, newFleet func(context.Context, string) fleetFunc) {
 	dsn := pgtest.SchemaDSN(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -37,10 +46,10 @@ func TestMultiNodeFailover(t *testing.T) {
 		nodes   = 3
 		count   = 400 // 8 s of trading at 20 ms: time to balance, kill and adopt
 	)
-	broker, brokerURL := startBroker(ctx, t, bin, "--seed", "12")
+	broker, brokerURL := startBroker(ctx, t, bin, append([]string{"--seed", "12"}, firmFlags...)...)
 	defer broker.stop(t)
 	dir := t.TempDir()
-	cfgPath, clients := dcaFleet(t, dir, brokerURL, fmt.Sprintf("journal: %q\n", dsn), "m", tenants, count, "20ms")
+	cfgPath, clients := newFleet(ctx, bin)(t, dir, brokerURL, fmt.Sprintf("journal: %q\n", dsn), "m", tenants, count, "20ms")
 	procs := make([]*proc, nodes)
 	apis := make([]string, nodes)
 	for n := range nodes {
