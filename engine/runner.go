@@ -95,7 +95,6 @@ func (r *runner) run() (err error) {
 			err = ferr
 		}
 	}()
-	ctx := r.ctx
 	b := r.t.cfg.Broker
 	r.t.publish(func(s *trading.TenantStatus) { s.Health = trading.HealthStarting })
 
@@ -104,7 +103,7 @@ func (r *runner) run() (err error) {
 	// is owned here and always stopped and waited for before returning.
 	updates := make(chan trading.OrderUpdate, max(1, r.e.UpdateBuffer))
 	streamErr := make(chan error, 1)
-	sctx, scancel := context.WithCancel(ctx)
+	sctx, scancel := context.WithCancel(r.ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -113,6 +112,22 @@ func (r *runner) run() (err error) {
 	}()
 	defer func() { scancel(); wg.Wait() }()
 
+	err = r.start()
+	if r.box != nil {
+		defer r.e.Hub.Unsubscribe(r.box)
+	}
+	if err != nil {
+		return err
+	}
+	return r.loop(updates, streamErr)
+}
+
+// start reconciles the tenant with its journal and broker and starts its
+// strategy. It returns before the loop begins, so that its deep calls
+// (journal queries, reconciliation) leave no frames under the loop: an
+// idle tenant is mostly its runner's stack, and a stack shrinks only to
+// what its goroutine uses while parked.
+func (r *runner) start() error {
 	if err := r.adoptLost(); err != nil {
 		return err
 	}
@@ -139,8 +154,15 @@ func (r *runner) run() (err error) {
 	}
 	if r.e.Hub != nil && (len(r.sub.Symbols) > 0 || len(r.sub.Bars) > 0) {
 		r.box = r.e.Hub.Subscribe(r.sub.Symbols, r.sub.Bars)
-		defer r.e.Hub.Unsubscribe(r.box)
 	}
+	return nil
+}
+
+// loop runs the tenant until its context ends or something fails. Each
+// event's work is in a method of its own, so that the frame parked in
+// the select stays small (see start).
+func (r *runner) loop(updates <-chan trading.OrderUpdate, streamErr <-chan error) error {
+	ctx := r.ctx
 	var timerC <-chan time.Time
 	var timer *time.Timer
 	var nextTick time.Time
@@ -192,18 +214,17 @@ func (r *runner) run() (err error) {
 			continue
 		default:
 		}
+		var err error
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-streamErr:
+		case serr := <-streamErr:
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("trade update stream: %w", err)
+			return fmt.Errorf("trade update stream: %w", serr)
 		case u := <-updates:
-			if err := r.onUpdate(u); err != nil {
-				return err
-			}
+			err = r.onUpdate(u)
 		case <-timerC:
 			// Like a Ticker, skip ticks missed while busy rather than
 			// bunching them up.
@@ -211,41 +232,50 @@ func (r *runner) run() (err error) {
 				nextTick = nextTick.Add(r.sub.Interval)
 			}
 			timer.Reset(time.Until(nextTick))
-			env := r.env()
-			r.strat.OnTimer(env)
-			if err := r.placeAll(env.Submitted()); err != nil {
-				return err
-			}
+			err = r.onTimer()
 		case <-quoteC:
-			for _, q := range r.box.Drain() {
-				r.quotes[q.Symbol] = q
-				env := r.env()
-				r.strat.OnQuote(env, q)
-				if err := r.placeAll(env.Submitted()); err != nil {
-					return err
-				}
-			}
-			// Bars after quotes: a bar is published when its minute has
-			// ended, after the quotes of that minute.
-			for _, b := range r.box.DrainBars() {
-				r.lastBar = b.Time
-				env := r.env()
-				r.strat.OnBar(env, b)
-				if err := r.placeAll(env.Submitted()); err != nil {
-					return err
-				}
-			}
+			err = r.onMarketData()
 		case <-sweep.C:
 			if len(r.open) > 0 {
-				if err := r.reconcileAll(false); err != nil {
-					return err
-				}
+				err = r.reconcileAll(false)
 			}
 		case <-account.C:
 			r.refreshAccount()
 			account.Reset(accountEvery)
 		}
+		if err != nil {
+			return err
+		}
 	}
+}
+
+func (r *runner) onTimer() error {
+	env := r.env()
+	r.strat.OnTimer(env)
+	return r.placeAll(env.Submitted())
+}
+
+// onMarketData hands the strategy the quotes and then the bars that
+// arrived, in that order: a bar is published when its minute has ended,
+// after the quotes of that minute.
+func (r *runner) onMarketData() error {
+	for _, q := range r.box.Drain() {
+		r.quotes[q.Symbol] = q
+		env := r.env()
+		r.strat.OnQuote(env, q)
+		if err := r.placeAll(env.Submitted()); err != nil {
+			return err
+		}
+	}
+	for _, b := range r.box.DrainBars() {
+		r.lastBar = b.Time
+		env := r.env()
+		r.strat.OnBar(env, b)
+		if err := r.placeAll(env.Submitted()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // env gives the strategy a view of the runner's state; the maps are

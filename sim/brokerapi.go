@@ -793,3 +793,16 @@ func newUUID() string {
 	u[8] = u[8]&0x3f | 0x80
 	return u.String()
 }
+
+// FirmEvents is how many trade events the Broker API firm's stream has
+// published, over every account; 0 without a firm. A consumer that read
+// the stream to the end has received exactly this many.
+func (s *Server) FirmEvents() uint64 {
+	if s.firm == nil {
+		return 0
+	}
+	f := s.firm.feed
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seq
+}

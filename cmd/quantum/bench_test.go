@@ -8,14 +8,17 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/alpacabroker"
 	"github.com/quantum-alpaca/quantum/engine"
 	"github.com/quantum-alpaca/quantum/sqlite"
@@ -32,6 +35,89 @@ import (
 //
 //	go test -run '^$' -bench IdleTenantMemory -benchtime 1x ./cmd/quantum
 func BenchmarkIdleTenantMemory(b *testing.B) {
+	idleMemory(b, nil, func(b *testing.B, _ context.Context, url string, n int) []trading.Broker {
+		out := make([]trading.Broker, n)
+		for i := range n {
+			br, err := alpacabroker.New(alpacabroker.Config{BaseURL: url, KeyID: fmt.Sprintf("PKIDLE%d", i), SecretKey: "idle-secret-0123456789",
+				UnencryptedHTTP2: true, IdleConnTimeout: alpacabroker.DefaultIdleConnTimeout})
+			if err != nil {
+				b.Fatal(err)
+			}
+			out[i] = br
+		}
+		return out
+	})
+}
+
+// BenchmarkIdleBrokerAPITenantMemory is BenchmarkIdleTenantMemory with
+// the tenants as customer accounts of one Broker API firm: one client,
+// one connection pool and one event stream for all of them, so that a
+// tenant is only its runner, strategy and queue. The accounts are created
+// before the baseline is taken; the firm's stream is counted.
+//
+//	go test -run '^$' -bench IdleBrokerAPITenantMemory -benchtime 1x ./cmd/quantum
+func BenchmarkIdleBrokerAPITenantMemory(b *testing.B) {
+	idleMemory(b, firmFlags, func(b *testing.B, ctx context.Context, url string, n int) []trading.Broker {
+		admin, err := alpaca.NewBroker(url, alpaca.WithBrokerCredentials(firmKey, firmSecret), alpaca.WithRateLimit(0, 0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Go(func() {
+				for i := w; i < n; i += 8 {
+					a, err := admin.CreateAccount(ctx, idleCustomer(i))
+					if err != nil {
+						errs <- err
+						return
+					}
+					ids[i] = a.ID
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+		admin.CloseIdleConnections()
+		firm, err := alpacabroker.NewFirm(alpacabroker.FirmConfig{BaseURL: url, Key: firmKey, Secret: firmSecret,
+			UnencryptedHTTP2: true, IdleConnTimeout: alpacabroker.DefaultIdleConnTimeout})
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() { _ = firm.Run(ctx) }()
+		out := make([]trading.Broker, n)
+		for i, id := range ids {
+			out[i] = firm.Account(id)
+		}
+		return out
+	})
+}
+
+func idleCustomer(i int) alpaca.CreateAccountRequest {
+	now := time.Now().UTC()
+	agree := func(name string) alpaca.Agreement {
+		return alpaca.Agreement{Agreement: name, SignedAt: now, IPAddress: "127.0.0.1"}
+	}
+	return alpaca.CreateAccountRequest{
+		Contact: alpaca.Contact{EmailAddress: fmt.Sprintf("idle%d@example.com", i), PhoneNumber: "555-666-7788",
+			StreetAddress: []string{"20 N San Mateo Dr"}, City: "San Mateo", State: "CA", PostalCode: "94401", Country: "USA"},
+		Identity: alpaca.Identity{GivenName: "Idle", FamilyName: fmt.Sprint("Tenant ", i), DateOfBirth: "1990-01-01",
+			TaxID: "666-55-4321", TaxIDType: "USA_SSN", CountryOfCitizenship: "USA", CountryOfBirth: "USA",
+			CountryOfTaxResidence: "USA", FundingSource: []string{"employment_income"}},
+		Disclosures: alpaca.Disclosures{EmploymentStatus: "employed"},
+		Agreements:  []alpaca.Agreement{agree("customer_agreement"), agree("margin_agreement"), agree("account_agreement")},
+	}
+}
+
+// idleMemory runs n idle dca tenants on the brokers that newBrokers makes
+// against a separate broker process (started with brokerFlags) and
+// reports the engine process's memory per tenant in the steady state.
+// The baseline is taken after newBrokers, before the tenants start.
+func idleMemory(b *testing.B, brokerFlags []string, newBrokers func(b *testing.B, ctx context.Context, url string, n int) []trading.Broker) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	bin := quantumBinary(b)
@@ -53,7 +139,8 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 				b.Skipf("open-file limit %d is too low for %d tenants", lim.Cur, n)
 			}
 			for range b.N {
-				brk := exec.CommandContext(ctx, bin, "broker", "--listen", "127.0.0.1:0", "--auto-provision")
+				rctx, stop := context.WithCancel(ctx)
+				brk := exec.CommandContext(rctx, bin, append([]string{"broker", "--listen", "127.0.0.1:0", "--auto-provision"}, brokerFlags...)...)
 				stderr, err := brk.StderrPipe()
 				if err != nil {
 					b.Fatal(err)
@@ -73,16 +160,12 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 				}
 				e := engine.NewEngine(j)
 				e.AccountInterval = accountEvery
+				brokers := newBrokers(b, rctx, url, n)
 				runtime.GC()
 				var before runtime.MemStats
 				runtime.ReadMemStats(&before)
 				rss0, fds0 := rssKiB(), openFDs()
-				for i := range n {
-					br, err := alpacabroker.New(alpacabroker.Config{BaseURL: url, KeyID: fmt.Sprintf("PKIDLE%d", i), SecretKey: "idle-secret-0123456789",
-						UnencryptedHTTP2: true, IdleConnTimeout: idleConn})
-					if err != nil {
-						b.Fatal(err)
-					}
+				for i, br := range brokers {
 					cfg := dca.Config{Symbol: "AAPL", Qty: decimal.NewFromInt(1), Interval: time.Hour}
 					if err := e.AddTenant(engine.TenantConfig{ID: trading.TenantID(fmt.Sprintf("idle%d", i)), Broker: br, StrategyName: "dca",
 						NewStrategy: func() (trading.Strategy, error) { return dca.New(cfg), nil }}); err != nil {
@@ -114,7 +197,7 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 				// the connection closes again after IdleConnTimeout, so at
 				// any moment about idle/interval of the tenants hold one.
 				var sum, peak float64
-				var fds, gor float64
+				var fds, gor, stack float64
 				const samples = 12
 				for i := range samples {
 					if i > 0 {
@@ -125,18 +208,30 @@ func BenchmarkIdleTenantMemory(b *testing.B) {
 					runtime.ReadMemStats(&after)
 					kib := float64((after.HeapInuse+after.StackInuse)-(before.HeapInuse+before.StackInuse)) / float64(n) / 1024
 					sum += kib
+					stack += float64(after.StackInuse-before.StackInuse) / float64(n) / 1024
 					peak = max(peak, kib)
 					fds += float64(openFDs()-fds0) / float64(n)
 					gor += float64(runtime.NumGoroutine()) / float64(n)
 				}
 				b.ReportMetric(sum/samples, "KiB/tenant")
 				b.ReportMetric(peak, "peak-KiB/tenant")
+				b.ReportMetric(stack/samples, "stack-KiB/tenant")
+				if p := os.Getenv("QUANTUM_HEAP_PROFILE"); p != "" {
+					// What the KiB are, for whoever wants them smaller.
+					f, err := os.Create(p)
+					if err != nil {
+						b.Fatal(err)
+					}
+					runtime.GC()
+					_ = pprof.WriteHeapProfile(f)
+					_ = f.Close()
+				}
 				b.ReportMetric(float64(rssKiB()-rss0)/float64(n), "RSS-KiB/tenant")
 				b.ReportMetric(gor/samples, "goroutines/tenant")
 				b.ReportMetric(fds/samples, "conns/tenant")
 				_ = e.Close(ctx)
 				_ = j.Close()
-				_ = brk.Process.Kill()
+				stop()
 				_ = brk.Wait()
 			}
 		})
