@@ -283,6 +283,11 @@ func (c *runCommand) settings(args []string, getenv func(string) string) (runSet
 	if rs.specs, err = cfg.validate(&c.app.strategies, rs.embedded || rs.demo); err != nil {
 		return runSettings{}, err
 	}
+	if rs.firmOnly() {
+		// Every tenant trades through the firm: an embedded broker would
+		// serve nobody.
+		rs.embedded = false
+	}
 	rs.token = getenv("QUANTUM_API_TOKEN")
 	if !loopback(cfg.Listen) && rs.token == "" {
 		return runSettings{}, &ConfigValidationError{Field: "listen", Value: cfg.Listen, Err: errors.New("a non-loopback ops API needs QUANTUM_API_TOKEN set")}
@@ -293,6 +298,16 @@ func (c *runCommand) settings(args []string, getenv func(string) string) (runSet
 		rs.rate = alpaca.DefaultRateLimit
 	}
 	return rs, nil
+}
+
+// firmOnly reports whether every tenant is a Broker API account.
+func (rs runSettings) firmOnly() bool {
+	for _, s := range rs.specs {
+		if s.BrokerAccountID == "" {
+			return false
+		}
+	}
+	return len(rs.specs) > 0
 }
 
 // runJournal is what quantum run needs of a journal: both stores are one.
@@ -525,6 +540,13 @@ func (c *runCommand) banner(rs runSettings, statuses []trading.TenantStatus, jou
 	where := "external broker " + redactURL(rs.cfg.Broker)
 	if rs.embedded {
 		where = "embedded paper broker on " + rs.cfg.Broker + " (in memory: its orders vanish when quantum exits)"
+	}
+	if b := rs.cfg.BrokerAPI; b != nil {
+		if rs.firmOnly() {
+			where = "Broker API firm at " + redactURL(b.URL)
+		} else {
+			where += " and the Broker API firm at " + redactURL(b.URL)
+		}
 	}
 	var trouble []string
 	for _, s := range statuses {
