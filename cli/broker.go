@@ -275,7 +275,19 @@ func serveBroker(ctx context.Context, srv *sim.Server, ln net.Listener, stderr i
 // port for the commands that run against one when no broker URL is given.
 // It returns the broker's base URL and a function that stops it and waits.
 func startEmbeddedBroker(seed uint64) (url string, stop func(), err error) {
-	srv, err := sim.New(sim.Config{AutoProvision: true, Seed: seed})
+	return startEmbedded(sim.Config{AutoProvision: true, Seed: seed})
+}
+
+// startEmbeddedFirm is startEmbeddedBroker serving the Broker API as well,
+// for a firm with key and secret that will open up to accounts customer
+// accounts, more than an embedded broker allows by default.
+func startEmbeddedFirm(seed uint64, key, secret string, accounts int) (url string, stop func(), err error) {
+	return startEmbedded(sim.Config{AutoProvision: true, Seed: seed, BrokerKey: key, BrokerSecret: secret,
+		MaxAccounts: max(sim.DefaultMaxAccounts, accounts)})
+}
+
+func startEmbedded(cfg sim.Config) (url string, stop func(), err error) {
+	srv, err := sim.New(cfg)
 	if err != nil {
 		return "", nil, err
 	}

@@ -121,6 +121,47 @@ func TestStressCommandJSON(t *testing.T) {
 	}
 }
 
+// quantum stress --broker-api with no other flags opens customer accounts
+// under a made-up firm on the embedded broker and reconciles each.
+func TestStressCommandBrokerAPIJSON(t *testing.T) {
+	// A firm key in the environment is for a real broker, never sent to
+	// the embedded one.
+	m, stdout, stderr := newApp(map[string]string{"BROKER_API_KEY": "CKENV", "BROKER_API_SECRET": "env-secret"})
+	err := m.Run(context.Background(), []string{"stress", "--broker-api", "--threads", "4", "--orders-per-thread", "10", "--tenants", "3", "--json"})
+	if err != nil {
+		t.Fatalf("stress: %v\n%s", err, stderr)
+	}
+	var rep struct {
+		API           string `json:"api"`
+		Acked         int    `json:"acked"`
+		Lost          int    `json:"lost"`
+		Duplicates    int    `json:"duplicates"`
+		Tenants       int    `json:"tenants"`
+		AccountsExact int    `json:"accounts_exact"`
+		Accounts      []struct {
+			AccountID string `json:"account_id"`
+			Orders    int    `json:"orders"`
+			Held      int    `json:"held"`
+		} `json:"accounts"`
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout)
+	}
+	if rep.API != "broker" || rep.Acked != 40 || rep.Lost != 0 || rep.Duplicates != 0 || rep.Tenants != 3 || rep.AccountsExact != 3 || len(rep.Accounts) != 3 {
+		t.Fatalf("report: %+v", rep)
+	}
+	held := 0
+	for _, a := range rep.Accounts {
+		if a.AccountID == "" || a.Orders != a.Held {
+			t.Errorf("account %+v", a)
+		}
+		held += a.Held
+	}
+	if held != 40 {
+		t.Errorf("the accounts hold %d orders, want 40", held)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{},
@@ -131,6 +172,17 @@ func TestUsageErrors(t *testing.T) {
 		{"stress", "--threads", "0"},
 		{"stress", "--target", "ftp://x"},
 		{"stress", "--tenants", "5", "--threads", "2"},
+		{"stress", "--tenants", "0"},
+		{"stress", "--broker-api", "--tenants", "-1"},
+		{"stress", "--broker-key", "CK1", "--broker-secret", "s"}, // without --broker-api
+		{"stress", "--fund-from", "x"},
+		{"stress", "--broker-api", "--client-per-worker"},
+		{"stress", "--broker-api", "--broker-key", "CK1"},
+		{"stress", "--broker-api", "--threads", "2", "--orders-per-thread", "4", "--tenants", "5"}, // 4 order pairs
+		{"stress", "--broker-api", "--fund-from", "x"},                                             // the embedded broker
+		{"stress", "--broker-api", "--target", "http://127.0.0.1:1", "--fund-from", "x", "--cash", "0"},
+		{"stress", "--broker-api", "--target", "http://127.0.0.1:1"}, // no firm key
+		{"stress", "--broker-api", "--target", "https://broker-api.alpaca.markets", "--broker-key", "CK1", "--broker-secret", "s"},
 	} {
 		m, _, _ := newApp(nil)
 		err := m.Run(context.Background(), args)

@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/shopspring/decimal"
 	"golang.org/x/term"
 
+	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/stress"
 )
 
@@ -37,9 +39,24 @@ With --target it drives any Alpaca-compatible endpoint; keys then come from
 APCA_API_KEY_ID / APCA_API_SECRET_KEY (one tenant), or are generated per
 tenant when the target auto-provisions accounts (quantum broker --auto-provision).
 
+With --broker-api the tenants are customer accounts behind one Broker API
+firm key instead: the run opens --tenants accounts (test customers with
+made-up identities), spreads the orders over them through the firm's one
+client and rate limiter (/v1/trading/accounts/{id}/orders), and proves for
+each account that it holds exactly the orders meant for it, each once. The
+embedded broker then serves the Broker API for a firm key it makes up. With
+--target (the Broker API's base URL: the sandbox, or quantum broker
+--broker-key ... --broker-secret ...) the firm's key and secret come from
+--broker-key and --broker-secret or BROKER_API_KEY and BROKER_API_SECRET;
+Alpaca's live Broker API is refused. Sandbox accounts open empty: fund them
+with --fund-from and --cash. The accounts stay open after the run, with the
+orders that are its evidence.
+
 Examples:
   quantum stress --threads 100 --orders-per-thread 1000
   quantum stress --target http://127.0.0.1:8090 --threads 100 --orders-per-thread 1000 --json
+  quantum stress --broker-api --tenants 100 --threads 100 --orders-per-thread 1000
+  quantum stress --broker-api --target http://127.0.0.1:8090 --broker-key KEY --broker-secret SECRET --tenants 10
 
 Flags:
 `
@@ -55,6 +72,12 @@ type stressFlags struct {
 	asJSON, yes, baseline  bool
 	timeout                time.Duration
 	cpuProfile, memProfile string
+
+	brokerAPI               bool
+	brokerKey, brokerSecret string
+	fundFrom                string
+	cash                    decimal.Decimal
+	embedded                bool // no --target: the run starts its own broker
 }
 
 func (c *stressCommand) parse(args []string) (stressFlags, error) {
@@ -62,12 +85,12 @@ func (c *stressCommand) parse(args []string) (stressFlags, error) {
 	fs := flag.NewFlagSet("stress", flag.ContinueOnError)
 	fs.SetOutput(c.app.Stderr)
 	fs.Usage = func() { fmt.Fprint(c.app.Stderr, stressUsage); fs.PrintDefaults() }
-	fs.StringVar(&f.target, "target", "", "trading base `URL` of the broker (default: embedded broker on loopback)")
+	fs.StringVar(&f.target, "target", "", "trading base `URL` of the broker, or with --broker-api its Broker API base URL (default: embedded broker on loopback)")
 	fs.IntVar(&f.threads, "threads", 100, "concurrent workers")
 	fs.IntVar(&f.perThread, "orders-per-thread", 1000, "orders each worker places")
-	fs.IntVar(&f.tenants, "tenants", 0, "accounts the workers are spread over (default: one per worker)")
+	fs.IntVar(&f.tenants, "tenants", 0, "accounts the workers are spread over, at most --threads (default: one per worker); with --broker-api, customer accounts to open, at most threads x ceil(orders-per-thread / 2)")
 	fs.BoolVar(&f.perWorker, "client-per-worker", false, "give every worker its own client instead of one shared client per tenant")
-	fs.IntVar(&f.rateLimit, "rate-limit", -1, "requests/min per client; 0 is unlimited, -1 picks: unlimited on loopback, 200 on Alpaca's hosts")
+	fs.IntVar(&f.rateLimit, "rate-limit", -1, "requests/min per client (with --broker-api, for the whole firm); 0 is unlimited, -1 picks: unlimited on loopback, 200 on Alpaca's hosts (Broker API: 950 anywhere but loopback)")
 	fs.StringVar(&f.symbols, "symbols", "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,JPM", "comma-separated symbols to trade")
 	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object on stdout")
 	fs.BoolVar(&f.yes, "yes", false, "confirm a run of more than 300 orders against Alpaca's own servers")
@@ -75,12 +98,20 @@ func (c *stressCommand) parse(args []string) (stressFlags, error) {
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (client and embedded broker) to `FILE`")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile taken after the run to `FILE`")
+	fs.BoolVar(&f.brokerAPI, "broker-api", false, "trade in customer accounts opened behind one Broker API firm key (see above)")
+	fs.StringVar(&f.brokerKey, "broker-key", "", "with --broker-api: the firm's `KEY` (default: $BROKER_API_KEY; made up for the embedded broker)")
+	fs.StringVar(&f.brokerSecret, "broker-secret", "", "with --broker-api: the firm's `SECRET` (default: $BROKER_API_SECRET)")
+	fs.StringVar(&f.fundFrom, "fund-from", "", "with --broker-api and --target: firm `ACCOUNT` to journal --cash from into each new account")
+	cash := fs.String("cash", "10000", "`AMOUNT` journaled into each account with --fund-from")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, err
 		}
 		return f, usageError{err.Error()}
 	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	f.embedded = f.target == ""
 	switch {
 	case fs.NArg() > 0:
 		return f, usageError{fmt.Sprintf("stress takes no arguments, got %q", fs.Args())}
@@ -88,8 +119,36 @@ func (c *stressCommand) parse(args []string) (stressFlags, error) {
 		return f, usageError{"--threads must be between 1 and 10000"}
 	case f.perThread < 1:
 		return f, usageError{"--orders-per-thread must be at least 1"}
-	case f.tenants < 0 || f.tenants > f.threads:
-		return f, usageError{"--tenants must be between 1 and --threads"}
+	case set["tenants"] && f.tenants < 1:
+		return f, usageError{fmt.Sprintf("--tenants %d: want at least 1 account", f.tenants)}
+	}
+	if !f.brokerAPI {
+		for _, name := range []string{"broker-key", "broker-secret", "fund-from", "cash"} {
+			if set[name] {
+				return f, usageError{fmt.Sprintf("--%s needs --broker-api", name)}
+			}
+		}
+		if f.tenants > f.threads {
+			return f, usageError{"--tenants must be between 1 and --threads"}
+		}
+	} else {
+		most := min(stress.MaxAccounts(f.threads, f.perThread), maxStressAccounts)
+		var err error
+		switch {
+		case f.perWorker:
+			return f, usageError{"--client-per-worker does not go with --broker-api: the firm has one client for all its accounts"}
+		case f.tenants > most:
+			return f, usageError{fmt.Sprintf("--tenants %d with --broker-api: want at most %d (one account per order pair, and no more than %d)", f.tenants, most, maxStressAccounts)}
+		case (f.brokerKey == "") != (f.brokerSecret == ""):
+			return f, usageError{"--broker-key and --broker-secret go together"}
+		case f.fundFrom != "" && f.embedded:
+			return f, usageError{"--fund-from needs --target: the embedded broker opens accounts with cash already in them"}
+		case set["cash"] && f.fundFrom == "":
+			return f, usageError{"--cash is journaled from --fund-from; pass both"}
+		}
+		if f.cash, err = decimal.NewFromString(*cash); err != nil || !f.cash.IsPositive() {
+			return f, usageError{fmt.Sprintf("--cash %q: want a positive amount", *cash)}
+		}
 	}
 	if f.tenants == 0 {
 		f.tenants = f.threads
@@ -97,25 +156,43 @@ func (c *stressCommand) parse(args []string) (stressFlags, error) {
 	return f, nil
 }
 
+// maxStressAccounts bounds the Broker API accounts one run opens, as
+// tenants create bounds its count.
+const maxStressAccounts = 100_000
+
 func (c *stressCommand) Run(ctx context.Context, args []string) error {
 	f, err := c.parse(args)
 	if err != nil {
 		return err
 	}
-	if f.target == "" {
-		url, stop, err := startEmbeddedBroker(1)
+	if f.embedded {
+		start, what := startEmbeddedBroker, "embedded broker"
+		if f.brokerAPI {
+			if f.brokerKey == "" {
+				// Nothing outside this process ever sees the firm.
+				f.brokerKey, f.brokerSecret = "CK"+strings.ToUpper(randomHex(8)), randomHex(16)
+			}
+			start = func(seed uint64) (string, func(), error) {
+				return startEmbeddedFirm(seed, f.brokerKey, f.brokerSecret, f.tenants)
+			}
+			what = "embedded broker (Broker API)"
+		}
+		url, stop, err := start(1)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		f.target = url
 		if !f.asJSON {
-			fmt.Fprintf(c.app.Stderr, "quantum stress: embedded broker on %s\n", f.target)
+			fmt.Fprintf(c.app.Stderr, "quantum stress: %s on %s\n", what, f.target)
 		}
 	}
 	cfg, err := c.config(&f)
 	if err != nil {
 		return err
+	}
+	if cfg.Broker != nil {
+		cfg.Broker.Progress = c.accountProgress(f)
 	}
 	bar := c.progress(f, &cfg)
 	rep, err := measure(ctx, cfg, f)
@@ -166,6 +243,9 @@ func (c *stressCommand) config(f *stressFlags) (stress.Config, error) {
 		}
 	}
 	alpacaHost := strings.HasSuffix(u.Hostname(), "alpaca.markets")
+	if f.brokerAPI {
+		return c.brokerConfig(f, u, alpacaHost, cfg)
+	}
 	if f.rateLimit < 0 {
 		f.rateLimit = 0
 		if alpacaHost {
@@ -199,6 +279,71 @@ func (c *stressCommand) config(f *stressFlags) (stress.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// brokerConfig is config for --broker-api: the firm's credentials, and
+// one rate limit for the whole firm.
+func (c *stressCommand) brokerConfig(f *stressFlags, u *url.URL, alpacaHost bool, cfg stress.Config) (stress.Config, error) {
+	if liveBrokerAPI(u) {
+		return stress.Config{}, usageError{"--target is Alpaca's live Broker API: the run opens test customers with made-up identities; use the sandbox"}
+	}
+	if f.brokerKey == "" {
+		f.brokerKey, f.brokerSecret = c.app.getenv("BROKER_API_KEY"), c.app.getenv("BROKER_API_SECRET")
+	}
+	if f.brokerKey == "" || f.brokerSecret == "" {
+		return stress.Config{}, usageError{"--broker-api with --target needs the firm's key and secret: --broker-key and --broker-secret, or BROKER_API_KEY and BROKER_API_SECRET"}
+	}
+	if f.rateLimit < 0 {
+		// A broker on this machine is ours to saturate; any other answers
+		// for a firm under Alpaca's per-firm budget.
+		f.rateLimit = alpaca.DefaultBrokerRateLimit
+		if f.embedded || loopbackURL(u.String()) {
+			f.rateLimit = 0
+		}
+	}
+	cfg.RateLimit = f.rateLimit
+	cfg.Broker = &stress.BrokerAPI{Key: f.brokerKey, Secret: f.brokerSecret, Accounts: f.tenants, FundFrom: f.fundFrom, Cash: f.cash}
+	if alpacaHost {
+		total := f.threads * f.perThread
+		// Every account's orders and the applications draw from the
+		// firm's one budget.
+		minutes := float64(total+f.tenants) / float64(max(1, f.rateLimit))
+		fmt.Fprintf(c.app.Stderr, "quantum stress: %d accounts and %d orders at %d requests/min for the firm will take at least %.1f minutes\n", f.tenants, total, f.rateLimit, minutes)
+		if total > 300 && !f.yes {
+			return stress.Config{}, usageError{"more than 300 orders against Alpaca's servers: pass --yes to confirm"}
+		}
+	}
+	return cfg, nil
+}
+
+// accountProgress reports the opening of the Broker API accounts: a bar on
+// a terminal, else a line every few seconds, and nothing with --json,
+// whose stderr should be quiet.
+func (c *stressCommand) accountProgress(f stressFlags) func(done int) {
+	if f.asJSON {
+		return nil
+	}
+	if tty, ok := c.app.Stderr.(*os.File); ok && term.IsTerminal(int(tty.Fd())) {
+		bar := progressbar.NewOptions(f.tenants,
+			progressbar.OptionSetWriter(c.app.Stderr),
+			progressbar.OptionSetDescription("accounts"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionClearOnFinish())
+		return func(done int) {
+			_ = bar.Set(done)
+			if done == f.tenants {
+				_ = bar.Finish()
+			}
+		}
+	}
+	last := time.Now()
+	return func(done int) {
+		if time.Since(last) > 2*time.Second || done == f.tenants {
+			fmt.Fprintf(c.app.Stderr, "quantum stress: opening accounts: %d of %d done\n", done, f.tenants)
+			last = time.Now()
+		}
+	}
 }
 
 // progress shows a progress bar on a terminal (never with --json) and
@@ -279,8 +424,12 @@ func printReport(w io.Writer, r *stress.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
 	row("target", r.Target)
+	row("api", r.API)
 	row("client mode", r.ClientMode)
 	row("tenants / threads", fmt.Sprintf("%d / %d", r.Tenants, r.Threads))
+	if r.API == "broker" {
+		row("accounts opened in seconds", fmt.Sprintf("%.2f", r.AccountsSecs))
+	}
 	row("orders", r.Orders)
 	row("acknowledged", r.Acked)
 	row("rejected", r.Rejected)
@@ -296,6 +445,19 @@ func printReport(w io.Writer, r *stress.Report) {
 	row("peak RSS MiB", fmt.Sprintf("%.0f", r.RSSMiB))
 	row("peak goroutines", r.GoroutinesPeak)
 	row("reconcile seconds", fmt.Sprintf("%.2f", r.ReconcileSecs))
+	row("accounts exact", fmt.Sprintf("%d of %d", r.AccountsExact, len(r.Accounts)))
+	shown := 0
+	for _, a := range r.Accounts {
+		if a.Exact() || shown == 5 {
+			continue
+		}
+		shown++
+		name := fmt.Sprint("tenant ", a.Tenant)
+		if a.AccountID != "" {
+			name = "account " + a.AccountID
+		}
+		row("not exact: "+name, fmt.Sprintf("%d of %d held, %d lost, %d duplicates, %d unexpected", a.Held, a.Orders, a.Lost, a.Duplicates, a.Unexpected))
+	}
 	if r.BaselineOrdersPerSec > 0 {
 		row("bare net/http ceiling req/s", fmt.Sprintf("%.0f", r.BaselineOrdersPerSec))
 		row("ratio to ceiling", fmt.Sprintf("%.2f", r.RatioToBaseline))

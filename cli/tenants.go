@@ -8,13 +8,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
-	"github.com/quantum-alpaca/quantum/alpaca/backoff"
+	"github.com/quantum-alpaca/quantum/internal/brokeracct"
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
@@ -38,10 +37,6 @@ new account also gets --cash from that firm account by a cash journal.
 
 Flags:
 `
-
-// createParallel bounds the account applications in flight; the firm's
-// rate limiter paces them anyway.
-const createParallel = 8
 
 func (c *tenantsCommand) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "create" {
@@ -82,7 +77,7 @@ func (c *tenantsCommand) Run(ctx context.Context, args []string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usageError{fmt.Sprintf("--url %q: want an http(s) URL", *base)}
 	}
-	if strings.EqualFold(u.Hostname(), "broker-api.alpaca.markets") {
+	if liveBrokerAPI(u) {
 		return usageError{"--url is Alpaca's live Broker API: these are test customers with made-up identities; use the sandbox"}
 	}
 	amount, err := decimal.NewFromString(*cash)
@@ -98,38 +93,18 @@ func (c *tenantsCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	// This invocation's mark on its customers, for looking them up.
-	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	ids := make([]string, *count)
-	errs := make([]error, *count)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		done     int
-		lastNote = time.Now()
-	)
-	work := make(chan int)
-	for range min(createParallel, *count) {
-		wg.Go(func() {
-			for i := range work {
-				ids[i], errs[i] = createTenantAccount(ctx, b, fmt.Sprint(*prefix, i+1), run, *fundFrom, amount)
-				mu.Lock()
-				done++
-				if time.Since(lastNote) > 2*time.Second || done == *count {
-					fmt.Fprintf(c.app.Stderr, "created %d of %d accounts\n", done, *count)
-					lastNote = time.Now()
-				}
-				mu.Unlock()
-			}
-		})
+	spec := brokeracct.Spec{Run: strconv.FormatInt(time.Now().UnixNano(), 36), FundFrom: *fundFrom, Cash: amount}
+	names := make([]string, *count)
+	for i := range names {
+		names[i] = fmt.Sprint(*prefix, i+1)
 	}
-	for i := range *count {
-		if ctx.Err() != nil {
-			break
+	lastNote := time.Now()
+	ids, errs := brokeracct.OpenMany(ctx, b, names, spec, brokeracct.DefaultParallel, func(done int) {
+		if time.Since(lastNote) > 2*time.Second || done == *count {
+			fmt.Fprintf(c.app.Stderr, "created %d of %d accounts\n", done, *count)
+			lastNote = time.Now()
 		}
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	})
 
 	var out strings.Builder
 	fmt.Fprintf(&out, "broker_api: {url: %s, key_env: %s, secret_env: %s}\ntenants:\n", *base, *keyEnv, *secretEnv)
@@ -163,109 +138,10 @@ func firstErr(errs []error, fallback error) error {
 	return fallback
 }
 
-// createAttempts bounds how often one account application or funding
-// journal is sent when the broker fails without saying what it did.
-const createAttempts = 5
-
-// createTenantAccount applies for one test customer's account and, with
-// fundFrom, journals cash into it; it returns the account id. run makes
-// the customer's e-mail address unique to this invocation, so that an
-// application the broker may have acted on before failing (a 5xx, a
-// dropped connection) is looked up by it before being sent again, as an
-// order is by its client_order_id: a retry never opens a second account
-// for a tenant, nor funds one twice.
-func createTenantAccount(ctx context.Context, b *alpaca.Broker, tenant, run, fundFrom string, cash decimal.Decimal) (string, error) {
-	now := time.Now().UTC()
-	agree := func(name string) alpaca.Agreement {
-		return alpaca.Agreement{Agreement: name, SignedAt: now, IPAddress: "127.0.0.1"}
-	}
-	email := tenant + "." + run + "@example.com"
-	req := alpaca.CreateAccountRequest{
-		Contact: alpaca.Contact{EmailAddress: email, PhoneNumber: "555-666-7788",
-			StreetAddress: []string{"20 N San Mateo Dr"}, City: "San Mateo", State: "CA", PostalCode: "94401", Country: "USA"},
-		Identity: alpaca.Identity{GivenName: "Test", FamilyName: "Tenant " + tenant, DateOfBirth: "1990-01-01",
-			TaxID: "666-55-4321", TaxIDType: "USA_SSN", CountryOfCitizenship: "USA", CountryOfBirth: "USA",
-			CountryOfTaxResidence: "USA", FundingSource: []string{"employment_income"}},
-		Disclosures: alpaca.Disclosures{EmploymentStatus: "employed"},
-		Agreements:  []alpaca.Agreement{agree("customer_agreement"), agree("margin_agreement"), agree("account_agreement")},
-	}
-	id, err := sendOnce(ctx, "create account",
-		func() (string, error) {
-			a, err := b.CreateAccount(ctx, req)
-			if err != nil {
-				return "", err
-			}
-			return a.ID, nil
-		},
-		func() (string, error) {
-			found, err := b.ListAccounts(ctx, alpaca.ListAccountsRequest{Query: email, Entities: []string{"contact"}})
-			if err != nil {
-				return "", err
-			}
-			for _, a := range found {
-				if a.Contact != nil && strings.EqualFold(a.Contact.EmailAddress, email) {
-					return a.ID, nil
-				}
-			}
-			return "", nil
-		})
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", tenant, err)
-	}
-	if fundFrom == "" || !cash.IsPositive() {
-		return id, nil
-	}
-	note := "quantum tenants create: " + tenant + " " + run
-	_, err = sendOnce(ctx, "funding journal",
-		func() (string, error) {
-			j, err := b.CreateJournal(ctx, alpaca.JournalRequest{EntryType: alpaca.JournalCash, FromAccount: fundFrom, ToAccount: id,
-				Amount: &cash, Description: note})
-			if err != nil {
-				return "", err
-			}
-			return j.ID, nil
-		},
-		func() (string, error) {
-			list, err := b.ListJournals(ctx, alpaca.ListJournalsRequest{EntryType: string(alpaca.JournalCash), ToAccount: id})
-			if err != nil {
-				return "", err
-			}
-			for _, j := range list {
-				if j.Description == note {
-					return j.ID, nil
-				}
-			}
-			return "", nil
-		})
-	if err != nil {
-		return id, fmt.Errorf("%s: account %s created, not funded: %w", tenant, id, err)
-	}
-	return id, nil
-}
-
-// sendOnce sends a request that is not idempotent until it succeeds,
-// looking up whether the broker acted on a failed attempt before sending
-// it again; lookup returns "" when the broker holds nothing. A refusal
-// (4xx) is final.
-func sendOnce(ctx context.Context, what string, send, lookup func() (string, error)) (string, error) {
-	for attempt := 1; ; attempt++ {
-		id, err := send()
-		if err == nil {
-			return id, nil
-		}
-		var temp interface{ Temporary() bool }
-		if !errors.As(err, &temp) || !temp.Temporary() || attempt == createAttempts {
-			return "", fmt.Errorf("%s: %w", what, err)
-		}
-		if err := backoff.Sleep(ctx, backoff.Exponential(100*time.Millisecond, 3*time.Second, attempt)); err != nil {
-			return "", err
-		}
-		id, lerr := lookup()
-		if lerr != nil {
-			return "", fmt.Errorf("%s: %w; and looking up whether it was done: %w", what, err, lerr)
-		}
-		if id != "" {
-			return id, nil
-		}
-	}
+// liveBrokerAPI reports whether u is Alpaca's live Broker API, where the
+// made-up customers of tenants create and stress --broker-api must never
+// apply for accounts.
+func liveBrokerAPI(u *url.URL) bool {
+	live, _ := url.Parse(alpaca.BrokerLiveURL)
+	return strings.EqualFold(u.Hostname(), live.Hostname())
 }

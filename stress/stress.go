@@ -1,7 +1,9 @@
 // Package stress is the concurrent order-placement load generator behind
 // `quantum stress`. It drives any Alpaca-compatible endpoint through the
-// project's own alpaca client and then proves, by reconciling with the
-// broker's order list, that no order was lost or placed twice.
+// project's own alpaca client, with a key pair per account (the Trading
+// API) or with one firm key over many customer accounts (the Broker API),
+// and then proves, by reconciling with each account's order list, that no
+// order was lost, placed twice or placed in the wrong account.
 package stress
 
 import (
@@ -19,6 +21,7 @@ import (
 
 	"github.com/quantum-alpaca/quantum/alpaca"
 	"github.com/quantum-alpaca/quantum/alpaca/backoff"
+	"github.com/quantum-alpaca/quantum/internal/brokeracct"
 )
 
 // Tenant is one account the run places orders for.
@@ -26,21 +29,46 @@ type Tenant struct {
 	KeyID, Secret string
 }
 
+// BrokerAPI is the Broker API shape of a run: customer accounts opened
+// behind one firm key, all traded through the firm's one client.
+type BrokerAPI struct {
+	// Key and Secret are the firm's credentials.
+	Key, Secret string
+	// Accounts is how many customer accounts the run opens; the orders
+	// are spread over them evenly, a buy and the sell after it always in
+	// the same account. At most Threads x ceil(OrdersPerThread/2), so
+	// that every account gets orders.
+	Accounts int
+	// FundFrom, when set, is the firm account that Cash is journaled from
+	// into each new account (Alpaca's sandbox opens them empty).
+	FundFrom string
+	Cash     decimal.Decimal
+	// Progress, when set, is called after each account is opened (or has
+	// failed) with the number finished so far; never concurrently.
+	Progress func(done int)
+}
+
 // Config describes a run.
 type Config struct {
-	// Target is the broker's trading base URL.
+	// Target is the broker's trading base URL, or with Broker its Broker
+	// API base URL.
 	Target string
-	// Tenants are the accounts; workers are spread over them round-robin.
+	// Tenants are the Trading API accounts; workers are spread over them
+	// round-robin. Empty with Broker.
 	Tenants []Tenant
+	// Broker, when set, runs the Broker API shape instead of Tenants.
+	Broker *BrokerAPI
 	// Threads is the number of concurrent workers.
 	Threads int
 	// OrdersPerThread is how many orders each worker places.
 	OrdersPerThread int
 	// ClientPerWorker gives every worker its own client (and so its own
 	// connection pool), the original system's pattern; by default the
-	// workers of a tenant share one client.
+	// workers of a tenant share one client. Not with Broker, whose point
+	// is one client for the firm.
 	ClientPerWorker bool
-	// RateLimit is requests per minute per client; 0 means unlimited.
+	// RateLimit is requests per minute per client (with Broker, for the
+	// whole firm); 0 means unlimited.
 	RateLimit int
 	// Symbols the orders rotate through. Default: AAPL.
 	Symbols []string
@@ -64,6 +92,32 @@ type Latency struct {
 	P99  float64 `json:"p99"`
 	P999 float64 `json:"p999"`
 	Max  float64 `json:"max"`
+}
+
+// AccountReport is one account's reconciliation.
+type AccountReport struct {
+	// Tenant is the account's index: the tenant, or the Broker API
+	// account in the order they were opened.
+	Tenant int `json:"tenant"`
+	// AccountID is the Broker API account's id; empty for a Trading API
+	// tenant, whose key pair is not for a report.
+	AccountID string `json:"account_id,omitempty"`
+	// Orders is how many orders the run meant for this account.
+	Orders int64 `json:"orders"`
+	// Held is how many of those the broker holds in it.
+	Held int64 `json:"held"`
+	// Lost, Duplicates and Unexpected are the account's shares of the
+	// report's totals. An order held here that was meant for another
+	// account is unexpected here and lost there.
+	Lost       int64 `json:"lost"`
+	Duplicates int64 `json:"duplicates"`
+	Unexpected int64 `json:"unexpected"`
+}
+
+// Exact reports whether the account holds exactly the orders meant for
+// it, each once.
+func (a AccountReport) Exact() bool {
+	return a.Held == a.Orders && a.Duplicates == 0 && a.Unexpected == 0
 }
 
 // Report is the outcome of a run. Lost and Duplicates are the verdict;
@@ -92,6 +146,16 @@ type Report struct {
 	Target          string   `json:"target"`
 	ReconcileSecs   float64  `json:"reconcile_seconds"`
 	FirstErrors     []string `json:"first_errors,omitempty"`
+	// API is "trading" (a key pair per tenant) or "broker" (customer
+	// accounts behind one firm key).
+	API string `json:"api"`
+	// AccountsSecs is how long opening the Broker API accounts took,
+	// which Seconds leaves out.
+	AccountsSecs float64 `json:"accounts_seconds,omitempty"`
+	// AccountsExact counts the accounts that hold exactly the orders
+	// meant for them, each once; Accounts has each one's figures.
+	AccountsExact int             `json:"accounts_exact"`
+	Accounts      []AccountReport `json:"accounts"`
 	// Baseline fields are set by the caller when it also measured a bare
 	// net/http handler in the same run.
 	BaselineOrdersPerSec float64 `json:"baseline_orders_per_sec,omitempty"`
@@ -146,24 +210,45 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rlWaits.Add(1)
 		}
 	}
-	newClient := func(t Tenant) (*alpaca.Client, error) {
+	options := func(creds alpaca.Option) []alpaca.Option {
 		opts := []alpaca.Option{
-			alpaca.WithCredentials(t.KeyID, t.Secret),
+			creds,
 			alpaca.WithRateLimit(cfg.RateLimit, max(1, cfg.RateLimit/20)),
 			alpaca.WithMaxConns(cfg.Threads + 8),
 			alpaca.WithObserver(observer),
 		}
-		return alpaca.New(cfg.Target, append(opts, cfg.ClientOptions...)...)
+		return append(opts, cfg.ClientOptions...)
 	}
-	// One client per tenant, shared by that tenant's workers, unless each
-	// worker is to have its own.
-	shared := make([]*alpaca.Client, len(cfg.Tenants))
-	for i, t := range cfg.Tenants {
-		c, err := newClient(t)
+	newClient := func(t Tenant) (*alpaca.Client, error) {
+		return alpaca.New(cfg.Target, options(alpaca.WithCredentials(t.KeyID, t.Secret))...)
+	}
+	// One client per account, which reconciliation lists: a tenant's,
+	// shared by its workers unless each worker is to have its own, or a
+	// view of the firm's client.
+	var shared []*alpaca.Client
+	var accountIDs []string
+	var accountsSecs float64
+	if cfg.Broker != nil {
+		b, err := alpaca.NewBroker(cfg.Target, options(alpaca.WithBrokerCredentials(cfg.Broker.Key, cfg.Broker.Secret))...)
 		if err != nil {
-			return nil, fmt.Errorf("client for tenant %d: %w", i, err)
+			return nil, fmt.Errorf("firm client: %w", err)
 		}
-		shared[i] = c
+		t0 := time.Now()
+		if accountIDs, err = openAccounts(ctx, b, cfg); err != nil {
+			return nil, err
+		}
+		accountsSecs = time.Since(t0).Seconds()
+		for _, id := range accountIDs {
+			shared = append(shared, b.Account(id))
+		}
+	} else {
+		for i, t := range cfg.Tenants {
+			c, err := newClient(t)
+			if err != nil {
+				return nil, fmt.Errorf("client for tenant %d: %w", i, err)
+			}
+			shared = append(shared, c)
+		}
 	}
 
 	intents := make([]intent, cfg.Threads*cfg.OrdersPerThread)
@@ -181,7 +266,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	workerClients := make([]*alpaca.Client, cfg.Threads)
 	for w := range workerClients {
-		workerClients[w] = shared[w%len(cfg.Tenants)]
+		workerClients[w] = shared[w%len(shared)]
 		if cfg.ClientPerWorker {
 			c, err := newClient(cfg.Tenants[w%len(cfg.Tenants)])
 			if err != nil {
@@ -192,17 +277,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		hists[w] = hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
 	}
 
+	// route names the account and client of worker w's order i. A Trading
+	// API tenant's workers trade only in it. Through the firm's client a
+	// worker can trade in any account, so a worker's order pairs (a buy and
+	// the sell that follows it, which must meet in one account) go round
+	// the accounts, which may outnumber the workers.
+	route := func(w, i int) (int, *alpaca.Client) { return w % len(shared), workerClients[w] }
+	if cfg.Broker != nil {
+		route = func(w, i int) (int, *alpaca.Client) {
+			a := (w + i/2*cfg.Threads) % len(shared)
+			return a, shared[a]
+		}
+	}
+
 	peak := startGoroutineSampler()
 	start := time.Now()
 	stopProgress := startProgress(cfg.Progress, &done, &failed)
 	var wg sync.WaitGroup
 	for w := 0; w < cfg.Threads; w++ {
 		wg.Add(1)
-		go func(w, tenant int, c *alpaca.Client) {
+		go func(w int) {
 			defer wg.Done()
 			base := w * cfg.OrdersPerThread
 			for i := 0; i < cfg.OrdersPerThread; i++ {
 				in := &intents[base+i]
+				tenant, c := route(w, i)
 				in.tenant = tenant
 				in.cid = fmt.Sprintf("%s-%d-%d", cfg.RunID, w, i)
 				if ctx.Err() != nil {
@@ -232,7 +331,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				}
 				done.Add(1)
 			}
-		}(w, w%len(cfg.Tenants), workerClients[w])
+		}(w)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -245,13 +344,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		RateLimitWaits:  rlWaits.Load(),
 		Seconds:         elapsed.Seconds(),
 		ClientMode:      "shared-per-tenant",
-		Tenants:         len(cfg.Tenants),
+		Tenants:         len(shared),
 		Threads:         cfg.Threads,
 		OrdersPerThread: cfg.OrdersPerThread,
 		Target:          cfg.Target,
 		FirstErrors:     firstErrors,
+		API:             "trading",
+		AccountsSecs:    accountsSecs,
 	}
-	if cfg.ClientPerWorker {
+	switch {
+	case cfg.Broker != nil:
+		rep.API, rep.ClientMode = "broker", "one-per-firm"
+	case cfg.ClientPerWorker:
 		rep.ClientMode = "per-worker"
 	}
 	rep.count(intents)
@@ -266,7 +370,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.RSSMiB = rssMiB()
 
 	rstart := time.Now()
-	if err := reconcile(ctx, cfg, shared, intents, rep); err != nil {
+	if err := reconcile(ctx, cfg.RunID, shared, accountIDs, intents, rep); err != nil {
 		return rep, fmt.Errorf("reconcile: %w", err)
 	}
 	rep.ReconcileSecs = time.Since(rstart).Seconds()
@@ -321,17 +425,65 @@ func (cfg *Config) validate() error {
 		return errors.New("stress: threads must be at least 1")
 	case cfg.OrdersPerThread <= 0:
 		return errors.New("stress: orders per thread must be at least 1")
-	case len(cfg.Tenants) == 0:
+	case cfg.Broker == nil && len(cfg.Tenants) == 0:
 		return errors.New("stress: no tenants")
 	case int64(cfg.Threads)*int64(cfg.OrdersPerThread) > 10_000_000:
 		return errors.New("stress: more than 10 million orders in one run")
 	case cfg.RunID == "" || len(cfg.RunID) > 24:
 		return errors.New("stress: run id must be 1 to 24 characters")
 	}
+	if b := cfg.Broker; b != nil {
+		pairs := MaxAccounts(cfg.Threads, cfg.OrdersPerThread)
+		switch {
+		case len(cfg.Tenants) > 0:
+			return errors.New("stress: Trading API tenants and a Broker API firm in one run")
+		case cfg.ClientPerWorker:
+			return errors.New("stress: a Broker API run has one client for the firm, not one per worker")
+		case b.Key == "" || b.Secret == "":
+			return errors.New("stress: the Broker API needs the firm's key and secret")
+		case b.Accounts < 1 || b.Accounts > pairs:
+			return fmt.Errorf("stress: %d Broker API accounts: want 1 to %d, so that each gets orders", b.Accounts, pairs)
+		}
+	}
 	if len(cfg.Symbols) == 0 {
 		cfg.Symbols = []string{"AAPL"}
 	}
 	return nil
+}
+
+// MaxAccounts is the most Broker API accounts a run of threads x
+// ordersPerThread orders can spread its orders over: one per order pair.
+func MaxAccounts(threads, ordersPerThread int) int {
+	return threads * ((ordersPerThread + 1) / 2)
+}
+
+// openAccounts opens the run's Broker API accounts, each named after the
+// run so that an application sent twice after a failure is found rather
+// than opened again.
+func openAccounts(ctx context.Context, b *alpaca.Broker, cfg Config) ([]string, error) {
+	names := make([]string, cfg.Broker.Accounts)
+	for i := range names {
+		names[i] = fmt.Sprint("s", i+1)
+	}
+	spec := brokeracct.Spec{Run: cfg.RunID, FundFrom: cfg.Broker.FundFrom, Cash: cfg.Broker.Cash}
+	ids, errs := brokeracct.OpenMany(ctx, b, names, spec, brokeracct.DefaultParallel, cfg.Broker.Progress)
+	failed := 0
+	var first error
+	for i, id := range ids {
+		if errs[i] != nil || id == "" {
+			failed++
+			if first == nil {
+				first = errs[i]
+			}
+		}
+	}
+	if failed > 0 {
+		if first == nil {
+			first = ctx.Err()
+		}
+		return nil, fmt.Errorf("opening Broker API accounts: %d of %d failed: %w", failed, len(ids), first)
+	}
+	return ids, nil
 }
 
 // orderFor alternates buying and selling one share, so that every account
@@ -353,22 +505,30 @@ func orderFor(symbols []string, w, i int, cid string) alpaca.OrderRequest {
 	}
 }
 
-// reconcile lists every tenant's orders at the broker and compares them
-// with the intents: an acknowledged or unresolved intent that the broker
-// does not hold is lost, an intent the broker holds more than once is
-// duplicated, and an order of this run that matches no intent is
-// unexpected.
-func reconcile(ctx context.Context, cfg Config, clients []*alpaca.Client, intents []intent, rep *Report) error {
-	byTenant := make([][]*intent, len(cfg.Tenants))
+// reconcile lists every account's orders at the broker and compares them
+// with the intents: an acknowledged or unresolved intent that its account
+// does not hold is lost, an intent held more than once is duplicated,
+// and an order of this run that matches no intent of its account
+// (including one meant for another account) is unexpected.
+// clients[i] is account i's; ids[i], when given, its Broker API id.
+func reconcile(ctx context.Context, runID string, clients []*alpaca.Client, ids []string, intents []intent, rep *Report) error {
+	byTenant := make([][]*intent, len(clients))
 	for i := range intents {
 		in := &intents[i]
 		byTenant[in.tenant] = append(byTenant[in.tenant], in)
 	}
-	prefix := cfg.RunID + "-"
+	prefix := runID + "-"
+	rep.Accounts = make([]AccountReport, len(clients))
+	rep.AccountsExact = 0
 	for t, c := range clients {
 		held, err := listAll(ctx, c, prefix)
 		if err != nil {
-			return fmt.Errorf("tenant %d: %w", t, err)
+			return fmt.Errorf("account %d: %w", t, err)
+		}
+		ar := &rep.Accounts[t]
+		ar.Tenant, ar.Orders = t, int64(len(byTenant[t]))
+		if ids != nil {
+			ar.AccountID = ids[t]
 		}
 		want := make(map[string]*intent, len(byTenant[t]))
 		for _, in := range byTenant[t] {
@@ -377,11 +537,12 @@ func reconcile(ctx context.Context, cfg Config, clients []*alpaca.Client, intent
 		for cid, n := range held {
 			in, ok := want[cid]
 			if !ok {
-				rep.Unexpected += int64(n)
+				ar.Unexpected += int64(n)
 				continue
 			}
+			ar.Held++
 			if n > 1 {
-				rep.Duplicates += int64(n - 1)
+				ar.Duplicates += int64(n - 1)
 			}
 			if in.outcome == outUnknown || in.outcome == outError {
 				// The broker has it although we never heard back: the
@@ -397,8 +558,14 @@ func reconcile(ctx context.Context, cfg Config, clients []*alpaca.Client, intent
 			// outcome never settled and that the broker does not hold,
 			// because nobody can say it was not placed and then dropped.
 			if in.outcome == outAcked || in.outcome == outUnknown {
-				rep.Lost++
+				ar.Lost++
 			}
+		}
+		rep.Lost += ar.Lost
+		rep.Duplicates += ar.Duplicates
+		rep.Unexpected += ar.Unexpected
+		if ar.Exact() {
+			rep.AccountsExact++
 		}
 	}
 	return nil

@@ -54,7 +54,10 @@ var allowed = []struct {
 	// The broker simulator and the load generator speak the wire format.
 	{"sim", []string{"alpaca/...", "sim/match", "sim/market"}},
 	{"sim/market", []string{"alpaca/..."}},
-	{"stress", []string{"alpaca/..."}},
+	{"stress", []string{"alpaca/...", "internal/brokeracct"}},
+	// Test customers' accounts under a Broker API firm, for tenants
+	// create and stress --broker-api.
+	{"internal/brokeracct", []string{"alpaca/..."}},
 	// Recorded bars on disk, fetched with the wire client.
 	{"bars", []string{"alpaca/..."}},
 
