@@ -181,18 +181,16 @@ func TestFirmBlockedTenant(t *testing.T) {
 // tenant signals once a second (1,000 orders/s in all) and the time from
 // its Submit to the journaled acknowledgement is recorded. In OneBlocked
 // the first tenant's strategy is stuck in user code the whole time; the
-// other tenants' figures are what to compare with AllRunning.
+// other tenants' figures are what to compare with AllRunning. KeyPairs
+// is the same load on 1,000 Trading API tenants.
 //
 //	go test -run '^$' -bench FirmSignalToAck -benchtime 3000x ./engine
 func BenchmarkFirmSignalToAck(b *testing.B) {
-	for _, blocked := range []bool{false, true} {
-		name := "AllRunning"
-		if blocked {
-			name = "OneBlocked"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []string{"AllRunning", "OneBlocked", "KeyPairs"} {
+		blocked, keys := mode == "OneBlocked", mode == "KeyPairs"
+		b.Run(mode, func(b *testing.B) {
 			const n = 1000
-			_, ids, firm := firmAccounts(b, n)
+			srv, ids, firm := firmAccounts(b, n)
 			e := newEngine(b, MustOpenJournal(b, b.TempDir()))
 			e.SweepInterval = 5 * time.Second
 			e.AccountInterval = time.Hour
@@ -203,7 +201,13 @@ func BenchmarkFirmSignalToAck(b *testing.B) {
 			defer close(stuck.release)
 			probes := 0
 			for i, id := range ids {
-				tc := engine.TenantConfig{ID: trading.TenantID(fmt.Sprint("f", i)), Broker: firm.Account(id), StrategyName: "probe"}
+				var br trading.Broker = firm.Account(id)
+				if keys {
+					// The same load on Trading API tenants, a client and
+					// stream each: the figures to compare the firm's with.
+					br, _ = MustBroker(b, srv.URL, alpaca.WithUnencryptedHTTP2())
+				}
+				tc := engine.TenantConfig{ID: trading.TenantID(fmt.Sprint("f", i)), Broker: br, StrategyName: "probe"}
 				if blocked && i == 0 {
 					tc.NewStrategy = func() (trading.Strategy, error) { return stuck, nil }
 				} else {
