@@ -29,6 +29,9 @@ type FirmConfig struct {
 	// RateLimit is requests per minute for the whole firm, shared by every
 	// account; 0 disables the client-side limiter (for a local broker).
 	RateLimit int
+	// AccountRateLimit, when above 0, is requests per minute for each
+	// account, inside the firm's budget.
+	AccountRateLimit int
 	// StreamLookback defaults to DefaultStreamLookback: how far back the
 	// firm's stream replays when it first connects.
 	StreamLookback time.Duration
@@ -100,6 +103,9 @@ func NewFirm(cfg FirmConfig) (*Firm, error) {
 		opts = append(opts, alpaca.WithRateLimit(cfg.RateLimit, max(1, min(50, cfg.RateLimit/20))))
 	} else {
 		opts = append(opts, alpaca.WithRateLimit(0, 0))
+	}
+	if cfg.AccountRateLimit > 0 {
+		opts = append(opts, alpaca.WithAccountRateLimit(cfg.AccountRateLimit, max(1, min(10, cfg.AccountRateLimit/20))))
 	}
 	if cfg.UnencryptedHTTP2 {
 		opts = append(opts, alpaca.WithUnencryptedHTTP2())

@@ -72,6 +72,10 @@ type BrokerAPIConfig struct {
 	// RateLimit is requests/min for the whole firm; unset: 0 for a
 	// loopback broker, Alpaca's Broker API limit otherwise.
 	RateLimit *int `yaml:"rate_limit"`
+	// AccountRateLimit, when above 0, is requests/min for each account
+	// inside the firm's budget, so that one busy tenant cannot spend the
+	// whole firm's; default 0: none.
+	AccountRateLimit int `yaml:"account_rate_limit"`
 
 	key, secret string // after ${NAME} expansion and the *_env look-ups
 }
@@ -380,6 +384,9 @@ func (c *Config) validateBrokerAPI() error {
 	}
 	if b.RateLimit != nil && *b.RateLimit < 0 {
 		return bad("rate_limit", fmt.Sprint(*b.RateLimit), errors.New("must not be negative"))
+	}
+	if b.AccountRateLimit < 0 {
+		return bad("account_rate_limit", fmt.Sprint(b.AccountRateLimit), errors.New("must not be negative"))
 	}
 	return nil
 }

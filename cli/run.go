@@ -56,6 +56,16 @@ Config file (YAML; unknown keys are errors):
       strategy: dca               # one of the strategies below
       params: {symbol: AAPL, qty: 1, interval: 10ms, count: 200}
       risk: {max_order_notional: 50000, max_position_qty: 1000, max_open_orders: 50}
+    - id: c1                      # a customer account of the Broker API firm
+      broker_account_id: 7f3c...  # quantum tenants create prints these
+      strategy: dca
+      params: {symbol: AAPL}
+  broker_api:                     # the firm: one client, limit and event stream
+    url: https://broker-api.sandbox.alpaca.markets
+    key_env: BROKER_API_KEY       # or key: / secret: inline
+    secret_env: BROKER_API_SECRET
+    rate_limit: 1000              # requests/min for the firm (0 on loopback)
+    account_rate_limit: 0         # requests/min per account inside it; 0 = none
 
 {{strategies}}
 
@@ -430,7 +440,7 @@ func newFirm(rs runSettings, log *slog.Logger, reg *metrics.Registry) (*alpacabr
 	case !loopbackURL(b.URL):
 		rate = brokerAPIRateLimit
 	}
-	return alpacabroker.NewFirm(alpacabroker.FirmConfig{BaseURL: b.URL, Key: b.key, Secret: b.secret, RateLimit: rate,
+	return alpacabroker.NewFirm(alpacabroker.FirmConfig{BaseURL: b.URL, Key: b.key, Secret: b.secret, RateLimit: rate, AccountRateLimit: b.AccountRateLimit,
 		IdleConnTimeout: rs.cfg.idleConn, Logger: log.With("system", "broker_api"),
 		// The firm's requests are counted as one: its accounts share one
 		// client, and its limiter's waits are the firm's, not a tenant's.

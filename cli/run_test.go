@@ -138,6 +138,7 @@ tenants:
 		{"DuplicateAccount", firm + "tenants:\n" + acct("a", "acc-1") + acct("b", "acc-1"), "tenants[1](b).broker_account_id"},
 		{"FirmWithoutURL", strings.Replace(firm, "  url: http://127.0.0.1:8090\n", "", 1) + "tenants:\n" + acct("a", "acc-1"), "broker_api.url"},
 		{"FirmWithoutSecret", strings.Replace(firm, "  secret: s3cr3t\n", "", 1) + "tenants:\n" + acct("a", "acc-1"), "broker_api.secret"},
+		{"FirmNegativeAccountRate", strings.Replace(firm, "  key: CKFIRM\n", "  key: CKFIRM\n  account_rate_limit: -1\n", 1) + "tenants:\n" + acct("a", "acc-1"), "broker_api.account_rate_limit"},
 		{"FirmBadURL", strings.Replace(firm, "http://127.0.0.1:8090", "ftp://x", 1) + "tenants:\n" + acct("a", "acc-1"), "broker_api.url"},
 		{"BadTenantID", strings.Replace(base, "id: t1", "id: \"\"", 1), "tenants[0].id"},
 	} {
