@@ -136,8 +136,24 @@ func (f *Firm) Stats() FirmStats {
 // Account returns the trading.Broker of one customer account: orders,
 // positions and the account through the firm's client, trade updates from
 // the firm's stream.
-func (f *Firm) Account(accountID string) *Broker {
-	return &Broker{client: f.client.Account(accountID), firm: f, account: accountID, stream: f.stream}
+func (f *Firm) Account(accountID string) *Account {
+	return &Account{&Broker{client: f.client.Account(accountID), firm: f, account: accountID, stream: f.stream}}
+}
+
+// Account is a Broker API customer account: a Broker whose updates the
+// engine takes from the account's queue (trading.UpdateQueue) rather
+// than through a StreamUpdates goroutine of its own.
+type Account struct{ *Broker }
+
+var _ trading.UpdateQueue = (*Account)(nil)
+
+// FollowUpdates implements trading.UpdateQueue.
+func (a *Account) FollowUpdates() (<-chan struct{}, func() (trading.OrderUpdate, bool), func(), error) {
+	q, done, err := a.firm.subscribe(a.account)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return q.kick, q.pop, done, nil
 }
 
 // Run reads the firm's trade-event stream until ctx ends, reconnecting

@@ -384,7 +384,7 @@ func addTenants(e *engine.Engine, rs runSettings, reg *metrics.Registry, log *sl
 	}
 	dataKey, dataSecret := "", ""
 	for _, s := range rs.specs {
-		var b *alpacabroker.Broker
+		var b trading.Broker
 		if s.BrokerAccountID != "" {
 			b = firm.Account(s.BrokerAccountID)
 		} else {

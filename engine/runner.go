@@ -59,6 +59,10 @@ type runner struct {
 	// again, so the strategy hears of them before the journal's fsync.
 	deferred []trading.Event
 
+	// received is the update the loop's select took from a channel, on
+	// its way to onReceived.
+	received trading.OrderUpdate
+
 	stats    *tenantStats // the tenant's, kept across restarts
 	restarts int
 
@@ -101,16 +105,29 @@ func (r *runner) run() (err error) {
 	// Start the trade-update stream before reconciling, so that nothing
 	// that happens during reconciliation is missed; the stream goroutine
 	// is owned here and always stopped and waited for before returning.
-	updates := make(chan trading.OrderUpdate, max(1, r.e.UpdateBuffer))
-	streamErr := make(chan error, 1)
-	sctx, scancel := context.WithCancel(r.ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		streamErr <- b.StreamUpdates(sctx, updates)
-	}()
-	defer func() { scancel(); wg.Wait() }()
+	// A broker that queues the account's updates itself is read directly,
+	// with no goroutine or channel per tenant.
+	var src updateSource
+	if q, ok := b.(trading.UpdateQueue); ok {
+		ready, next, stop, err := q.FollowUpdates()
+		if err != nil {
+			return fmt.Errorf("trade updates: %w", err)
+		}
+		defer stop()
+		src = updateSource{ready: ready, next: next}
+	} else {
+		updates := make(chan trading.OrderUpdate, max(1, r.e.UpdateBuffer))
+		streamErr := make(chan error, 1)
+		sctx, scancel := context.WithCancel(r.ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			streamErr <- b.StreamUpdates(sctx, updates)
+		}()
+		defer func() { scancel(); wg.Wait() }()
+		src = updateSource{ch: updates, err: streamErr}
+	}
 
 	err = r.start()
 	if r.box != nil {
@@ -119,7 +136,51 @@ func (r *runner) run() (err error) {
 	if err != nil {
 		return err
 	}
-	return r.loop(updates, streamErr)
+	return r.loop(src)
+}
+
+// updateSource is where a runner's trade updates come from: a channel
+// that StreamUpdates fills (and its error), or a queue it polls.
+type updateSource struct {
+	ch    <-chan trading.OrderUpdate
+	err   <-chan error
+	ready <-chan struct{}
+	next  func() (trading.OrderUpdate, bool)
+}
+
+// takeWaiting applies an update that is already waiting, if there is
+// one. It and onReceived keep the update (400 bytes) out of the loop's
+// frame: what the loop parks on is the stack an idle tenant keeps.
+//
+//go:noinline
+func (r *runner) takeWaiting(src *updateSource) (bool, error) {
+	u, ok := src.poll()
+	if !ok {
+		return false, nil
+	}
+	return true, r.onUpdate(u)
+}
+
+// onReceived applies the update the loop received into r.received.
+//
+//go:noinline
+func (r *runner) onReceived() error {
+	u := r.received
+	r.received = trading.OrderUpdate{}
+	return r.onUpdate(u)
+}
+
+// poll returns a waiting update without blocking.
+func (s *updateSource) poll() (trading.OrderUpdate, bool) {
+	if s.next != nil {
+		return s.next()
+	}
+	select {
+	case u := <-s.ch:
+		return u, true
+	default:
+		return trading.OrderUpdate{}, false
+	}
 }
 
 // start reconciles the tenant with its journal and broker and starts its
@@ -161,7 +222,7 @@ func (r *runner) start() error {
 // loop runs the tenant until its context ends or something fails. Each
 // event's work is in a method of its own, so that the frame parked in
 // the select stays small (see start).
-func (r *runner) loop(updates <-chan trading.OrderUpdate, streamErr <-chan error) error {
+func (r *runner) loop(src updateSource) error {
 	ctx := r.ctx
 	var timerC <-chan time.Time
 	var timer *time.Timer
@@ -190,9 +251,7 @@ func (r *runner) loop(updates <-chan trading.OrderUpdate, streamErr <-chan error
 	defer account.Stop()
 
 	r.publish(trading.HealthRunning)
-	if r.restarts > 0 {
-		r.e.activity(trading.Activity{Kind: trading.ActivityRecovered, Tenant: r.id, Reason: fmt.Sprintf("running again after %d failed start(s)", r.restarts)})
-	}
+	r.announceRecovered()
 	for {
 		if ctx.Err() != nil {
 			return nil // select picks randomly among ready cases; stop first
@@ -206,25 +265,24 @@ func (r *runner) loop(updates <-chan trading.OrderUpdate, streamErr <-chan error
 		r.publish(trading.HealthRunning)
 		// Updates first: a fill must be journaled before the strategy is
 		// asked for more, so its view of positions is current.
-		select {
-		case u := <-updates:
-			if err := r.onUpdate(u); err != nil {
-				return err
-			}
+		if took, err := r.takeWaiting(&src); err != nil {
+			return err
+		} else if took {
 			continue
-		default:
 		}
 		var err error
 		select {
 		case <-ctx.Done():
 			return nil
-		case serr := <-streamErr:
+		case serr := <-src.err:
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("trade update stream: %w", serr)
-		case u := <-updates:
-			err = r.onUpdate(u)
+		case r.received = <-src.ch:
+			err = r.onReceived()
+		case <-src.ready:
+			// Taken at the top of the loop, updates first.
 		case <-timerC:
 			// Like a Ticker, skip ticks missed while busy rather than
 			// bunching them up.
@@ -246,6 +304,16 @@ func (r *runner) loop(updates <-chan trading.OrderUpdate, streamErr <-chan error
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// announceRecovered reports a tenant running again after failures; out
+// of the loop's frame (see takeWaiting).
+//
+//go:noinline
+func (r *runner) announceRecovered() {
+	if r.restarts > 0 {
+		r.e.activity(trading.Activity{Kind: trading.ActivityRecovered, Tenant: r.id, Reason: fmt.Sprintf("running again after %d failed start(s)", r.restarts)})
 	}
 }
 

@@ -62,6 +62,20 @@ type Broker interface {
 	StreamUpdates(ctx context.Context, out chan<- OrderUpdate) error
 }
 
+// UpdateQueue is a Broker whose account updates wait in a queue of its
+// own (a Broker API account, fed by its firm's one stream), which the
+// engine reads directly instead of calling StreamUpdates: no goroutine
+// and no channel per tenant, which is most of what an idle one costs.
+type UpdateQueue interface {
+	// FollowUpdates starts queueing the account's updates, beginning with
+	// a Resync (what happened before is not in the queue). ready receives
+	// a signal when updates may be waiting; next takes the oldest, false
+	// when none waits (never blocking); stop ends following. A queue that
+	// overflows drops updates and owes a Resync, which next delivers
+	// after the updates it kept.
+	FollowUpdates() (ready <-chan struct{}, next func() (OrderUpdate, bool), stop func(), err error)
+}
+
 // StreamHealth is a Broker that can tell whether its update stream is
 // down. Such an outage fails no call (REST still answers), so without it
 // a tenant would look healthy while no fill reaches it.
