@@ -53,6 +53,9 @@ func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *ac
 	_, alwaysOpen := s.cfg.Session.(AlwaysOpen)
 	cfg.AlwaysOpen = alwaysOpen
 	cfg.Asset = func(symbol string) (match.Asset, bool) {
+		if p, ok := s.crypto.lookup(symbol); ok {
+			return p.matchAsset(), true
+		}
 		m, ok := s.market.Lookup(symbol)
 		if !ok {
 			return match.Asset{}, false

@@ -129,6 +129,7 @@ func (s *Server) advance(ctx context.Context, target func(time.Time) time.Time) 
 		if err := s.flushQuotes(); err != nil {
 			return t, err
 		}
+		s.cryptoStep(t)
 		if ev.Equal(t) {
 			s.runSession(step)
 		}

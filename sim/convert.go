@@ -53,7 +53,7 @@ func wireOrder(o *match.Order) alpaca.Order {
 		Replaces:       sptr(o.Replaces),
 		AssetID:        assetIDOf(o.Symbol),
 		Symbol:         o.Symbol,
-		AssetClass:     "us_equity",
+		AssetClass:     assetClassOf(o.Symbol),
 		Notional:       dptr(o.Notional.Decimal(), o.Notional != 0),
 		Qty:            dptr(o.Qty.Decimal(), o.Qty != 0),
 		FilledQty:      o.FilledQty.Decimal(),

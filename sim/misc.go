@@ -107,7 +107,18 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request, _ *account) 
 	if v := q.Get("attributes"); v != "" {
 		attrs = strings.Split(v, ",")
 	}
-	out := []alpaca.Asset{}
+	out := []any{}
+	if class == "crypto" || class == "all" {
+		for i := range s.crypto.pairs {
+			a := s.crypto.pairs[i].asset()
+			if status != "" && a.Status != status ||
+				exchange != "" && !strings.EqualFold(a.Exchange, exchange) ||
+				len(attrs) > 0 {
+				continue
+			}
+			out = append(out, a)
+		}
+	}
 	for _, sym := range s.market.Symbols() {
 		a := assetOf(sym)
 		if status != "" && a.Status != status ||
@@ -133,6 +144,10 @@ func anyOf(have, want []string) bool {
 }
 
 func (s *Server) getAsset(w http.ResponseWriter, r *http.Request, _ *account) {
+	if p, ok := s.crypto.lookup(r.PathValue("symbol")); ok {
+		writeJSON(w, http.StatusOK, p.asset())
+		return
+	}
 	sym, ok := s.market.Lookup(r.PathValue("symbol"))
 	if !ok {
 		notFound(w, "asset not found")

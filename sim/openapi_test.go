@@ -55,6 +55,8 @@ var specStale = []struct {
 		"close-all-positions items carry the HTTP status as an integer"},
 	{regexp.MustCompile(`^/\d+$`), "matches more than one oneOf schemas",
 		"the activity schemas have no required fields, so a FILL matches both"},
+	{regexp.MustCompile(`(^|/)exchange$`), "Value:\n  \"CRYPTO\"",
+		"crypto pairs and their positions are on exchange CRYPTO, which the enum lacks"},
 }
 
 var errorAt = regexp.MustCompile(`Error at "([^"]*)"`)
@@ -166,6 +168,13 @@ func TestResponsesMatchAlpacaOpenAPI(t *testing.T) {
 			"order_class": "bracket", "take_profit": map[string]any{"limit_price": "2.00"}, "stop_loss": map[string]any{"stop_price": "0.50"}}, 200)
 		call(trading, "GET", "/v2/orders?status=all&nested=true&limit=50", nil, 200)
 		call(trading, "DELETE", "/v2/orders", nil, 207)
+
+		// Crypto: pairs, an order and its position (issue 9 item 2).
+		call(trading, "POST", "/v2/orders", map[string]any{
+			"symbol": "BTC/USD", "qty": "0.01", "side": "buy", "type": "market", "time_in_force": "gtc"}, 200)
+		call(trading, "POST", "/v2/orders", map[string]any{
+			"symbol": "ETH/USD", "notional": "100", "side": "buy", "type": "market", "time_in_force": "ioc"}, 200)
+		call(trading, "GET", "/v2/positions/BTCUSD", nil, 200)
 
 		call(trading, "GET", "/v2/positions", nil, 200)
 		call(trading, "GET", "/v2/positions/AAPL", nil, 200)

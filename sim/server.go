@@ -183,6 +183,7 @@ type Server struct {
 	cfg      Config
 	mux      *http.ServeMux
 	market   *market.Market
+	crypto   *cryptoMarket
 	accounts registry
 	interest interest
 	faults   *faultInjector
@@ -280,6 +281,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.BrokerKey != "" {
 		s.firm = newFirm(cfg.BrokerKey, cfg.BrokerSecret)
 	}
+	s.crypto = newCryptoMarket(cfg.Seed, cfg.Now())
 	m, err := market.New(market.Config{
 		Seed:         int64(cfg.Seed),
 		Now:          cfg.Now,
@@ -388,10 +390,14 @@ func (s *Server) Start() {
 		s.quoteLoop(sub)
 	}()
 	if !stepped {
-		s.wg.Add(2)
+		s.wg.Add(3)
 		go func() {
 			defer s.wg.Done()
 			s.sessionLoop()
+		}()
+		go func() {
+			defer s.wg.Done()
+			s.cryptoLoop()
 		}()
 		go func() {
 			defer s.wg.Done()
@@ -440,6 +446,10 @@ func (s *Server) routes() {
 
 	rest("GET /v2/assets", s.listAssets)
 	rest("GET /v2/assets/{symbol}", s.getAsset)
+	// A crypto pair's slash may come unescaped: /v2/assets/BTC/USD.
+	rest("GET /v2/assets/{base}/{quote}", pairPath(s.getAsset))
+	rest("GET /v2/positions/{base}/{quote}", pairPath(s.getPosition))
+	rest("DELETE /v2/positions/{base}/{quote}", pairPath(s.closePosition))
 	rest("GET /v2/clock", s.getClock)
 	rest("GET /v2/calendar", s.getCalendar)
 	rest("GET /v3/clock", s.getClockV3)

@@ -42,11 +42,10 @@ func writeMatchErr(w http.ResponseWriter, err error) {
 // marks values positions at the quote midpoint, Alpaca's basis for
 // market value between trades.
 func (s *Server) marks(symbol string) (match.Price, bool) {
-	q, ok := s.market.Quote(symbol)
+	mq, ok := s.quote(symbol)
 	if !ok {
 		return 0, false
 	}
-	mq := toMatchQuote(q)
 	if mq.Bid == 0 || mq.Ask == 0 {
 		return mq.Bid + mq.Ask, mq.Bid+mq.Ask != 0
 	}
@@ -57,8 +56,8 @@ func (s *Server) marks(symbol string) (match.Price, bool) {
 // also lets resting orders of that symbol fill before a new order is
 // judged. The caller holds a.mu.
 func (s *Server) refresh(a *account, now time.Time, symbol string) {
-	if q, ok := s.market.Quote(symbol); ok {
-		a.evbuf = a.eng.OnQuote(now, symbol, toMatchQuote(q), a.evbuf)
+	if q, ok := s.quote(symbol); ok {
+		a.evbuf = a.eng.OnQuote(now, symbol, q, a.evbuf)
 	}
 }
 
@@ -68,6 +67,16 @@ func (s *Server) postOrder(w http.ResponseWriter, r *http.Request, a *account) {
 		return
 	}
 	req := toMatchRequest(&body.OrderRequest)
+	if p, ok := s.crypto.lookup(req.Symbol); ok {
+		// Orders and positions carry the pair form, BTC/USD, whichever
+		// form the order named.
+		req.Symbol = p.symbol()
+		if p.quote != "USD" {
+			writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
+				"the simulator trades crypto pairs quoted in USD only", nil)
+			return
+		}
+	}
 	a.mu.Lock()
 	if a.config.SuspendTrade {
 		a.mu.Unlock()
@@ -279,8 +288,8 @@ func wirePosition(p *match.Position) alpaca.Position {
 		AssetID:         assetIDOf(p.Symbol),
 		Symbol:          p.Symbol,
 		Exchange:        "",
-		AssetClass:      "us_equity",
-		AssetMarginable: true,
+		AssetClass:      assetClassOf(p.Symbol),
+		AssetMarginable: !isCryptoSymbol(p.Symbol),
 		Qty:             p.Qty.Decimal(),
 		QtyAvailable:    p.QtyAvailable.Decimal(),
 		AvgEntryPrice:   p.AvgEntryPrice.Decimal(),
@@ -304,6 +313,10 @@ func wirePosition(p *match.Position) alpaca.Position {
 }
 
 func (s *Server) positionExchange(p *alpaca.Position) {
+	if isCryptoSymbol(p.Symbol) {
+		p.Exchange = cryptoExchange
+		return
+	}
 	if m, ok := s.market.Lookup(p.Symbol); ok {
 		p.Exchange = m.Exchange
 		p.AssetMarginable = m.Marginable
@@ -324,6 +337,9 @@ func (s *Server) listPositions(w http.ResponseWriter, r *http.Request, a *accoun
 
 // symbolOf resolves a path's symbol or asset id to the symbol.
 func (s *Server) symbolOf(v string) string {
+	if p, ok := s.crypto.lookup(v); ok {
+		return p.symbol()
+	}
 	if m, ok := s.market.Lookup(v); ok {
 		return m.Symbol
 	}

@@ -304,7 +304,7 @@ func (a *Account) start(now time.Time, o *order, ev []Event) []Event {
 		a.auction = append(a.auction, o)
 		return a.emit(now, EventNew, o, ev)
 	}
-	if a.phase != phaseOpen && !o.ExtendedHours {
+	if a.phase != phaseOpen && !o.ExtendedHours && !o.b.crypto {
 		if o.Status == StatusHeld || o.Status == StatusAccepted {
 			o.Status = StatusAccepted
 			ev = a.emit(now, EventAccepted, o, ev)

@@ -102,6 +102,7 @@ func (o *order) limitFor() Price {
 type book struct {
 	symbol string
 	quote  Quote
+	crypto bool // a crypto pair: works around the clock (Asset.Crypto)
 
 	pos     Qty
 	avg     AvgPrice

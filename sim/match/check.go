@@ -118,6 +118,10 @@ func (a *Account) check(now time.Time, b *book, s *spec, as Asset, except *order
 		c.res = Money(mulDivSat(int64(qty), int64(rp), QtyScale*PriceScale/MoneyScale, true))
 	}
 	bp := a.buyingPower(nil)
+	if as.Crypto {
+		// Crypto is bought with cash only, never on margin.
+		bp = max(a.cash-a.reserved, 0)
+	}
 	if except != nil {
 		bp += except.res
 	}

@@ -43,6 +43,9 @@ func (a *Account) ClosePosition(now time.Time, symbol string, qty, percentage *d
 		}
 	}
 	s := spec{symbol: symbol, side: side, typ: Market, tif: Day, qty: q}
+	if b := a.books[symbol]; b != nil && b.crypto {
+		s.tif = GTC // crypto takes no day orders
+	}
 	o, ev, err := a.place(now, &s, ev)
 	if err != nil {
 		return Order{}, ev, err

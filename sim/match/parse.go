@@ -131,11 +131,53 @@ func parseRequest(r *OrderRequest, s *spec) *Error {
 		}
 	}
 
-	if err := s.checkTIF(); err != nil {
+	return nil
+}
+
+// checkKind applies the rules that depend on the asset: Alpaca's order
+// type × time-in-force matrix for equities, the crypto rules for a pair,
+// then the legs of a multi-leg order. It runs after the asset is known,
+// so that a crypto order is judged as one.
+func (s *spec) checkKind(r *OrderRequest, as Asset) *Error {
+	if as.Crypto {
+		if err := s.checkCrypto(as); err != nil {
+			return err
+		}
+	} else if err := s.checkTIF(); err != nil {
 		return err
 	}
 	if s.multiLeg() {
 		return s.parseLegs(r)
+	}
+	return nil
+}
+
+// checkCrypto applies Alpaca's crypto order rules: market, limit and
+// stop_limit orders, gtc or ioc, simple, fractional qty or notional
+// (market only), and quantities of at least the pair's minimum order
+// size in steps of its minimum trade increment.
+func (s *spec) checkCrypto(as Asset) *Error {
+	switch s.typ {
+	case Market, Limit, StopLimit:
+	default:
+		return errf(KindUnprocessable, "invalid order type for crypto order")
+	}
+	if s.tif != GTC && s.tif != IOC {
+		return errf(KindUnprocessable, "invalid crypto time_in_force")
+	}
+	if s.class != "" && s.class != Simple {
+		return errf(KindUnprocessable, "invalid order class for crypto order")
+	}
+	if s.notional > 0 && s.typ != Market {
+		return errf(KindUnprocessable, "notional orders must be market orders")
+	}
+	if s.qty > 0 {
+		if as.MinOrderSize > 0 && s.qty < as.MinOrderSize {
+			return errf(KindUnprocessable, "qty must be >= "+as.MinOrderSize.String())
+		}
+		if as.MinTradeIncrement > 0 && s.qty%as.MinTradeIncrement != 0 {
+			return errf(KindUnprocessable, "qty must be a multiple of "+as.MinTradeIncrement.String())
+		}
 	}
 	return nil
 }

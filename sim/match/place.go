@@ -11,6 +11,15 @@ func (a *Account) Submit(now time.Time, req *OrderRequest, ev []Event) (Order, [
 	if err := parseRequest(req, &s); err != nil {
 		return Order{}, ev, err
 	}
+	// The asset comes before the rules that depend on it: a crypto order
+	// is judged by the crypto rules, not the fractional ones.
+	as, aerr := a.asset(s.symbol)
+	if aerr != nil {
+		return Order{}, ev, aerr
+	}
+	if err := s.checkKind(req, as); err != nil {
+		return Order{}, ev, err
+	}
 	o, ev, err := a.place(now, &s, ev)
 	if err != nil {
 		return Order{}, ev, err
@@ -45,6 +54,7 @@ func (a *Account) place(now time.Time, s *spec, ev []Event) (*order, []Event, *E
 		}
 	}
 	b := a.book(s.symbol)
+	b.crypto = as.Crypto
 	c, err := a.check(now, b, s, as, nil)
 	if err != nil {
 		return nil, ev, err

@@ -106,7 +106,15 @@ func (a *Account) Replace(now time.Time, id string, r *ReplaceRequest, ev []Even
 	default:
 		return Order{}, ev, errf(KindValidation, "invalid time_in_force")
 	}
-	if err := s.checkTIF(); err != nil {
+	if old.b.crypto {
+		as, err := a.asset(s.symbol)
+		if err != nil {
+			return Order{}, ev, err
+		}
+		if err := s.checkCrypto(as); err != nil {
+			return Order{}, ev, err
+		}
+	} else if err := s.checkTIF(); err != nil {
 		return Order{}, ev, err
 	}
 	if err := a.checkLegPrices(old, &s); err != nil {

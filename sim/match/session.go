@@ -38,7 +38,7 @@ func (a *Account) OnClose(now time.Time, ev []Event) []Event {
 	ev = a.runAuction(now, CLS, ev)
 	a.phase = phasePostClose
 	for _, o := range a.openOrders() {
-		if !o.working() || o.ExtendedHours || (o.heap == nil && !o.inTrl) {
+		if !o.working() || o.ExtendedHours || o.b.crypto || (o.heap == nil && !o.inTrl) {
 			continue
 		}
 		if o.TimeInForce == GTC {

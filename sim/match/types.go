@@ -321,6 +321,14 @@ type Asset struct {
 	Fractionable bool
 	Shortable    bool
 	EasyToBorrow bool
+	// Crypto marks a crypto pair: it trades around the clock whatever the
+	// session, takes market, limit and stop_limit orders good till
+	// canceled or immediate or cancel only, is never sold short, and its
+	// quantities are bounded by MinOrderSize and MinTradeIncrement (no
+	// bound when zero).
+	Crypto            bool
+	MinOrderSize      Qty
+	MinTradeIncrement Qty
 }
 
 // MarkFunc returns the price used to value a symbol's position. The engine
