@@ -195,7 +195,8 @@ func TestCryptoOrders(t *testing.T) {
 	}
 	var p position
 	c.json("GET", "/v2/positions/BTCUSD", "", 200, &p)
-	if p.Symbol != "BTC/USD" || p.AssetClass != "crypto" || p.Exchange != "CRYPTO" || p.Qty != "0.0125" {
+	// The taker fee, 0.25%, is paid in BTC: 0.0125 less 0.00003125.
+	if p.Symbol != "BTC/USD" || p.AssetClass != "crypto" || p.Exchange != "CRYPTO" || p.Qty != "0.01246875" {
 		t.Errorf("BTCUSD position: %+v", p)
 	}
 	c.json("GET", "/v2/positions/BTC%2FUSD", "", 200, &p)
@@ -230,6 +231,33 @@ func TestCryptoOrders(t *testing.T) {
 	}
 	if code, b := c.do("GET", "/v2/positions/BTC/USD", ""); code != 404 {
 		t.Errorf("BTC/USD after close: %d %s", code, b)
+	}
+
+	// Each crypto fill has its CFEE: the buy's in BTC, the sale's in USD.
+	type activity struct {
+		ActivityType string  `json:"activity_type"`
+		Symbol       string  `json:"symbol"`
+		Qty          string  `json:"qty"`
+		NetAmount    *string `json:"net_amount"`
+		Description  string  `json:"description"`
+	}
+	var fees []activity
+	c.json("GET", "/v2/account/activities/CFEE?direction=asc", "", 200, &fees)
+	if len(fees) != 3 {
+		t.Fatalf("CFEE activities: %+v, want the BTC buy's, the ETH buy's and the BTC sale's", fees)
+	}
+	if f := fees[0]; f.ActivityType != "CFEE" || f.Symbol != "BTC/USD" || f.Qty != "-0.00003125" || f.NetAmount == nil || *f.NetAmount != "0" {
+		t.Errorf("BTC buy fee: %+v", f)
+	}
+	if f := fees[2]; f.Qty != "0" || f.NetAmount == nil || !strings.HasPrefix(*f.NetAmount, "-") {
+		t.Errorf("BTC sale fee: %+v", f)
+	}
+	var fills []activity
+	c.json("GET", "/v2/account/activities?activity_types=FILL", "", 200, &fills)
+	for _, f := range fills {
+		if f.ActivityType != "FILL" {
+			t.Errorf("FILL listing has %+v", f)
+		}
 	}
 }
 

@@ -465,25 +465,27 @@ func (s *Server) getActivities(w http.ResponseWriter, r *http.Request, a *accoun
 	if t := r.PathValue("type"); t != "" {
 		types = t
 	}
-	wantFill, wantCash := true, true
+	wantFill, wantCash, wantFee := true, true, true
 	if types != "" {
-		wantFill, wantCash = false, false
+		wantFill, wantCash, wantFee = false, false, false
 		for _, t := range strings.Split(types, ",") {
 			switch strings.ToUpper(strings.TrimSpace(t)) {
 			case "FILL":
 				wantFill = true
 			case "CSD", "TRANS", "JNLC":
 				wantCash = true
+			case "CFEE", "FEE":
+				wantFee = true
 			}
 		}
 	}
 	switch q.Get("category") {
 	case "trade_activity":
-		wantCash = false
+		wantCash, wantFee = false, false
 	case "non_trade_activity":
 		wantFill = false
 	}
-	f := match.ActivityFilter{Direction: q.Get("direction"), PageToken: q.Get("page_token")}
+	f := match.ActivityFilter{Direction: q.Get("direction"), PageToken: q.Get("page_token"), SkipFees: !wantFee}
 	if f.Direction != "" && f.Direction != "asc" && f.Direction != "desc" {
 		invalid(w, "invalid direction: must be asc or desc")
 		return
@@ -519,6 +521,7 @@ func (s *Server) getActivities(w http.ResponseWriter, r *http.Request, a *accoun
 		f.PageToken = ""
 		withDep = false
 		wantFill = wantFill && asc
+		wantFee = wantFee && asc
 	case f.PageToken != "" && asc:
 		withDep = false // it led the first page
 	}
@@ -527,8 +530,9 @@ func (s *Server) getActivities(w http.ResponseWriter, r *http.Request, a *accoun
 		out = append(out, depositActivity(a, depID))
 		withDep = false
 	}
-	if n := size - len(out); wantFill && n > 0 {
+	if n := size - len(out); (wantFill || wantFee) && n > 0 {
 		f.PageSize = n
+		f.SkipFills = !wantFill
 		a.mu.Lock()
 		acts, err := a.eng.Activities(f)
 		a.mu.Unlock()
@@ -538,6 +542,10 @@ func (s *Server) getActivities(w http.ResponseWriter, r *http.Request, a *accoun
 		}
 		for i := range acts {
 			act := &acts[i]
+			if act.Fee {
+				out = append(out, feeActivity(act))
+				continue
+			}
 			tt := act.Time.Time()
 			p, qty, cum, leaves := act.Price.Decimal(), act.Qty.Decimal(), act.CumQty.Decimal(), act.LeavesQty.Decimal()
 			out = append(out, alpaca.Activity{
@@ -551,6 +559,27 @@ func (s *Server) getActivities(w http.ResponseWriter, r *http.Request, a *accoun
 		out = append(out, depositActivity(a, depID))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// feeActivity is the CFEE activity of a crypto fill's fee: a buy's fee
+// taken in the asset (qty negative, no cash), or a sell's taken in cash.
+func feeActivity(act *match.Activity) alpaca.Activity {
+	tt := act.Time.Time()
+	px := act.Price.Decimal()
+	out := alpaca.Activity{
+		ID: act.ID(), ActivityType: "CFEE", Date: tt.In(newYork).Format("2006-01-02"),
+		Symbol: act.Symbol, Price: &px, Status: "executed", TransactionTime: &tt,
+	}
+	net, qty := decimal.Zero, decimal.Zero
+	if act.Qty > 0 {
+		qty = act.Qty.Decimal().Neg()
+		out.Description = "Coin Pair Transaction Fee (Non USD)"
+	} else {
+		net = act.FeeCash.Decimal().Neg()
+		out.Description = "Coin Pair Transaction Fee (USD)"
+	}
+	out.NetAmount, out.Qty = &net, &qty
+	return out
 }
 
 // depositActivity is the CSD activity of an account's starting cash.

@@ -110,6 +110,8 @@ type Account struct {
 	dayIdx    int32
 	dayTrades []dayCount
 	scratch   []*order
+	cryptoVol []volRec // crypto fills' volume over the fee window
+	maker     bool     // fills being executed are of resting orders
 }
 
 // NewAccount returns an account configured by cfg.

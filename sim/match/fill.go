@@ -78,7 +78,9 @@ func (a *Account) eval(now time.Time, b *book, ev []Event) []Event {
 		if o.Side == Sell {
 			px = q.Bid
 		}
+		a.maker = true // it rested until this quote
 		ev = a.execute(now, o, px, true, ev)
+		a.maker = false
 		if o.working() {
 			b.insert(o)
 		}
@@ -209,6 +211,11 @@ func (a *Account) execute(now time.Time, o *order, px Price, allowPartial bool, 
 	}
 
 	a.applyFill(now, b, o.Side, q, px)
+	var feeQty Qty
+	var feeCash Money
+	if b.crypto {
+		feeQty, feeCash = a.chargeCryptoFee(now, b, o.Side, q, px, a.maker)
+	}
 	o.FilledAvgPrice = weighted(o.FilledQty, o.FilledAvgPrice, q, px)
 	o.FilledQty += q
 	o.UpdatedAt = Stamp(now)
@@ -227,6 +234,9 @@ func (a *Account) execute(now time.Time, o *order, px Price, allowPartial bool, 
 	}
 	execID := newUUID(&a.src)
 	a.addFill(fillRec{exec: execID, o: o, t: Stamp(now), px: px, q: q, cum: o.FilledQty, leaves: o.remaining()})
+	if feeQty > 0 || feeCash > 0 {
+		a.addFill(fillRec{exec: newUUID(&a.src), o: o, t: Stamp(now), px: px, q: feeQty, fee: true, feeCash: feeCash})
+	}
 	a.evSeq++
 	ev = append(ev, Event{
 		Seq: a.evSeq, Type: typ, Time: Stamp(now), Order: o.Order,
@@ -336,6 +346,10 @@ type fillRec struct {
 	q      Qty
 	cum    Qty
 	leaves Qty
+	// fee marks the CFEE record of a crypto fill: q is the fee in the
+	// asset (buys), feeCash the fee in cash (sells).
+	fee     bool
+	feeCash Money
 }
 
 func (a *Account) addFill(r fillRec) {
@@ -350,6 +364,12 @@ func (a *Account) addFill(r fillRec) {
 func (a *Account) fill(i int) *fillRec { return &a.fills[i/fillChunk][i%fillChunk] }
 
 func (r *fillRec) activity() Activity {
+	if r.fee {
+		return Activity{
+			ExecutionID: r.exec, OrderID: r.o.ID, Time: r.t, Symbol: r.o.Symbol, Side: r.o.Side,
+			Fee: true, Price: r.px, Qty: r.q, FeeCash: r.feeCash,
+		}
+	}
 	x := Activity{
 		ExecutionID: r.exec, OrderID: r.o.ID, Time: r.t, Symbol: r.o.Symbol, Side: r.o.Side,
 		Type: EventFill, Price: r.px, Qty: r.q, CumQty: r.cum, LeavesQty: r.leaves, OrderStatus: StatusFilled,

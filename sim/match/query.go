@@ -268,6 +268,9 @@ func (a *Account) Activities(f ActivityFilter) ([]Activity, error) {
 	}
 	after, until := Stamp(f.After), Stamp(f.Until)
 	keep := func(r *fillRec) bool {
+		if r.fee && f.SkipFees || !r.fee && f.SkipFills {
+			return false
+		}
 		return (f.After.IsZero() || r.t > after) && (f.Until.IsZero() || r.t < until)
 	}
 	var out []Activity

@@ -245,8 +245,12 @@ type Event struct {
 	PositionQty Qty
 }
 
-// Activity is a FILL account activity.
+// Activity is a FILL account activity, or with Fee set the CFEE activity
+// of a crypto fill: Qty is then the fee taken in the asset (a buy's) and
+// FeeCash the fee taken in cash (a sell's), at the fill's Price.
 type Activity struct {
+	Fee         bool
+	FeeCash     Money
 	ExecutionID UUID
 	OrderID     UUID
 	Time        Timestamp
@@ -355,6 +359,8 @@ type ActivityFilter struct {
 	Direction string // desc (default) or asc
 	PageSize  int    // default and maximum 100
 	PageToken string // the ID of the last activity of the previous page
+	// SkipFills and SkipFees leave out FILL and CFEE activities.
+	SkipFills, SkipFees bool
 }
 
 // CancelResult is one item of CancelAll.
