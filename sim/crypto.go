@@ -62,6 +62,7 @@ var cryptoPairs = []cryptoPair{
 // the same whenever it is asked for.
 type cryptoMarket struct {
 	seed  uint64
+	m0    int64 // the minute of the server's start, where each walk starts
 	pairs []cryptoPair
 	index map[string]int // "BTC/USD", "BTCUSD" and the asset id -> pair
 
@@ -70,20 +71,34 @@ type cryptoMarket struct {
 }
 
 type cryptoWalk struct {
-	minute int64   // the minute logp is the mid of
-	logp   float64 // log of the mid price
+	minute int64 // the minute sum is at
+	sum    int64 // the walk's steps since the start, in logUnit
 }
+
+// logUnit is the walk's grain in log price: steps are whole numbers of
+// it, so a minute's price is the same whichever way it was reached.
+const logUnit = 1e-12
+
+// step is pair p's step of minute k, in logUnit.
+func (c *cryptoMarket) step(p *cryptoPair, key uint64, k int64) int64 {
+	sigma := p.vol / math.Sqrt(365*24*60)
+	return int64(math.Round((sigma*gauss(key, uint64(k)) - sigma*sigma/2) / logUnit))
+}
+
+// logOf is the log mid for a walk sum.
+func (p *cryptoPair) logOf(sum int64) float64 { return math.Log(p.price) + float64(sum)*logUnit }
 
 func newCryptoMarket(seed uint64, start time.Time) *cryptoMarket {
 	c := &cryptoMarket{seed: seed, pairs: cryptoPairs, index: map[string]int{}, state: make([]cryptoWalk, len(cryptoPairs))}
 	m0 := minuteOf(start)
+	c.m0 = m0
 	for i := range c.pairs {
 		p := &c.pairs[i]
 		sym := p.symbol()
 		c.index[sym] = i
 		c.index[p.base+p.quote] = i
 		c.index[market.AssetID(sym)] = i
-		c.state[i] = cryptoWalk{minute: m0, logp: math.Log(p.price)}
+		c.state[i] = cryptoWalk{minute: m0}
 	}
 	return c
 }
@@ -115,21 +130,22 @@ func (c *cryptoMarket) mid(i int, now time.Time) float64 {
 	defer c.mu.Unlock()
 	w := &c.state[i]
 	p := &c.pairs[i]
-	sigma := p.vol / math.Sqrt(365*24*60)
 	key := c.seed ^ fnv64(p.symbol())
 	for w.minute < m {
 		w.minute++
-		z := gauss(key, uint64(w.minute))
-		w.logp += sigma*z - sigma*sigma/2
+		w.sum += c.step(p, key, w.minute)
 	}
-	return math.Exp(w.logp)
+	return math.Exp(p.logOf(w.sum))
 }
 
 // quoteOf returns the pair's quote at now on the match engine's price
 // grid: bid and ask a tick or about a basis point either side of the mid.
 func (c *cryptoMarket) quoteOf(p *cryptoPair, now time.Time) match.Quote {
-	i := c.index[p.symbol()]
-	mid := c.mid(i, now)
+	return c.quoteAt(p, c.mid(c.index[p.symbol()], now))
+}
+
+// quoteAt is the pair's quote around mid.
+func (c *cryptoMarket) quoteAt(p *cryptoPair, mid float64) match.Quote {
 	inc, _ := decimal.NewFromString(p.priceIncrement)
 	step := max(inc.InexactFloat64(), 1.0/match.PriceScale)
 	half := max(mid*0.0001, step)

@@ -475,7 +475,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /sim/v1/clock", s.admin(s.postSimClock))
 	s.mux.Handle("GET /sim/v1/streams", s.admin(s.getSimStreams))
 
-	s.market.Register(s.mux, func(h http.Handler) http.Handler {
+	dataWrap := func(h http.Handler) http.Handler {
 		acct := s.authorized(func(w http.ResponseWriter, r *http.Request, _ *account) { s.serveBudgeted(w, r, h) })
 		if s.firm == nil {
 			return acct
@@ -489,7 +489,9 @@ func (s *Server) routes() {
 			}
 			acct.ServeHTTP(w, r)
 		})
-	})
+	}
+	s.market.Register(s.mux, dataWrap)
+	s.cryptoDataRoutes(dataWrap)
 	if s.firm != nil {
 		s.brokerRoutes()
 	}
