@@ -240,9 +240,11 @@ func (s *Server) quote(symbol string) (match.Quote, bool) {
 	return toMatchQuote(q), true
 }
 
-// cryptoStep gives every account with resting crypto orders the pairs'
+// cryptoStep publishes the minutes that ended by now to the crypto
+// stream and gives every account with resting crypto orders the pairs'
 // quotes at now, so that those orders fill as prices move.
 func (s *Server) cryptoStep(now time.Time) {
+	s.publishCrypto(now)
 	for i := range s.crypto.pairs {
 		p := &s.crypto.pairs[i]
 		sym := p.symbol()
@@ -265,8 +267,8 @@ func (s *Server) cryptoStep(now time.Time) {
 	}
 }
 
-// cryptoLoop moves the crypto quotes for resting orders once a minute, as
-// the crypto prices move, around the clock.
+// cryptoLoop runs cryptoStep once a minute, as the crypto prices move,
+// around the clock.
 func (s *Server) cryptoLoop() {
 	for {
 		next := s.now().Truncate(time.Minute).Add(time.Minute)

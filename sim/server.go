@@ -180,17 +180,19 @@ type Config struct {
 // Server is the simulated broker. Create it with New, serve Handler, and
 // stop it with Close.
 type Server struct {
-	cfg      Config
-	mux      *http.ServeMux
-	market   *market.Market
-	crypto   *cryptoMarket
-	accounts registry
-	interest interest
-	faults   *faultInjector
-	log      *slog.Logger
-	streams  streamCounters
-	budget   *budget
-	firm     *firm // the Broker API; nil without Config.BrokerKey
+	cfg    Config
+	mux    *http.ServeMux
+	market *market.Market
+	crypto *cryptoMarket
+	// cryptoStreams is the crypto websocket's connections.
+	cryptoStreams cryptoStreams
+	accounts      registry
+	interest      interest
+	faults        *faultInjector
+	log           *slog.Logger
+	streams       streamCounters
+	budget        *budget
+	firm          *firm // the Broker API; nil without Config.BrokerKey
 
 	lastLimitLog atomic.Int64 // unix ns of the last "account limit" line
 
@@ -492,6 +494,8 @@ func (s *Server) routes() {
 	}
 	s.market.Register(s.mux, dataWrap)
 	s.cryptoDataRoutes(dataWrap)
+	// The stream authenticates in-band, like the stock feeds.
+	s.mux.HandleFunc("GET /v1beta3/crypto/{loc}", s.serveCryptoStream)
 	if s.firm != nil {
 		s.brokerRoutes()
 	}
