@@ -93,7 +93,7 @@ func (c *Client) GetMultiBars(ctx context.Context, symbols []string, req BarsReq
 		q.Set("timeframe", "1Day") // required by the server
 	}
 	setNonEmpty(q, "adjustment", req.Adjustment)
-	return fetchPages(ctx, c, "/v2/stocks/bars", q, req.Limit, req.PageLimit, func(p *dataPage[Bar]) map[string][]Bar { return p.Bars }, req.OnPage)
+	return fetchPages(ctx, c, "/v2/stocks/bars", "/v2/stocks/bars", q, req.Limit, req.PageLimit, func(p *dataPage[Bar]) map[string][]Bar { return p.Bars }, req.OnPage)
 }
 
 // GetTrades returns a symbol's trades, following next_page_token.
@@ -106,7 +106,7 @@ func (c *Client) GetTrades(ctx context.Context, symbol string, req TradesRequest
 // /v2/stocks/trades), following next_page_token.
 func (c *Client) GetMultiTrades(ctx context.Context, symbols []string, req TradesRequest) (map[string][]Trade, error) {
 	q := req.HistoricalRequest.query(symbols)
-	return fetchPages(ctx, c, "/v2/stocks/trades", q, req.Limit, req.PageLimit, func(p *dataPage[Trade]) map[string][]Trade { return p.Trades }, req.OnPage)
+	return fetchPages(ctx, c, "/v2/stocks/trades", "/v2/stocks/trades", q, req.Limit, req.PageLimit, func(p *dataPage[Trade]) map[string][]Trade { return p.Trades }, req.OnPage)
 }
 
 // GetQuotes returns a symbol's quotes, following next_page_token.
@@ -119,7 +119,7 @@ func (c *Client) GetQuotes(ctx context.Context, symbol string, req QuotesRequest
 // /v2/stocks/quotes), following next_page_token.
 func (c *Client) GetMultiQuotes(ctx context.Context, symbols []string, req QuotesRequest) (map[string][]Quote, error) {
 	q := req.HistoricalRequest.query(symbols)
-	return fetchPages(ctx, c, "/v2/stocks/quotes", q, req.Limit, req.PageLimit, func(p *dataPage[Quote]) map[string][]Quote { return p.Quotes }, req.OnPage)
+	return fetchPages(ctx, c, "/v2/stocks/quotes", "/v2/stocks/quotes", q, req.Limit, req.PageLimit, func(p *dataPage[Quote]) map[string][]Quote { return p.Quotes }, req.OnPage)
 }
 
 func (r *HistoricalRequest) query(symbols []string) url.Values {
@@ -143,7 +143,7 @@ type dataPage[T any] struct {
 	NextPageToken *string        `json:"next_page_token"`
 }
 
-func fetchPages[T any](ctx context.Context, c *Client, route string, q url.Values, total, pageLimit int,
+func fetchPages[T any](ctx context.Context, c *Client, route, path string, q url.Values, total, pageLimit int,
 	items func(*dataPage[T]) map[string][]T, onPage func(map[string][]T) error) (map[string][]T, error) {
 	if pageLimit <= 0 || pageLimit > maxDataPageLimit {
 		pageLimit = 0
@@ -165,7 +165,7 @@ func fetchPages[T any](ctx context.Context, c *Client, route string, q url.Value
 			q.Set("limit", strconv.Itoa(limit))
 		}
 		var page dataPage[T]
-		if err := c.getData(ctx, route, route, q, &page); err != nil {
+		if err := c.getData(ctx, route, path, q, &page); err != nil {
 			return out, err
 		}
 		got := items(&page)

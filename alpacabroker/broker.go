@@ -257,6 +257,17 @@ func (b *Broker) Account(ctx context.Context) (trading.Account, error) {
 
 // LatestQuote implements trading.Broker.
 func (b *Broker) LatestQuote(ctx context.Context, symbol string) (trading.Quote, error) {
+	if trading.IsCrypto(symbol) {
+		qs, err := b.LatestQuotes(ctx, []string{symbol})
+		if err != nil {
+			return trading.Quote{}, err
+		}
+		q, ok := qs[symbol]
+		if !ok {
+			return trading.Quote{}, fmt.Errorf("%w: no latest quote for %q", alpaca.ErrNotFound, symbol)
+		}
+		return q, nil
+	}
 	q, err := b.client.GetLatestQuote(ctx, symbol, alpaca.LatestRequest{})
 	if err != nil {
 		return trading.Quote{}, err
@@ -277,6 +288,24 @@ func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]tradin
 		now = c.Timestamp
 	} else if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	if trading.IsCrypto(symbol) {
+		// Crypto trades around the clock: the last day holds n minutes.
+		m, err := b.client.GetCryptoBars(ctx, []string{symbol}, alpaca.CryptoBarsRequest{TimeFrame: "1Min",
+			CryptoRequest: alpaca.CryptoRequest{Start: now.Add(-24 * time.Hour), End: now, Limit: n, Sort: alpaca.Desc}})
+		if err != nil {
+			return nil, err
+		}
+		cb := m[symbol]
+		out := make([]trading.Bar, len(cb))
+		// trading.Bar counts whole units: a crypto bar's fractional
+		// volume is rounded down (no built-in strategy reads volume).
+		for i, br := range cb {
+			out[len(cb)-1-i] = trading.Bar{Symbol: symbol, Time: br.Timestamp,
+				Open: decimal.NewFromFloat(br.Open), High: decimal.NewFromFloat(br.High), Low: decimal.NewFromFloat(br.Low),
+				Close: decimal.NewFromFloat(br.Close), Volume: uint64(br.Volume)}
+		}
+		return out, nil
 	}
 	bars, err := b.client.GetBars(ctx, symbol, alpaca.BarsRequest{
 		TimeFrame: "1Min",
@@ -304,16 +333,41 @@ func fromBar(symbol string, b alpaca.Bar) trading.Bar {
 }
 
 // LatestQuotes implements trading.QuoteSource.
+// Crypto pairs ("BTC/USD") are asked of the crypto endpoints, stocks of
+// the stock ones, in one call each.
 func (b *Broker) LatestQuotes(ctx context.Context, symbols []string) (map[string]trading.Quote, error) {
-	qs, err := b.client.GetLatestQuotes(ctx, symbols, alpaca.LatestRequest{})
-	if err != nil {
-		return nil, err
+	stocks, crypto := splitCrypto(symbols)
+	out := make(map[string]trading.Quote, len(symbols))
+	if len(stocks) > 0 {
+		qs, err := b.client.GetLatestQuotes(ctx, stocks, alpaca.LatestRequest{})
+		if err != nil {
+			return nil, err
+		}
+		for s, q := range qs {
+			out[s] = fromQuote(s, q)
+		}
 	}
-	out := make(map[string]trading.Quote, len(qs))
-	for s, q := range qs {
-		out[s] = fromQuote(s, q)
+	if len(crypto) > 0 {
+		qs, err := b.client.GetCryptoLatestQuotes(ctx, alpaca.CryptoUS, crypto)
+		if err != nil {
+			return nil, err
+		}
+		for s, q := range qs {
+			out[s] = trading.Quote{Symbol: s, Bid: decimal.NewFromFloat(q.BidPrice), Ask: decimal.NewFromFloat(q.AskPrice), Time: q.Timestamp}
+		}
 	}
 	return out, nil
+}
+
+func splitCrypto(symbols []string) (stocks, crypto []string) {
+	for _, s := range symbols {
+		if trading.IsCrypto(s) {
+			crypto = append(crypto, s)
+		} else {
+			stocks = append(stocks, s)
+		}
+	}
+	return stocks, crypto
 }
 
 // StreamUpdates implements trading.Broker with the SSE trade-update

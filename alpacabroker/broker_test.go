@@ -158,6 +158,31 @@ func TestBroker(t *testing.T) {
 			t.Fatalf("newest bar is %v old, want recent", age)
 		}
 	})
+	t.Run("CryptoData", func(t *testing.T) {
+		// Crypto pairs read the crypto endpoints, stocks the stock ones, in
+		// one call.
+		b := mustBroker(t, srv.URL)
+		qs, err := b.LatestQuotes(t.Context(), []string{"AAPL", "BTC/USD", "ETH/USD"})
+		if err != nil || len(qs) != 3 {
+			t.Fatalf("quotes: %+v, %v; want 3", qs, err)
+		}
+		q, err := b.LatestQuote(t.Context(), "BTC/USD")
+		if err != nil || !q.Mid().IsPositive() || q.Ask.LessThan(q.Bid) {
+			t.Fatalf("BTC/USD quote: %+v, %v", q, err)
+		}
+		if q.Mid().LessThan(qs["AAPL"].Mid()) {
+			t.Errorf("BTC/USD mid %s below AAPL's %s: read from the stock endpoint?", q.Mid(), qs["AAPL"].Mid())
+		}
+		bars, err := b.RecentBars(t.Context(), "BTC/USD", 5)
+		if err != nil || len(bars) != 5 {
+			t.Fatalf("BTC/USD bars: %d, %v; want 5", len(bars), err)
+		}
+		for i := 1; i < len(bars); i++ {
+			if !bars[i].Time.After(bars[i-1].Time) || !bars[i].Close.IsPositive() {
+				t.Fatalf("bars not oldest first with prices: %+v", bars)
+			}
+		}
+	})
 }
 
 // TestSubmitOutcomes checks that the adapter maps each of the client's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -27,11 +28,17 @@ const DefaultFeedBuffer = 1024
 // hub which is alive never loses one, and one that is lost is counted in
 // BarsDropped.
 type Feed struct {
+	// Logger hears once of each crypto pair a strategy asked to stream.
+	Logger *slog.Logger
+
 	s           *stream.MarketData
 	out         chan trading.Quote
 	bars        chan trading.Bar
 	dropped     atomic.Uint64
 	barsDropped atomic.Uint64
+
+	mu         sync.Mutex
+	unstreamed map[string]bool // crypto pairs already warned of
 }
 
 // NewFeed returns a Feed for the market-data stream at dataURL (for
@@ -57,6 +64,10 @@ func (f *Feed) BarsDropped() uint64 { return f.barsDropped.Load() }
 
 // SubscribeBars implements trading.BarFeed.
 func (f *Feed) SubscribeBars(ctx context.Context, symbols []string) error {
+	symbols = f.stocksOnly(symbols)
+	if len(symbols) == 0 {
+		return nil
+	}
 	return f.s.Subscribe(ctx, stream.Subscription{Bars: symbols})
 }
 
@@ -66,7 +77,35 @@ func (f *Feed) Dropped() uint64 { return f.dropped.Load() + f.s.Stats().BufferFu
 
 // Subscribe implements trading.QuoteFeed.
 func (f *Feed) Subscribe(ctx context.Context, symbols []string) error {
+	symbols = f.stocksOnly(symbols)
+	if len(symbols) == 0 {
+		return nil
+	}
 	return f.s.Subscribe(ctx, stream.Subscription{Quotes: symbols})
+}
+
+// stocksOnly drops crypto pairs from a subscription: the stock stream
+// would refuse them, and with them the whole request, so one crypto
+// tenant would cost every stock tenant its quotes. Crypto is not streamed
+// yet; its strategies run on timers, and the risk gate and orders price
+// it by REST. Each pair is warned of once.
+func (f *Feed) stocksOnly(symbols []string) []string {
+	stocks, crypto := splitCrypto(symbols)
+	if len(crypto) == 0 {
+		return symbols
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unstreamed == nil {
+		f.unstreamed = map[string]bool{}
+	}
+	for _, c := range crypto {
+		if !f.unstreamed[c] && f.Logger != nil {
+			f.Logger.Warn("crypto pairs are not streamed yet: strategies on this pair get no streamed quotes or bars; orders and risk checks price it by REST", "symbol", c)
+		}
+		f.unstreamed[c] = true
+	}
+	return stocks
 }
 
 // Run implements trading.QuoteFeed.

@@ -418,6 +418,7 @@ func addTenants(e *engine.Engine, rs runSettings, reg *metrics.Registry, log *sl
 	if err != nil {
 		return stop, err
 	}
+	feed.Logger = log.With("system", "feed")
 	e.Hub = engine.NewHub(nil)
 	e.Hub.Feed = feed
 	e.Hub.Logger = e.Logger.With("system", "hub")

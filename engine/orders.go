@@ -225,6 +225,13 @@ func (r *runner) addPosition(in trading.Intent, qty decimal.Decimal) {
 		qty = qty.Neg()
 	}
 	r.positions[in.Symbol] = r.positions[in.Symbol].Add(qty)
+	if trading.IsCrypto(in.Symbol) {
+		// Alpaca charges crypto fees in the asset received, so the
+		// position is the fill less the fee: read it back from the broker
+		// once the fills waiting now are applied, before the strategy
+		// decides on a position that is not quite there.
+		r.accountDue = true
+	}
 }
 
 func (r *runner) orderEvent(st *trading.OrderState, qty, price decimal.Decimal) {

@@ -62,6 +62,9 @@ type runner struct {
 	// received is the update the loop's select took from a channel, on
 	// its way to onReceived.
 	received trading.OrderUpdate
+	// accountDue asks for the account and positions to be read again
+	// before the next decision.
+	accountDue bool
 
 	stats    *tenantStats // the tenant's, kept across restarts
 	restarts int
@@ -159,6 +162,18 @@ func (r *runner) takeWaiting(src *updateSource) (bool, error) {
 		return false, nil
 	}
 	return true, r.onUpdate(u)
+}
+
+// settleAccount reads the account back when a fill asked for it (see
+// addPosition).
+//
+//go:noinline
+func (r *runner) settleAccount() {
+	if r.accountDue {
+		r.accountDue = false
+		r.refreshAccount()
+		r.publish(trading.HealthRunning)
+	}
 }
 
 // onReceived applies the update the loop received into r.received.
@@ -270,6 +285,7 @@ func (r *runner) loop(src updateSource) error {
 		} else if took {
 			continue
 		}
+		r.settleAccount()
 		var err error
 		select {
 		case <-ctx.Done():
