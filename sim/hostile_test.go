@@ -21,15 +21,15 @@ import (
 )
 
 // Sizes of the hostile crowd of TestHostileClientsCannotExhaustMemory:
-// about a thousand connections in all.
+// 1,058 connections in all (and 960 HTTP/2 streams).
 const (
 	hostileSSE       = 300 // trade-update subscribers that never read
 	hostileSSEKeys   = 3   // accounts they listen to
 	hostileH2Conns   = 8   // h2c connections with a zero flow-control window...
 	hostileH2Streams = 120 // ...each asking this many times for 10,000 bars (the server allows 100)
-	hostileSlowBody  = 150 // order bodies that stall after a few bytes
-	hostileIdle      = 150 // keep-alive connections left idle after one request
-	hostileSlowHdr   = 150 // requests whose headers never end
+	hostileSlowBody  = 250 // order bodies that stall after a few bytes
+	hostileIdle      = 250 // keep-alive connections left idle after one request
+	hostileSlowHdr   = 250 // requests whose headers never end
 )
 
 // hostileHeapBound is the most heap (HeapInuse, after a GC) the server
