@@ -172,7 +172,14 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, a *account) 
 		return
 	}
 	if v := q.Get("symbols"); v != "" {
+		// Orders carry a crypto pair's slash form; Alpaca finds them by
+		// either form (BTC/USD or BTCUSD), as positions are found.
 		f.Symbols = strings.Split(v, ",")
+		for i, sym := range f.Symbols {
+			if p, ok := s.crypto.lookup(strings.TrimSpace(sym)); ok {
+				f.Symbols[i] = p.symbol()
+			}
+		}
 	}
 	a.mu.Lock()
 	orders, err := a.eng.Orders(f)
@@ -428,7 +435,7 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, a *account) 
 		ID:                    a.id,
 		AccountNumber:         a.number,
 		Status:                "ACTIVE",
-		CryptoStatus:          "INACTIVE",
+		CryptoStatus:          "ACTIVE", // every simulated account trades crypto
 		Currency:              "USD",
 		BuyingPower:           d(snap.BuyingPower),
 		RegTBuyingPower:       d(snap.RegTBuyingPower),
