@@ -291,14 +291,17 @@ func (c *cryptoConn) readLoop(ctx context.Context, s *Server) {
 			for ch, dst := range []*[]string{&echo.Trades, &echo.Quotes, &echo.Orderbooks, &echo.Bars, &echo.UpdatedBars, &echo.DailyBars} {
 				*dst = append([]string{}, c.subs[ch]...)
 			}
-			c.mu.Unlock()
+			// The echo and each new order book subscription's whole book
+			// are queued before c.mu is released: publishCrypto reads
+			// the subscriptions under c.mu, so no update of a book can
+			// reach the client ahead of the book it updates.
 			c.offer(echo)
-			// A new order book subscription starts with the whole book.
 			for _, sym := range books {
 				if i, ok := s.crypto.index[sym]; ok {
 					c.offer(csBookOf(sym, s.cryptoBook(i).(cryptoBookJSON), true))
 				}
 			}
+			c.mu.Unlock()
 		default:
 			c.offer(csCtrl{T: "error", Code: 400, Msg: "invalid syntax"})
 		}
