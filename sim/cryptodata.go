@@ -590,16 +590,29 @@ func (s *Server) cryptoBook(i int) any {
 }
 
 // cryptoDataRoutes mounts Alpaca's crypto market data REST endpoints
-// (/v1beta3/crypto/us/...) behind wrap, the market data's auth.
+// (/v1beta3/crypto/us/...) behind wrap, the market data's auth. As at
+// Alpaca, whose crypto data needs no API key (and whose TypeScript SDK
+// sends none for it), a request without credentials is served too; one
+// with credentials must pass wrap's checks. Anonymous requests share the
+// response budget and injected faults but no per-key rate limit.
 func (s *Server) cryptoDataRoutes(wrap func(http.Handler) http.Handler) {
 	loc := func(h func(http.ResponseWriter, *http.Request)) http.Handler {
-		return wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.PathValue("loc") != "us" {
 				cryptoBad(w, http.StatusNotFound, "not found")
 				return
 			}
 			h(w, r)
-		}))
+		})
+		authed := wrap(inner)
+		anon := s.faults.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveBudgeted(w, r, inner) }))
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("APCA-API-KEY-ID") == "" && r.Header.Get("Authorization") == "" {
+				anon.ServeHTTP(w, r)
+				return
+			}
+			authed.ServeHTTP(w, r)
+		})
 	}
 	plain := func(seq cryptoItems) func(*cryptoQuery) cryptoItems {
 		return func(*cryptoQuery) cryptoItems { return seq }

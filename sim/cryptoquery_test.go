@@ -1,6 +1,8 @@
 package sim_test
 
 import (
+	"io"
+	"net/http"
 	"testing"
 
 	"github.com/quantum-alpaca/quantum/internal/simtest"
@@ -56,5 +58,48 @@ func TestAccountCryptoStatus(t *testing.T) {
 	c.json("GET", "/v2/account", "", 200, &acct)
 	if acct.Status != "ACTIVE" || acct.CryptoStatus != "ACTIVE" {
 		t.Errorf("got status %q crypto_status %q, want ACTIVE and ACTIVE", acct.Status, acct.CryptoStatus)
+	}
+}
+
+// Crypto market data needs no API key at Alpaca, and the TypeScript SDK
+// sends none for it: the simulator serves it without credentials, still
+// refuses wrong ones, and still wants them for stock data (issue 9).
+func TestCryptoDataWithoutCredentials(t *testing.T) {
+	srv := simtest.Start(t, sim.Config{Seed: 5, Credentials: []sim.Credential{{KeyID: "PKCLOSED", Secret: "closed-secret-0123456789"}}})
+	get := func(t *testing.T, path string, hdr map[string]string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	wrong := map[string]string{"APCA-API-KEY-ID": "PKCLOSED", "APCA-API-SECRET-KEY": "not-the-secret-0123456789"}
+	right := map[string]string{"APCA-API-KEY-ID": "PKCLOSED", "APCA-API-SECRET-KEY": "closed-secret-0123456789"}
+	for _, tc := range []struct {
+		name, path string
+		hdr        map[string]string
+		want       int
+	}{
+		{"CryptoAnonymous", "/v1beta3/crypto/us/latest/quotes?symbols=BTC/USD", nil, 200},
+		{"CryptoBarsAnonymous", "/v1beta3/crypto/us/bars?symbols=BTC/USD&timeframe=1Min", nil, 200},
+		{"CryptoWrongSecret", "/v1beta3/crypto/us/latest/quotes?symbols=BTC/USD", wrong, 403},
+		{"CryptoRightSecret", "/v1beta3/crypto/us/latest/quotes?symbols=BTC/USD", right, 200},
+		{"StocksAnonymous", "/v2/stocks/AAPL/quotes/latest", nil, 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := get(t, tc.path, tc.hdr); got != tc.want {
+				t.Errorf("GET %s: %d, want %d", tc.path, got, tc.want)
+			}
+		})
 	}
 }

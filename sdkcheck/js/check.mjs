@@ -54,6 +54,7 @@ const api = {
   calendar: new trading.CalendarApi(tcfg),
   watchlists: new trading.WatchlistsApi(tcfg),
   stocks: new marketData.StockApi(mcfg),
+  crypto: new marketData.CryptoApi(mcfg),
 };
 const credentials = { keyId, secret };
 
@@ -609,6 +610,150 @@ await step("watchlists.by-name", async () => {
   await api.watchlists.deleteWatchlistByName({ name });
   const list = await api.watchlists.getWatchlists();
   expect(!list.some((x) => x.name === name), "deleted-by-name watchlist still listed");
+});
+
+// --- crypto (issue 9) ---------------------------------------------------------
+// Crypto trades around the clock, so these run whatever the broker's session.
+// Orders and positions carry the pair form, BTC/USD; Alpaca also finds them by
+// the legacy form, BTCUSD.
+
+const isCryptoOrder = (o, symbol) => {
+  expect(o && typeof o.id === "string" && o.id.length > 0, "order without id");
+  expect(o.symbol === symbol && o.assetClass === "crypto", `order ${o.symbol} ${o.assetClass}, want ${symbol} crypto`);
+  return o;
+};
+
+await step("crypto.account", async () => {
+  const a = await api.account.getAccount();
+  expect(a.cryptoStatus === "ACTIVE", `crypto_status = ${a.cryptoStatus}`);
+});
+
+await step("crypto.assets", async () => {
+  const list = await api.assets.getV2Assets({ status: "active", assetClass: "crypto" });
+  expect(list.length >= 10 && list.every((a) => a._class === "crypto" && a.exchange === "CRYPTO" && a.fractionable), `crypto assets: ${list.length}`);
+  const btc = list.find((a) => a.symbol === "BTC/USD");
+  expect(btc && btc.tradable && isNumStr(btc.minOrderSize) && isNumStr(btc.priceIncrement), `BTC/USD = ${JSON.stringify(btc)}`);
+  const legacy = await api.assets.getV2AssetsSymbolOrAssetId({ symbolOrAssetId: "BTCUSD" });
+  expect(legacy.id === btc.id && legacy.symbol === "BTC/USD", `BTCUSD = ${legacy.symbol}`);
+  const escaped = await api.assets.getV2AssetsSymbolOrAssetId({ symbolOrAssetId: "ETH/USD" });
+  expect(escaped.symbol === "ETH/USD", `ETH/USD = ${escaped.symbol}`);
+});
+
+await step("crypto.orders.notional", async () => {
+  const o = isCryptoOrder(await api.orders.market({ symbol: "BTC/USD", notional: "300", side: "buy", timeInForce: "gtc", clientOrderId: cid("cbn") }), "BTC/USD");
+  expect(Number(o.notional) === 300 && o.qty === undefined && o.timeInForce === "gtc", `notional ${o.notional} qty ${o.qty} tif ${o.timeInForce}`);
+  const f = await waitOrder(o.id, isFilled, "filled");
+  expect(isNumStr(f.filledQty) && Number(f.filledQty) > 0 && isNumStr(f.filledAvgPrice), `fill = ${f.filledQty}@${f.filledAvgPrice}`);
+  // The fee is taken in the coin bought: the position is a little less.
+  for (const symbolOrAssetId of ["BTCUSD", "BTC/USD"]) {
+    const p = await api.positions.getOpenPosition({ symbolOrAssetId });
+    expect(p.symbol === "BTC/USD" && p.assetClass === "crypto" && p.exchange === "CRYPTO", `${symbolOrAssetId}: ${p.symbol} ${p.assetClass} ${p.exchange}`);
+    expect(Number(p.qty) > 0 && Number(p.qty) < Number(f.filledQty), `${symbolOrAssetId}: qty ${p.qty}, filled ${f.filledQty}`);
+  }
+});
+
+await step("crypto.orders.limit-gtc", async () => {
+  const o = isCryptoOrder(await api.orders.limit({ symbol: "ETH/USD", qty: "0.05", side: "buy", limitPrice: "1000", timeInForce: "gtc", clientOrderId: cid("cel") }), "ETH/USD");
+  expect(["new", "accepted", "pending_new"].includes(o.status) && o.timeInForce === "gtc", `resting crypto limit ${o.status} ${o.timeInForce}`);
+  for (const symbols of ["ETHUSD", "ETH/USD"]) {
+    const open = await api.orders.getAllOrders({ status: "open", symbols });
+    expect(open.length === 1 && open[0].id === o.id, `open orders for ${symbols}: ${open.map((x) => x.symbol)}`);
+  }
+  await api.orders.deleteOrderByOrderID({ orderId: o.id });
+  const c = await waitOrder(o.id, (x) => x.status === "canceled", "canceled");
+  expect(c.symbol === "ETH/USD", `canceled ${c.symbol}`);
+});
+
+await step("crypto.orders.day-refused", async () => {
+  try {
+    await api.orders.market({ symbol: "BTC/USD", qty: "0.001", side: "buy", timeInForce: "day" });
+    throw new CheckError("a crypto day order was accepted");
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 422) throw err;
+  }
+});
+
+await step("crypto.positions.close", async () => {
+  const o = isCryptoOrder(await api.positions.deleteOpenPosition({ symbolOrAssetId: "BTCUSD" }), "BTC/USD");
+  expect(o.side === "sell", `close side ${o.side}`);
+  await waitOrder(o.id, isFilled, "filled");
+  const left = await api.positions.getAllOpenPositions();
+  expect(!left.some((p) => p.symbol === "BTC/USD"), `BTC/USD still held: ${left.map((p) => `${p.symbol}=${p.qty}`)}`);
+});
+
+await step("crypto.market-data.bars", async () => {
+  const end = new Date(Date.now() - 60_000);
+  const start = new Date(end.getTime() - 3600_000);
+  let pages = 0;
+  const bySym = await pagination.collectBySymbol(async (pageToken) => {
+    pages++;
+    const r = await api.crypto.cryptoBars({ loc: "us", symbols: "BTC/USD,ETH/USD", timeframe: "1Min", start, end, limit: 40, pageToken });
+    return { data: r.bars, nextPageToken: r.nextPageToken };
+  });
+  expect(pages >= 3, `pagination used ${pages} pages`);
+  for (const s of ["BTC/USD", "ETH/USD"]) {
+    const bars = bySym[s] ?? [];
+    expect(bars.length >= 50 && bars.length <= 61, `${s}: ${bars.length} minute bars in an hour`);
+    // The SDK leaves a bars response's items as the wire has them: t is
+    // the RFC 3339 string.
+    const bad = bars.find((b) => !(b.l <= b.o && b.o <= b.h && b.l <= b.c && b.c <= b.h && b.v > 0 && validDate(new Date(b.t))));
+    expect(bad === undefined, `${s}: bar ${JSON.stringify(bad)}`);
+  }
+});
+
+await step("crypto.market-data.latest-quotes", async () => {
+  const r = await api.crypto.cryptoLatestQuotes({ loc: "us", symbols: "BTC/USD,ETH/USD" });
+  for (const s of ["BTC/USD", "ETH/USD"]) {
+    const q = r.quotes[s];
+    expect(q && q.bp > 0 && q.ap > q.bp && q.bs > 0 && validDate(q.t), `${s} quote = ${JSON.stringify(q)}`);
+  }
+});
+
+await step("crypto.market-data.snapshots", async () => {
+  const r = await api.crypto.cryptoSnapshots({ loc: "us", symbols: "BTC/USD,ETH/USD" });
+  for (const s of ["BTC/USD", "ETH/USD"]) {
+    const x = r.snapshots[s];
+    expect(x && x.latestTrade && x.latestQuote && x.minuteBar && x.dailyBar && x.prevDailyBar, `${s} snapshot keys = ${Object.keys(x ?? {})}`);
+    expect(x.latestTrade.p > 0 && x.dailyBar.c > 0 && x.latestQuote.ap > x.latestQuote.bp, `${s} snapshot values`);
+  }
+});
+
+await step("crypto.market-data.latest-orderbooks", async () => {
+  const r = await api.crypto.cryptoLatestOrderbooks({ loc: "us", symbols: "BTC/USD" });
+  const b = r.orderbooks["BTC/USD"];
+  expect(b && b.b.length > 0 && b.a.length > 0 && b.b[0].p < b.a[0].p && validDate(b.t), `book = ${JSON.stringify(b)}`);
+});
+
+await step("stream.crypto", async () => {
+  // Trades, quotes and bars come when a minute of the crypto walk ends;
+  // an order book subscription starts at once with the whole book, which
+  // is what this waits for.
+  const s = new streaming.CryptoDataStream({ credentials, url: `${wsURL}/v1beta3/crypto/us`, reconnect: false, pingIntervalMs: 0 });
+  const errors = [];
+  const books = [];
+  let subs = null;
+  s.onError((m) => errors.push(m));
+  s.on(streaming.EVENT.SUBSCRIPTION, (x) => { subs = x; });
+  s.onOrderbook((b) => books.push(b));
+  s.onConnect(() => {
+    s.subscribeForTrades(["BTC/USD"]);
+    s.subscribeForQuotes(["BTCUSD"]);
+    s.subscribeForBars(["BTC/USD", "ETH/USD"]);
+    s.subscribeForOrderbooks(["BTC/USD"]);
+  });
+  try {
+    s.connect();
+    const auth = await s.waitForAuthenticationResult(5000);
+    expect(auth.authenticated, `auth: ${auth.status} ${auth.code ?? ""} ${auth.message}`);
+    const end = Date.now() + 10_000;
+    while ((books.length === 0 || !subs?.orderbooks?.length) && Date.now() < end) await sleep(50);
+    expect(subs && subs.trades.includes("BTC/USD") && subs.quotes.includes("BTC/USD") && subs.bars.length === 2, `subscription = ${JSON.stringify(subs)}`);
+    const b = books[0];
+    expect(b && b.symbol === "BTC/USD" && b.reset === true && b.bids.length > 0 && b.asks.length > 0 && b.bids[0].price < b.asks[0].price, `first book = ${JSON.stringify(b)}`);
+    expect(errors.length === 0, `stream errors: ${errors.join("; ")}`);
+  } finally {
+    s.disconnect();
+  }
 });
 
 // --- market data REST ---------------------------------------------------------
