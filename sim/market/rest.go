@@ -61,6 +61,7 @@ func (m *Market) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 		{"GET /v1beta1/screener/stocks/most-actives", m.handleMostActives},
 		{"GET /v1beta1/screener/{market_type}/movers", m.handleMovers},
 		{"GET /v1beta1/news", m.handleNews},
+		{"GET /v2/stocks/auctions", m.handleAuctions},
 		{"GET /v1/corporate-actions", m.handleCorporateActions},
 	}
 	for _, r := range routes {
