@@ -81,8 +81,9 @@ var (
 
 // AdvanceClock moves a stepped clock (Config.Clock from NewSteppedClock)
 // forward to `to` and returns the time it reached. It moves in steps: to
-// each end of a recorded bar and to each session open, close and day end
-// on the way, and at each it steps the market (bars published, quotes
+// each end of a recorded bar, to each session open, close and day end,
+// and to each New York midnight a corporate action takes effect on the
+// way, and at each it steps the market (bars published, quotes
 // derived) and waits until every resting order has been evaluated against
 // the new quotes, then applies the session event, so that every recorded
 // minute reaches the matcher, in order, as a backtest replays it. When
@@ -120,11 +121,17 @@ func (s *Server) advance(ctx context.Context, target func(time.Time) time.Time) 
 		if e, ok := s.market.NextBarEnd(cur); ok && e.Before(t) {
 			t = e
 		}
+		if e, ok := s.nextCorporateAction(cur); ok && e.Before(t) {
+			t = e
+		}
 		ev, step := s.sessionEvent(cur)
 		if ev.Before(t) {
 			t = ev
 		}
 		c.set(t)
+		// Before the market steps: a split's orders are canceled before
+		// any quote of its ex date could fill them.
+		s.applyCorporateActions(t)
 		s.market.Step(t)
 		if err := s.flushQuotes(); err != nil {
 			return t, err

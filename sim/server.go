@@ -193,6 +193,7 @@ type Server struct {
 	streams       streamCounters
 	budget        *budget
 	firm          *firm // the Broker API; nil without Config.BrokerKey
+	corp          corpState
 
 	lastLimitLog atomic.Int64 // unix ns of the last "account limit" line
 
@@ -279,6 +280,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, budget: newBudget(cfg.ResponseBudget), flush: make(chan chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.corp.through = cfg.Now()
 	s.faults = newFaultInjector(cfg.Faults, cfg.Seed)
 	if cfg.BrokerKey != "" {
 		s.firm = newFirm(cfg.BrokerKey, cfg.BrokerSecret)
@@ -392,7 +394,11 @@ func (s *Server) Start() {
 		s.quoteLoop(sub)
 	}()
 	if !stepped {
-		s.wg.Add(3)
+		s.wg.Add(4)
+		go func() {
+			defer s.wg.Done()
+			s.corpLoop()
+		}()
 		go func() {
 			defer s.wg.Done()
 			s.sessionLoop()
@@ -428,8 +434,9 @@ func (s *Server) routes() {
 	rest("GET /v2/account", s.getAccount)
 	rest("GET /v2/account/configurations", s.getConfigurations)
 	rest("PATCH /v2/account/configurations", s.patchConfigurations)
-	rest("GET /v2/account/activities", s.getActivities)
-	rest("GET /v2/account/activities/{type}", s.getActivities)
+	// SPLIT and DIV activities of corporate actions join the engine's.
+	rest("GET /v2/account/activities", s.getAccountActivities)
+	rest("GET /v2/account/activities/{type}", s.getAccountActivities)
 	rest("GET /v2/account/portfolio/history", s.getPortfolioHistory)
 
 	rest("POST /v2/orders", s.postOrder)
@@ -456,6 +463,8 @@ func (s *Server) routes() {
 	rest("GET /v2/calendar", s.getCalendar)
 	rest("GET /v3/clock", s.getClockV3)
 	rest("GET /v3/calendar/{market}", s.getCalendarV3)
+	rest("GET /v2/corporate_actions/announcements", s.listAnnouncements)
+	rest("GET /v2/corporate_actions/announcements/{id}", s.getAnnouncement)
 
 	rest("GET /v2/watchlists", s.listWatchlists)
 	rest("POST /v2/watchlists", s.createWatchlist)
@@ -472,6 +481,7 @@ func (s *Server) routes() {
 	// Streams authenticate themselves and are not subject to REST faults.
 	s.mux.HandleFunc("GET /v2/events/trades", s.sseTradeUpdates)
 	s.mux.HandleFunc("GET /stream", s.wsTradeUpdates)
+	s.mux.HandleFunc("GET /v2beta1/events/activities", s.sseActivities)
 
 	s.mux.Handle("GET /sim/v1/clock", s.admin(s.getSimClock))
 	s.mux.Handle("POST /sim/v1/clock", s.admin(s.postSimClock))

@@ -1,0 +1,583 @@
+package sim
+
+import (
+	"cmp"
+	"crypto/sha1"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/sim/market"
+	"github.com/quantum-alpaca/quantum/sim/match"
+)
+
+// Corporate actions on accounts (issue 9 item 6). The market generates
+// splits and cash dividends (market.CorporateAction); the broker applies
+// each at 00:00 New York of its dates, to every account:
+//
+//   - on a split's ex date, open orders in the symbol are canceled (the
+//     simplest honest reading of Alpaca's practice, which cancels or
+//     adjusts them: a canceled order is never filled at a stale price),
+//     then the position's quantity is multiplied by new_rate/old_rate and
+//     its average entry price divided by it, cost basis unchanged, and a
+//     SPLIT activity is recorded;
+//   - on a cash dividend's ex date, the quantity held (the holding at the
+//     end of the day before) fixes the entitlement; on its payable date
+//     the cash, quantity × rate, is credited (debited for a short
+//     position) with a DIV activity. Open orders are left as they are.
+//
+// Under a running clock a goroutine wakes at each New York midnight that
+// has an action; under a stepped clock AdvanceClock stops at it and
+// applies it before the market steps to that time, so nothing fills in
+// between. Actions dated before the server started are not applied: no
+// account held anything then.
+//
+// Prices: the synthetic market's walk is not divided on a split's ex date,
+// so after a split a position's value changes by the split's ratio until
+// the walk is made split-aware (see the report of issue 9 item 6). The
+// account's own last quote of the symbol is rescaled at the split, which
+// values the position at the post-split price only until the next quote.
+
+// corpState is what the broker keeps of corporate actions.
+type corpState struct {
+	mu sync.Mutex
+	// through is the clock time up to which actions have been applied.
+	through time.Time
+	// pending are dividend entitlements fixed on an ex date, awaiting
+	// their payable date.
+	pending []entitlement
+	// acts are each account's SPLIT and DIV activities, oldest first.
+	acts map[*account][]alpaca.Activity
+	// nextAt, computed at nextFrom, caches nextCorporateAction.
+	nextAt, nextFrom time.Time
+	nextOK           bool
+}
+
+type entitlement struct {
+	a   *account
+	act market.CorporateAction
+	qty match.Qty
+}
+
+// caEvent is an action's effect due at one instant.
+type caEvent struct {
+	at  time.Time
+	pay bool // a dividend's payment, rather than its ex date
+	act market.CorporateAction
+}
+
+// caInstant is when the broker applies something dated d: 00:00 New York.
+func caInstant(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, newYork)
+}
+
+// caDate is the calendar date (midnight UTC, as the market dates actions)
+// of t in New York.
+func caDate(t time.Time) time.Time {
+	y, m, d := t.In(newYork).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func onEx(a market.CorporateAction) time.Time      { return a.Ex }
+func onPayable(a market.CorporateAction) time.Time { return a.Payable }
+
+// applyCorporateActions applies every action effect due in (through,
+// now]. Effects are due only at New York midnights, so a call within the
+// day of the previous one costs nothing.
+func (s *Server) applyCorporateActions(now time.Time) {
+	c := &s.corp
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	from := c.through
+	if !now.After(from) {
+		return
+	}
+	c.through = now
+	d0, d1 := caDate(from), caDate(now)
+	if d0.Equal(d1) {
+		return
+	}
+	var evs []caEvent
+	for _, a := range s.market.CorporateActions(d0, d1, nil, onEx) {
+		evs = append(evs, caEvent{at: caInstant(a.Ex), act: a})
+	}
+	for _, a := range s.market.CorporateActions(d0, d1, nil, onPayable) {
+		if a.Type == market.CashDividend {
+			evs = append(evs, caEvent{at: caInstant(a.Payable), pay: true, act: a})
+		}
+	}
+	slices.SortStableFunc(evs, func(x, y caEvent) int { return x.at.Compare(y.at) })
+	for _, ev := range evs {
+		if !ev.at.After(from) || ev.at.After(now) {
+			continue
+		}
+		switch {
+		case ev.pay:
+			s.payDividend(ev)
+		case ev.act.Type == market.CashDividend:
+			s.entitle(ev)
+		default:
+			s.split(ev)
+		}
+	}
+}
+
+// activityID is Alpaca's "<YYYYMMDDhhmmssmmm>::<uuid>", the uuid derived
+// from the action and the account so that a run repeats.
+func activityID(at time.Time, actionID, accountID string) string {
+	h := sha1.Sum([]byte(actionID + "/" + accountID))
+	h[6] = h[6]&0x0f | 0x40
+	h[8] = h[8]&0x3f | 0x80
+	stamp := at.UTC().Format("20060102150405.000")
+	return strings.Replace(stamp, ".", "", 1) + "::" +
+		fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// split applies a split to every account. The caller holds s.corp.mu.
+func (s *Server) split(ev caEvent) {
+	act := ev.act
+	for _, a := range s.accounts.all() {
+		a.mu.Lock()
+		now := a.clock(s.now())
+		s.cancelSymbolOrders(a, now, act.Symbol)
+		if before, after, ok := a.eng.Split(act.Symbol, act.NewRate, act.OldRate); ok {
+			qty, zero := (after - before).Decimal(), decimal.Zero
+			kind := "forward"
+			if act.Type == market.ReverseSplit {
+				kind = "reverse"
+			}
+			s.corp.add(a, alpaca.Activity{
+				ID: activityID(ev.at, act.ID, a.id), ActivityType: "SPLIT", Date: act.Ex.Format(time.DateOnly),
+				Symbol: act.Symbol, Qty: &qty, NetAmount: &zero, Status: "executed",
+				Description: fmt.Sprintf("%s split %d:%d, %s shares became %s", kind, act.NewRate, act.OldRate, before, after),
+			})
+		}
+		a.publish(s, a.evbuf)
+		a.mu.Unlock()
+	}
+}
+
+// cancelSymbolOrders cancels every open order of a in symbol, legs
+// included. The caller holds a.mu and publishes a.evbuf.
+func (s *Server) cancelSymbolOrders(a *account, now time.Time, symbol string) {
+	// A canceled parent takes its legs with it, so the list shrinks by
+	// more than one at a time; the bound only guards against an order
+	// that refuses to cancel.
+	for range 1000 {
+		open, err := a.eng.Orders(match.OrderFilter{Status: "open", Limit: 500, Symbols: []string{symbol}})
+		if err != nil || len(open) == 0 {
+			return
+		}
+		progress := false
+		for _, o := range open {
+			var cerr error
+			if a.evbuf, cerr = a.eng.Cancel(now, o.ID.String(), a.evbuf); cerr == nil {
+				progress = true
+			}
+		}
+		if !progress {
+			return
+		}
+	}
+}
+
+// entitle fixes each holder's dividend entitlement on the ex date. The
+// caller holds s.corp.mu.
+func (s *Server) entitle(ev caEvent) {
+	for _, a := range s.accounts.all() {
+		a.mu.Lock()
+		q := a.eng.PositionQty(ev.act.Symbol)
+		a.mu.Unlock()
+		if q != 0 {
+			s.corp.pending = append(s.corp.pending, entitlement{a: a, act: ev.act, qty: q})
+		}
+	}
+}
+
+// payDividend credits the dividend to the accounts entitled to it. The
+// caller holds s.corp.mu.
+func (s *Server) payDividend(ev caEvent) {
+	keep := s.corp.pending[:0]
+	for _, e := range s.corp.pending {
+		if e.act.ID != ev.act.ID {
+			keep = append(keep, e)
+			continue
+		}
+		amount := match.Value(e.qty, match.Price(e.act.CashCents*(match.PriceScale/match.MoneyScale)))
+		if e.qty < 0 {
+			amount = -amount
+		}
+		e.a.mu.Lock()
+		e.a.eng.CreditCash(amount)
+		e.a.mu.Unlock()
+		net, qty := amount.Decimal(), e.qty.Decimal()
+		rate := decimal.New(e.act.CashCents, -2)
+		s.corp.add(e.a, alpaca.Activity{
+			ID: activityID(ev.at, e.act.ID, e.a.id), ActivityType: "DIV", Date: e.act.Payable.Format(time.DateOnly),
+			Symbol: e.act.Symbol, Qty: &qty, PerShareAmount: &rate, NetAmount: &net, Status: "executed",
+			Description: fmt.Sprintf("cash dividend of $%s a share on %s shares", rate.StringFixed(2), e.qty),
+		})
+	}
+	clear(s.corp.pending[len(keep):])
+	s.corp.pending = keep
+}
+
+// add records an activity of a; the caller holds c.mu.
+func (c *corpState) add(a *account, act alpaca.Activity) {
+	if c.acts == nil {
+		c.acts = map[*account][]alpaca.Activity{}
+	}
+	c.acts[a] = append(c.acts[a], act)
+}
+
+func (c *corpState) activities(a *account) []alpaca.Activity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.acts[a])
+}
+
+// corpLoop applies the actions under a running clock: it wakes at each
+// New York midnight (the only instants an action takes effect).
+func (s *Server) corpLoop() {
+	for {
+		now := s.now()
+		next := caInstant(caDate(now).AddDate(0, 0, 1))
+		if d, ok := s.market.NextCorporateActionDate(caDate(now)); ok && caInstant(d).After(next) {
+			next = caInstant(d)
+		}
+		if !s.sleepUntil(next) {
+			return
+		}
+		s.applyCorporateActions(s.now())
+	}
+}
+
+// nextCorporateAction is the first instant after t at which an action
+// takes effect, for AdvanceClock to stop at; false when none within a
+// year. AdvanceClock asks at every step and the clock only moves
+// forward, so the answer is kept until the clock reaches it.
+func (s *Server) nextCorporateAction(t time.Time) (time.Time, bool) {
+	c := &s.corp
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nextOK && c.nextAt.After(t) && !c.nextFrom.After(t) {
+		return c.nextAt, true
+	}
+	d, ok := s.market.NextCorporateActionDate(caDate(t))
+	for ok && !caInstant(d).After(t) {
+		d, ok = s.market.NextCorporateActionDate(d)
+	}
+	c.nextAt, c.nextFrom, c.nextOK = caInstant(d), t, ok
+	return c.nextAt, ok
+}
+
+// corpActivityTypes are the activity types this file answers.
+var corpActivityTypes = []string{"SPLIT", "DIV"}
+
+// getAccountActivities serves GET /v2/account/activities[/{type}]: the
+// fills, fees and deposit of getActivities, merged with the account's
+// SPLIT and DIV activities in time order. Without any of the latter it
+// is getActivities itself. With them it reads getActivities' whole list
+// (page by page, as a client would) to merge and page the union: a cost
+// proportional to the account's activities, paid only by accounts a
+// corporate action has touched.
+func (s *Server) getAccountActivities(w http.ResponseWriter, r *http.Request, a *account) {
+	corp := s.corp.activities(a)
+	q := r.URL.Query()
+	types := q.Get("activity_types")
+	if t := r.PathValue("type"); t != "" {
+		types = t
+	}
+	want := map[string]bool{"SPLIT": true, "DIV": true}
+	var others []string
+	if types != "" {
+		clear(want)
+		for _, t := range strings.Split(types, ",") {
+			t = strings.ToUpper(strings.TrimSpace(t))
+			if slices.Contains(corpActivityTypes, t) {
+				want[t] = true
+			} else {
+				others = append(others, t)
+			}
+		}
+	}
+	if q.Get("category") == "trade_activity" {
+		clear(want)
+	}
+	if len(want) == 0 || len(corp) == 0 && (types == "" || len(others) > 0) {
+		s.getActivities(w, r, a)
+		return
+	}
+	size, ok := queryInt(w, q, "page_size", 1, 100)
+	if !ok {
+		return
+	}
+	if size == 0 {
+		size = 100
+	}
+	dir := q.Get("direction")
+	if dir != "" && dir != "asc" && dir != "desc" {
+		invalid(w, "invalid direction: must be asc or desc")
+		return
+	}
+	asc := dir == "asc"
+	after, until, ok := queryWindow(w, q)
+	if !ok {
+		return
+	}
+	if v := q.Get("date"); v != "" {
+		d, err := time.ParseInLocation("2006-01-02", v, newYork)
+		if err != nil {
+			invalid(w, "invalid date: expected YYYY-MM-DD")
+			return
+		}
+		after, until = d.Add(-time.Nanosecond), d.AddDate(0, 0, 1)
+	}
+	var mine []alpaca.Activity
+	for _, act := range corp {
+		at := activityTime(act.ID)
+		if want[act.ActivityType] && (after.IsZero() || at.After(after)) && (until.IsZero() || at.Before(until)) {
+			mine = append(mine, act)
+		}
+	}
+	if !asc {
+		slices.Reverse(mine)
+	}
+	var base []alpaca.Activity
+	if types == "" || len(others) > 0 {
+		bq := url.Values{}
+		for k, v := range q {
+			bq[k] = slices.Clone(v)
+		}
+		bq.Del("page_token")
+		bq.Set("page_size", "100")
+		if types != "" {
+			bq.Set("activity_types", strings.Join(others, ","))
+		}
+		for {
+			br := r.Clone(r.Context())
+			br.URL.RawQuery = bq.Encode()
+			rec := httptest.NewRecorder()
+			s.getActivities(rec, br, a)
+			if rec.Code != http.StatusOK {
+				writeRaw(w, rec.Code, rec.Body.Bytes())
+				return
+			}
+			var got []alpaca.Activity
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				writeError(w, http.StatusInternalServerError, codeInternal, "internal server error occurred", nil)
+				return
+			}
+			base = append(base, got...)
+			if len(got) < 100 {
+				break
+			}
+			bq.Set("page_token", got[len(got)-1].ID)
+		}
+	}
+	// Merge by time; at equal times the existing activities come first in
+	// ascending order, last in descending, so that the two orders mirror.
+	merged := make([]alpaca.Activity, 0, len(base)+len(mine))
+	i, j := 0, 0
+	for i < len(base) || j < len(mine) {
+		takeBase := j == len(mine)
+		if i < len(base) && j < len(mine) {
+			c := cmp.Compare(idStamp(base[i].ID), idStamp(mine[j].ID))
+			takeBase = c < 0 || c == 0 && asc
+			if !asc {
+				takeBase = c > 0
+			}
+		}
+		if takeBase {
+			merged = append(merged, base[i])
+			i++
+		} else {
+			merged = append(merged, mine[j])
+			j++
+		}
+	}
+	start := 0
+	if tok := q.Get("page_token"); tok != "" {
+		k := slices.IndexFunc(merged, func(x alpaca.Activity) bool { return x.ID == tok })
+		if k < 0 {
+			invalid(w, "invalid page_token")
+			return
+		}
+		start = k + 1
+	}
+	out := merged[start:min(start+size, len(merged))]
+	if out == nil {
+		out = []alpaca.Activity{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// idStamp is the time part of an activity id, which orders as the time.
+func idStamp(id string) string {
+	s, _, _ := strings.Cut(id, "::")
+	return s
+}
+
+// activityTime is the time an activity id records (to the millisecond).
+func activityTime(id string) time.Time {
+	st := idStamp(id)
+	if len(st) != 17 {
+		return time.Time{}
+	}
+	t, err := time.Parse("20060102150405.000", st[:14]+"."+st[14:])
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// Announcements (GET /v2/corporate_actions/announcements[/{id}]): the
+// market's actions as Alpaca's Trading API announces them, each visible
+// from its declaration date on, as a real announcement only exists once
+// made.
+
+// announcement is Alpaca's Announcement (broker OpenAPI; the Trading
+// API's route returns the same model). The Go SDK's alpaca.Announcement
+// spells the second field corporate_actions_id; the specification's
+// corporate_action_id is sent.
+type announcement struct {
+	ID                      string  `json:"id"`
+	CorporateActionID       string  `json:"corporate_action_id"`
+	CAType                  string  `json:"ca_type"`
+	CASubType               string  `json:"ca_sub_type"`
+	InitiatingSymbol        string  `json:"initiating_symbol"`
+	InitiatingOriginalCusip string  `json:"initiating_original_cusip"`
+	TargetSymbol            string  `json:"target_symbol"`
+	TargetOriginalCusip     string  `json:"target_original_cusip"`
+	DeclarationDate         string  `json:"declaration_date"`
+	ExDate                  string  `json:"ex_date"`
+	RecordDate              string  `json:"record_date"`
+	PayableDate             string  `json:"payable_date"`
+	Cash                    string  `json:"cash"`
+	OldRate                 string  `json:"old_rate"`
+	NewRate                 string  `json:"new_rate"`
+	ExpirationDate          *string `json:"expiration_date,omitempty"`
+}
+
+func announcementOf(a market.CorporateAction) announcement {
+	out := announcement{
+		ID: a.ID, CorporateActionID: a.CUSIP + "_" + strings.ToUpper(a.ID[len(a.ID)-4:]),
+		InitiatingSymbol: a.Symbol, InitiatingOriginalCusip: a.CUSIP, TargetSymbol: a.Symbol, TargetOriginalCusip: a.CUSIP,
+		DeclarationDate: a.Declared.Format(time.DateOnly), ExDate: a.Ex.Format(time.DateOnly),
+		RecordDate: a.Record.Format(time.DateOnly), PayableDate: a.Payable.Format(time.DateOnly),
+		Cash: "0", OldRate: strconv.FormatInt(max(a.OldRate, 1), 10), NewRate: strconv.FormatInt(max(a.NewRate, 1), 10),
+	}
+	switch a.Type {
+	case market.ForwardSplit:
+		out.CAType, out.CASubType = "split", "stock_split"
+	case market.ReverseSplit:
+		out.CAType, out.CASubType = "split", "reverse_split"
+	case market.CashDividend:
+		out.CAType, out.CASubType = "dividend", "cash"
+		out.Cash = decimal.New(a.CashCents, -2).StringFixed(2)
+	}
+	return out
+}
+
+// announcementTypes are the ca_types values Alpaca accepts.
+var announcementTypes = []string{"dividend", "merger", "spinoff", "split"}
+
+// announcementDates are the date_type values, and what each selects.
+var announcementDates = map[string]func(market.CorporateAction) time.Time{
+	"declaration_date": func(a market.CorporateAction) time.Time { return a.Declared },
+	"ex_date":          onEx,
+	"record_date":      func(a market.CorporateAction) time.Time { return a.Record },
+	"payable_date":     onPayable,
+}
+
+// maxAnnouncementRange is Alpaca's bound on until - since.
+const maxAnnouncementRange = 90 * 24 * time.Hour
+
+func (s *Server) listAnnouncements(w http.ResponseWriter, r *http.Request, _ *account) {
+	q := r.URL.Query()
+	raw := q.Get("ca_types")
+	if raw == "" {
+		invalid(w, "ca_types is required")
+		return
+	}
+	types := map[string]bool{}
+	for _, t := range strings.Split(raw, ",") {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if !slices.Contains(announcementTypes, t) {
+			invalid(w, "invalid ca_types: "+t+" (want dividend, merger, spinoff or split)")
+			return
+		}
+		types[t] = true
+	}
+	var since, until time.Time
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &since}, {"until", &until}} {
+		v := q.Get(p.name)
+		if v == "" {
+			invalid(w, p.name+" is required")
+			return
+		}
+		d, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			invalid(w, "invalid "+p.name+": expected YYYY-MM-DD")
+			return
+		}
+		*p.dst = d
+	}
+	if until.Before(since) {
+		invalid(w, "until must not be before since")
+		return
+	}
+	if until.Sub(since) > maxAnnouncementRange {
+		invalid(w, "the date range is limited to 90 days")
+		return
+	}
+	dt := q.Get("date_type")
+	if dt == "" {
+		dt = "declaration_date" // our default: announcements made in the range
+	}
+	on, ok := announcementDates[dt]
+	if !ok {
+		invalid(w, "invalid date_type: want declaration_date, ex_date, record_date or payable_date")
+		return
+	}
+	var syms []string
+	if v := q.Get("symbol"); v != "" {
+		syms = append(syms, v)
+	}
+	cusip := q.Get("cusip")
+	today := caDate(s.now())
+	out := []announcement{}
+	for _, a := range s.market.CorporateActions(since, until, syms, on) {
+		kind := "split"
+		if a.Type == market.CashDividend {
+			kind = "dividend"
+		}
+		if !types[kind] || a.Declared.After(today) || cusip != "" && a.CUSIP != cusip {
+			continue
+		}
+		out = append(out, announcementOf(a))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getAnnouncement(w http.ResponseWriter, r *http.Request, _ *account) {
+	a, ok := s.market.CorporateAction(r.PathValue("id"))
+	if !ok || a.Declared.After(caDate(s.now())) {
+		notFound(w, "announcement not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, announcementOf(a))
+}
