@@ -548,18 +548,7 @@ func (s *Server) getActivities(w http.ResponseWriter, r *http.Request, a *accoun
 			return
 		}
 		for i := range acts {
-			act := &acts[i]
-			if act.Fee {
-				out = append(out, feeActivity(act))
-				continue
-			}
-			tt := act.Time.Time()
-			p, qty, cum, leaves := act.Price.Decimal(), act.Qty.Decimal(), act.CumQty.Decimal(), act.LeavesQty.Decimal()
-			out = append(out, alpaca.Activity{
-				ID: act.ID(), ActivityType: "FILL", TransactionTime: &tt, Type: string(act.Type),
-				Price: &p, Qty: &qty, Side: string(act.Side), Symbol: act.Symbol,
-				LeavesQty: &leaves, CumQty: &cum, OrderID: act.OrderID.String(), OrderStatus: string(act.OrderStatus),
-			})
+			out = append(out, restActivity(&acts[i]))
 		}
 	}
 	if withDep && len(out) < size { // descending, it follows the oldest fill
