@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -59,6 +60,15 @@ var specStale = []struct {
 		"crypto pairs and their positions are on exchange CRYPTO, which the enum lacks"},
 }
 
+// specRewritten lists values of the digest that the 2025-04 files lack,
+// each rewritten to the files' nearest value before validation: unlike a
+// specStale entry, which drops the error of the whole object, the rest of
+// the object is still checked field by field.
+var specRewritten = []struct{ from, to, why string }{
+	{`"activity_type":"SPLIT"`, `"activity_type":"SSP"`,
+		"SPLIT, the stock-split activity of Alpaca's current reference and broker.yaml, is not in trading.yaml's enum, whose stock split is SSP"},
+}
+
 var errorAt = regexp.MustCompile(`Error at "([^"]*)"`)
 
 func stale(err error) bool {
@@ -83,65 +93,13 @@ func TestResponsesMatchAlpacaOpenAPI(t *testing.T) {
 	srv := simtest.Start(t, sim.Config{Seed: 21})
 	trading := specRouter(t, "trading", srv.URL)
 	data := specRouter(t, "data", srv.URL)
-	ctx := context.Background()
+	broker := specRouter(t, "broker", srv.URL)
 
 	// call sends one request, validates the answer against router's spec
 	// and returns the decoded body.
 	call := func(router routers.Router, method, path string, body any, wantStatus int) any {
 		t.Helper()
-		var rd io.Reader
-		var raw []byte
-		if body != nil {
-			raw, _ = json.Marshal(body)
-			rd = bytes.NewReader(raw)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, srv.URL+path, rd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("APCA-API-KEY-ID", "PKOPENAPI")
-		req.Header.Set("APCA-API-SECRET-KEY", "openapi-secret-0123456789")
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != wantStatus {
-			t.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, b)
-			return nil
-		}
-		// The router needs a request it can read again.
-		vreq, _ := http.NewRequestWithContext(ctx, method, srv.URL+path, bytes.NewReader(raw))
-		route, params, err := router.FindRoute(vreq)
-		if err != nil {
-			t.Errorf("%s %s: not in the spec: %v", method, path, err)
-			return nil
-		}
-		in := &openapi3filter.ResponseValidationInput{
-			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route},
-			Status:                 resp.StatusCode,
-			Header:                 resp.Header,
-			Options:                &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true},
-		}
-		in.SetBodyBytes(b)
-		if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
-			var me openapi3.MultiError
-			if !errors.As(err, &me) {
-				me = openapi3.MultiError{err}
-			}
-			for _, e := range me {
-				if !stale(e) {
-					t.Errorf("%s %s: %v", method, path, oneLine(e))
-				}
-			}
-		}
-		var v any
-		_ = json.Unmarshal(b, &v)
-		return v
+		return specCall(t, router, srv.URL, "PKOPENAPI", method, path, "", body, wantStatus)
 	}
 	field := func(v any, name string) string {
 		m, _ := v.(map[string]any)
@@ -194,6 +152,19 @@ func TestResponsesMatchAlpacaOpenAPI(t *testing.T) {
 		call(trading, "DELETE", "/v2/watchlists/"+id+"/MSFT", nil, 200)
 		call(trading, "GET", "/v2/watchlists:by_name?name=tech2", nil, 200)
 		call(trading, "DELETE", "/v2/watchlists/"+id, nil, 204)
+
+		// Corporate-action announcements (issue 9 item 6): trading.yaml
+		// lacks the route; broker.yaml has Alpaca's Announcement model, the
+		// same, at /v1/corporate_actions/announcements. (By id the broker
+		// answers the listed item; TestCorporateActionAnnouncements checks
+		// they are equal.)
+		now := time.Now().UTC()
+		q := "?ca_types=dividend,split&date_type=ex_date&since=" + now.AddDate(0, 0, -60).Format(time.DateOnly) +
+			"&until=" + now.AddDate(0, 0, 29).Format(time.DateOnly)
+		if list, _ := specCall(t, broker, srv.URL, "PKOPENAPI", "GET", "/v2/corporate_actions/announcements"+q,
+			"/v1/corporate_actions/announcements"+q, nil, 200).([]any); len(list) == 0 {
+			t.Errorf("no announcements around %s", now.Format(time.DateOnly))
+		}
 	})
 
 	t.Run("data", func(t *testing.T) {
@@ -219,7 +190,82 @@ func TestResponsesMatchAlpacaOpenAPI(t *testing.T) {
 		} {
 			call(data, "GET", p, nil, 200)
 		}
+		// Routes data.yaml (2025-04) lacks, checked against the official Go
+		// SDK's models instead (issue 9 item 6).
+		now := time.Now().UTC()
+		sdkShapeCall(t, srv.URL, "/v2/stocks/auctions?symbols=AAPL,MSFT&start="+now.AddDate(0, 0, -5).Format(time.DateOnly))
+		sdkShapeCall(t, srv.URL, "/v1/corporate-actions?start="+now.AddDate(0, 0, -60).Format(time.DateOnly)+"&end="+now.Format(time.DateOnly))
 	})
+}
+
+// specCall sends one request to the broker at base as key, validates the
+// answer (status, body schema) against router's spec, where the route is
+// found at specPath (path when empty; Alpaca's files describe some routes
+// under another API's path, with the same model), and returns the decoded
+// body.
+func specCall(t *testing.T, router routers.Router, base, key, method, path, specPath string, body any, wantStatus int) any {
+	t.Helper()
+	ctx := context.Background()
+	var rd io.Reader
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("APCA-API-KEY-ID", key)
+	req.Header.Set("APCA-API-SECRET-KEY", "openapi-secret-0123456789")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != wantStatus {
+		t.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, b)
+		return nil
+	}
+	if specPath == "" {
+		specPath = path
+	}
+	// The router needs a request it can read again.
+	vreq, _ := http.NewRequestWithContext(ctx, method, base+specPath, bytes.NewReader(raw))
+	route, params, err := router.FindRoute(vreq)
+	if err != nil {
+		t.Errorf("%s %s: not in the spec: %v", method, specPath, err)
+		return nil
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Options:                &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true},
+	}
+	vb := b
+	for _, rw := range specRewritten {
+		vb = bytes.ReplaceAll(vb, []byte(rw.from), []byte(rw.to))
+	}
+	in.SetBodyBytes(vb)
+	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
+		var me openapi3.MultiError
+		if !errors.As(err, &me) {
+			me = openapi3.MultiError{err}
+		}
+		for _, e := range me {
+			if !stale(e) {
+				t.Errorf("%s %s: %v", method, path, oneLine(e))
+			}
+		}
+	}
+	var v any
+	_ = json.Unmarshal(b, &v)
+	return v
 }
 
 func oneLine(err error) string {
