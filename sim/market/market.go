@@ -169,6 +169,8 @@ type Market struct {
 
 	connMu sync.Mutex
 	conns  map[*streamConn]struct{}
+	// news is the news stream's clients and cursor (newsstream.go).
+	news   newsHub
 	fanout atomic.Pointer[[]*streamConn]
 	closed bool
 
@@ -494,6 +496,7 @@ func (m *Market) Step(now time.Time) {
 			c.offer(b)
 		}
 	}
+	m.publishNews(ns)
 }
 
 // rollMinute closes the in-progress minute bars.

@@ -60,13 +60,14 @@ func (m *Market) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 		{"GET /v2/stocks/meta/conditions/{ticktype}", m.handleConditions},
 		{"GET /v1beta1/screener/stocks/most-actives", m.handleMostActives},
 		{"GET /v1beta1/screener/{market_type}/movers", m.handleMovers},
-		{"GET /v1beta1/news", m.handleNews},
 		{"GET /v2/stocks/auctions", m.handleAuctions},
 		{"GET /v1/corporate-actions", m.handleCorporateActions},
 	}
 	for _, r := range routes {
 		mux.Handle(r.pattern, wrap(r.h))
 	}
+	// The news stream shares the REST listing's path (newsstream.go).
+	mux.Handle("GET /v1beta1/news", m.newsRoute(wrap(http.HandlerFunc(m.handleNews))))
 	for _, feed := range []string{"iex", "sip", "delayed_sip", "test"} {
 		mux.Handle("GET /v2/"+feed, m.StreamHandler(feed))
 	}

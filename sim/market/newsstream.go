@@ -1,0 +1,383 @@
+package market
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// The news stream (issue 9): Alpaca's real-time news websocket, served at
+// /v1beta1/news beside the REST listing of the same path (a websocket
+// upgrade is the stream). It speaks the market-data stream protocol
+// (connected, auth in-band or by headers, subscribe and unsubscribe with
+// the echo, errors by code) with the one channel news, whose symbols are
+// "*" or a list. The synthetic wire that GET /v1beta1/news lists is
+// published here as the market's clock passes each article's created_at:
+// every article the REST listing shows for a window, the stream sent
+// while the clock crossed it, with content, to every client listening
+// then. Articles published while nobody listens are skipped, not queued.
+
+// newsStreamBuffer bounds a news client's outbound queue: one that falls
+// this many frames behind gets error 407 and is dropped.
+const newsStreamBuffer = 256
+
+// newsHub is the news stream's connections and the wire's cursor. Its
+// publishing half runs in Step, under stepMu.
+type newsHub struct {
+	mu    sync.Mutex
+	conns map[*newsConn]struct{}
+
+	// through: every article created at or before it has been
+	// published (or skipped); unix ns, 0 before the first step.
+	through int64
+	// slot is the start of the period whose articles queue holds, sorted
+	// as the REST listing sorts them (created_at, then id).
+	slot  time.Time
+	queue []newsArticle
+}
+
+// newsMsg is an article on the stream; T first, as the Go SDK requires.
+type newsMsg struct {
+	T         string    `json:"T" msgpack:"T"`
+	ID        int64     `json:"id" msgpack:"id"`
+	Headline  string    `json:"headline" msgpack:"headline"`
+	Summary   string    `json:"summary" msgpack:"summary"`
+	Author    string    `json:"author" msgpack:"author"`
+	CreatedAt time.Time `json:"created_at" msgpack:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" msgpack:"updated_at"`
+	URL       string    `json:"url" msgpack:"url"`
+	Content   string    `json:"content" msgpack:"content"`
+	Symbols   []string  `json:"symbols" msgpack:"symbols"`
+	Source    string    `json:"source" msgpack:"source"`
+}
+
+type newsSubsMsg struct {
+	T    string   `json:"T" msgpack:"T"`
+	News []string `json:"news" msgpack:"news"`
+}
+
+type newsClientMsg struct {
+	Action string   `json:"action" msgpack:"action"`
+	Key    string   `json:"key" msgpack:"key"`
+	Secret string   `json:"secret" msgpack:"secret"`
+	News   []string `json:"news" msgpack:"news"`
+}
+
+// newsConn is one news stream client: its reader handles requests, its
+// writer owns every write, fed by out, which the publisher only offers to.
+type newsConn struct {
+	m     *Market
+	ws    *websocket.Conn
+	codec int
+	out   chan []byte
+	slow  chan struct{}
+	once  sync.Once
+	// kick is closed after the last auth attempt fails: the writer sends
+	// what is queued (the error) and closes.
+	kick     chan struct{}
+	kickOnce sync.Once
+	fails    int // reader-owned
+
+	mu     sync.Mutex // guards authed and subs
+	authed bool
+	subs   chanSet
+}
+
+func encodeNews(codec int, v any) []byte {
+	if codec == codecMsgpack {
+		b, _ := msgpack.Marshal(v)
+		return b
+	}
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func (c *newsConn) offer(frame []byte) {
+	select {
+	case c.out <- frame:
+	default:
+		c.once.Do(func() { close(c.slow) })
+	}
+}
+
+// wants reports whether c is authenticated and subscribed to one of the
+// article's symbols.
+func (c *newsConn) wants(a *newsArticle) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.authed {
+		return false
+	}
+	return slices.ContainsFunc(a.Symbols, c.subs.has)
+}
+
+// isWebSocket reports whether r asks to upgrade to a websocket.
+func isWebSocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// newsRoute serves /v1beta1/news: the stream for a websocket upgrade,
+// which authenticates itself, and rest (the REST listing behind the
+// caller's middleware) otherwise.
+func (m *Market) newsRoute(rest http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebSocket(r) {
+			m.serveNewsStream(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
+}
+
+func (m *Market) serveNewsStream(w http.ResponseWriter, r *http.Request) {
+	m.connMu.Lock()
+	if m.closed {
+		m.connMu.Unlock()
+		http.Error(w, "market closed", http.StatusServiceUnavailable)
+		return
+	}
+	m.connWG.Add(1)
+	m.connMu.Unlock()
+	defer m.connWG.Done()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(streamReadLimit)
+	c := &newsConn{m: m, ws: ws, out: make(chan []byte, newsStreamBuffer), slow: make(chan struct{}), kick: make(chan struct{})}
+	if strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/msgpack") {
+		c.codec = codecMsgpack
+	}
+	c.offer(ctrlSuccess(c.codec, "connected"))
+	key, secret := r.Header.Get("APCA-API-KEY-ID"), r.Header.Get("APCA-API-SECRET-KEY")
+	if u, p, ok := r.BasicAuth(); ok && key == "" {
+		key, secret = u, p
+	}
+	if key != "" || secret != "" {
+		c.authenticate(key, secret)
+	}
+	h := &m.news
+	h.mu.Lock()
+	if h.conns == nil {
+		h.conns = map[*newsConn]struct{}{}
+	}
+	if h.through == 0 {
+		// The wire starts now: the first client gets what is created
+		// after it connected.
+		h.through = m.cfg.Now().UnixNano()
+	}
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.conns, c)
+		h.mu.Unlock()
+	}()
+
+	ctx, cancel := context.WithCancel(m.ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.writeLoop(ctx)
+	}()
+	c.readLoop(ctx)
+	cancel()
+	<-done
+}
+
+// authenticate answers an auth attempt; the third failure closes the
+// connection, as on the other feeds.
+func (c *newsConn) authenticate(key, secret string) {
+	if c.m.cfg.Auth(key, secret) {
+		c.mu.Lock()
+		c.authed = true
+		c.mu.Unlock()
+		c.offer(ctrlSuccess(c.codec, "authenticated"))
+		return
+	}
+	c.fails++
+	c.offer(ctrlError(c.codec, codeAuthFailed, "auth failed"))
+	if c.fails >= maxAuthFailures {
+		c.kickOnce.Do(func() { close(c.kick) })
+	}
+}
+
+func (c *newsConn) readLoop(ctx context.Context) {
+	for {
+		_, data, err := c.ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		var msg newsClientMsg
+		if t := strings.TrimLeft(string(data), " \t\r\n"); strings.HasPrefix(t, "{") {
+			err = json.Unmarshal([]byte(t), &msg)
+		} else {
+			err = msgpack.Unmarshal(data, &msg)
+		}
+		if err != nil {
+			c.offer(ctrlError(c.codec, codeInvalidSyntax, "invalid syntax"))
+			continue
+		}
+		c.mu.Lock()
+		authed := c.authed
+		c.mu.Unlock()
+		switch msg.Action {
+		case "auth":
+			if authed {
+				c.offer(ctrlError(c.codec, codeAlreadyAuthed, "already authenticated"))
+				continue
+			}
+			c.authenticate(msg.Key, msg.Secret)
+		case "subscribe", "unsubscribe":
+			if !authed {
+				c.offer(ctrlError(c.codec, codeNotAuthed, "not authenticated"))
+				continue
+			}
+			sub := msg.Action == "subscribe"
+			c.mu.Lock()
+			for _, sym := range msg.News {
+				switch {
+				case sym == "*":
+					c.subs.all = sub
+				case sub && !slices.Contains(c.subs.syms, sym):
+					c.subs.syms = append(c.subs.syms, sym)
+				case !sub:
+					c.subs.syms = slices.DeleteFunc(c.subs.syms, func(x string) bool { return x == sym })
+				}
+			}
+			echo := newsSubsMsg{T: "subscription", News: c.subs.list()}
+			// Queued under c.mu: the publisher reads the subscription
+			// under it too, so no article can overtake its echo.
+			c.offer(encodeNews(c.codec, []any{echo}))
+			c.mu.Unlock()
+		default:
+			c.offer(ctrlError(c.codec, codeInvalidSyntax, "invalid syntax"))
+		}
+	}
+}
+
+func (c *newsConn) writeLoop(ctx context.Context) {
+	auth := time.NewTimer(c.m.cfg.AuthTimeout)
+	defer auth.Stop()
+	typ := websocket.MessageText
+	if c.codec == codecMsgpack {
+		typ = websocket.MessageBinary
+	}
+	write := func(b []byte, timeout time.Duration) error {
+		wctx, cancel := context.WithTimeout(c.m.writeCtx, timeout)
+		defer cancel()
+		return c.ws.Write(wctx, typ, b)
+	}
+	final := func(code int, msg string) {
+		_ = write(ctrlError(c.codec, code, msg), streamFinalTimeout)
+		_ = c.ws.CloseNow()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			_ = c.ws.Close(websocket.StatusGoingAway, "")
+			return
+		case <-c.slow:
+			final(codeSlowClient, "slow client")
+			return
+		case <-c.kick:
+			for len(c.out) > 0 {
+				_ = write(<-c.out, streamFinalTimeout)
+			}
+			_ = c.ws.Close(websocket.StatusPolicyViolation, "auth failed")
+			return
+		case <-auth.C:
+			c.mu.Lock()
+			authed := c.authed
+			c.mu.Unlock()
+			if !authed {
+				final(codeAuthTimeout, "auth timeout")
+				return
+			}
+		case b := <-c.out:
+			if write(b, streamWriteTimeout) != nil {
+				_ = c.ws.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+// activeSymbolsLocked is ActiveSymbols for a caller that holds stepMu.
+func (m *Market) activeSymbolsLocked() []string {
+	out := make([]string, 0, len(m.liveIdx)+len(m.awakeList))
+	for _, i := range m.liveIdx {
+		out = append(out, m.syms[i].Symbol)
+	}
+	for _, i := range m.awakeList {
+		out = append(out, m.syms[i].Symbol)
+	}
+	return out
+}
+
+// publishNews sends the news clients the articles created in
+// (previous step, ns]. Step calls it with stepMu held.
+func (m *Market) publishNews(ns int64) {
+	h := &m.news
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	from := h.through
+	if ns <= from {
+		return
+	}
+	h.through = ns
+	if from == 0 || len(h.conns) == 0 {
+		return // nobody listening (yet): nothing to send
+	}
+	conns := make([]*newsConn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	var frames [2][]byte // by codec, encoded once per article
+	end := time.Unix(0, ns)
+	for slot := time.Unix(0, from+1).Truncate(newsEvery); !slot.After(end); slot = slot.Add(newsEvery) {
+		if !h.slot.Equal(slot) {
+			h.slot, h.queue = slot, h.queue[:0]
+			for _, sym := range m.activeSymbolsLocked() {
+				if a, ok := m.article(sym, slot, true); ok {
+					h.queue = append(h.queue, a)
+				}
+			}
+			slices.SortFunc(h.queue, func(a, b newsArticle) int {
+				return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+			})
+		}
+		for i := range h.queue {
+			a := &h.queue[i]
+			at := a.CreatedAt.UnixNano()
+			if at <= from {
+				continue
+			}
+			if at > ns {
+				break
+			}
+			frames = [2][]byte{}
+			for _, c := range conns {
+				if !c.wants(a) {
+					continue
+				}
+				if frames[c.codec] == nil {
+					frames[c.codec] = encodeNews(c.codec, []newsMsg{{T: "n", ID: a.ID, Headline: a.Headline, Summary: a.Summary,
+						Author: a.Author, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, URL: a.URL, Content: a.Content,
+						Symbols: a.Symbols, Source: a.Source}})
+				}
+				c.offer(frames[c.codec])
+			}
+		}
+	}
+}
