@@ -183,7 +183,7 @@ func TestFirmBlockedTenant(t *testing.T) {
 		if st.Resyncs == 0 && s.Restarts == 0 && s.Unknown == 0 {
 			t.Fatalf("%s: %d fills applied from the stream, want %d (stream stats %+v)", s.ID, s.Fills, count, st)
 		}
-		t.Logf("%s: %d of %d fills from the stream, the rest by REST (stream resyncs %d, runner restarts %d, unknown outcomes %d)", s.ID, s.Fills, count, st.Resyncs, s.Restarts, s.Unknown)
+		t.Logf("%s: %d of %d fills from the stream, the rest by REST (stream resyncs %d, runner restarts %d (last: %s), unknown outcomes %d)", s.ID, s.Fills, count, st.Resyncs, s.Restarts, s.LastError, s.Unknown)
 	}
 }
 

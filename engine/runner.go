@@ -65,6 +65,7 @@ type runner struct {
 	// accountDue asks for the account and positions to be read again
 	// before the next decision.
 	accountDue bool
+	clk        clocks
 
 	stats    *tenantStats // the tenant's, kept across restarts
 	restarts int
@@ -239,31 +240,12 @@ func (r *runner) start() error {
 // the select stays small (see start).
 func (r *runner) loop(src updateSource) error {
 	ctx := r.ctx
-	var timerC <-chan time.Time
-	var timer *time.Timer
-	var nextTick time.Time
-	if r.sub.Interval > 0 {
-		// Each tenant's schedule is shifted by a stable phase within the
-		// interval, so that many tenants on the same schedule do not all
-		// reach the journal and the broker in the same millisecond.
-		nextTick = time.Now().Add(tickPhase(r.id, r.sub.Interval))
-		timer = time.NewTimer(time.Until(nextTick))
-		defer timer.Stop()
-		timerC = timer.C
-	}
 	var quoteC <-chan struct{}
 	if r.box != nil {
 		quoteC = r.box.C()
 	}
-	sweep := time.NewTicker(r.e.SweepInterval)
-	defer sweep.Stop()
-	// Account refreshes are spread like strategy timers: all tenants
-	// refreshing in the same instant would burst the broker and, with
-	// idle REST connections closed between refreshes, reopen every
-	// tenant's connection at once.
-	accountEvery := max(r.e.AccountInterval, time.Millisecond)
-	account := time.NewTimer(tickPhase(r.id, accountEvery))
-	defer account.Stop()
+	timer := r.clk.start(r.id, r.sub.Interval, r.e.SweepInterval, r.e.AccountInterval)
+	defer timer.Stop()
 
 	r.publish(trading.HealthRunning)
 	r.announceRecovered()
@@ -299,28 +281,95 @@ func (r *runner) loop(src updateSource) error {
 			err = r.onReceived()
 		case <-src.ready:
 			// Taken at the top of the loop, updates first.
-		case <-timerC:
-			// Like a Ticker, skip ticks missed while busy rather than
-			// bunching them up.
-			for now := time.Now(); !nextTick.After(now); {
-				nextTick = nextTick.Add(r.sub.Interval)
-			}
-			timer.Reset(time.Until(nextTick))
-			err = r.onTimer()
+		case <-timer.C:
+			err = r.onClock()
 		case <-quoteC:
 			err = r.onMarketData()
-		case <-sweep.C:
-			if len(r.open) > 0 {
-				err = r.reconcileAll(false)
-			}
-		case <-account.C:
-			r.refreshAccount()
-			account.Reset(accountEvery)
 		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// clocks are a runner's three schedules: the strategy's interval, the
+// sweep of open orders and the account refresh. They share one timer,
+// set for the earliest: a timer is a few hundred bytes, and thousands of
+// idle tenants would otherwise hold three each.
+type clocks struct {
+	timer                *time.Timer
+	interval, sweepEvery time.Duration
+	accountEvery         time.Duration
+	tick, sweep, account time.Time // when each is next due; tick is zero without an interval
+}
+
+func (c *clocks) start(id trading.TenantID, interval, sweepEvery, accountEvery time.Duration) *time.Timer {
+	now := time.Now()
+	c.interval, c.sweepEvery, c.accountEvery = interval, max(sweepEvery, time.Millisecond), max(accountEvery, time.Millisecond)
+	c.tick = time.Time{}
+	if interval > 0 {
+		// Each tenant's schedule is shifted by a stable phase within the
+		// interval, so that many tenants on the same schedule do not all
+		// reach the journal and the broker in the same millisecond.
+		c.tick = now.Add(tickPhase(id, interval))
+	}
+	c.sweep = now.Add(c.sweepEvery)
+	// Account refreshes are spread like strategy timers: all tenants
+	// refreshing in the same instant would burst the broker and, with
+	// idle REST connections closed between refreshes, reopen every
+	// tenant's connection at once.
+	c.account = now.Add(tickPhase(id, c.accountEvery))
+	c.timer = time.NewTimer(c.next().Sub(now))
+	return c.timer
+}
+
+func (c *clocks) next() time.Time {
+	t := c.sweep
+	if c.account.Before(t) {
+		t = c.account
+	}
+	if !c.tick.IsZero() && c.tick.Before(t) {
+		t = c.tick
+	}
+	return t
+}
+
+// onClock runs whichever schedules are due and sets the timer for the
+// next; out of the loop's frame (see takeWaiting).
+//
+//go:noinline
+func (r *runner) onClock() error {
+	c := &r.clk
+	now := time.Now()
+	tick := !c.tick.IsZero() && !c.tick.After(now)
+	if tick {
+		// Like a Ticker, skip ticks missed while busy rather than
+		// bunching them up.
+		for !c.tick.After(now) {
+			c.tick = c.tick.Add(c.interval)
+		}
+	}
+	sweep := !c.sweep.After(now)
+	if sweep {
+		c.sweep = now.Add(c.sweepEvery)
+	}
+	account := !c.account.After(now)
+	if account {
+		c.account = now.Add(c.accountEvery)
+	}
+	c.timer.Reset(time.Until(c.next()))
+	if account {
+		r.refreshAccount()
+	}
+	if sweep && len(r.open) > 0 {
+		if err := r.reconcileAll(false); err != nil {
+			return err
+		}
+	}
+	if tick {
+		return r.onTimer()
+	}
+	return nil
 }
 
 // announceRecovered reports a tenant running again after failures; out
