@@ -55,6 +55,7 @@ const api = {
   watchlists: new trading.WatchlistsApi(tcfg),
   stocks: new marketData.StockApi(mcfg),
   crypto: new marketData.CryptoApi(mcfg),
+  news: new marketData.NewsApi(mcfg),
 };
 const credentials = { keyId, secret };
 
@@ -871,6 +872,45 @@ async function marketDataStream({ feed, url, symbol }) {
 await step("stream.market-data.iex", () => marketDataStream({ feed: "iex", url: `${wsURL}/v2/iex`, symbol: "AAPL" }));
 await step("stream.market-data.sip", () => marketDataStream({ feed: "sip", url: `${wsURL}/v2/sip`, symbol: "MSFT" }));
 await step("stream.market-data.test", () => marketDataStream({ url: `${wsURL}/v2/test`, symbol: "FAKEPACA" }));
+
+// --- news (issue 9) -----------------------------------------------------------
+
+await step("market-data.news", async () => {
+  const r = await api.news.news({ start: new Date(Date.now() - 3 * 86400_000), sort: "desc", limit: 5, includeContent: true });
+  expect(Array.isArray(r.news) && r.news.length === 5 && typeof r.nextPageToken === "string", `news: ${r.news?.length}, token ${r.nextPageToken}`);
+  const a = r.news[0];
+  expect(typeof a.id === "number" && a.headline && a.content && Array.isArray(a.symbols) && validDate(new Date(a.createdAt)), `article = ${JSON.stringify(a)}`);
+  const next = await api.news.news({ start: new Date(Date.now() - 3 * 86400_000), sort: "desc", limit: 5, pageToken: r.nextPageToken });
+  expect(next.news.length > 0 && next.news[0].id !== a.id, "news page 2");
+});
+
+await step("stream.news", async () => {
+  // Articles come as the clock passes their created_at, a few an hour:
+  // this checks the session (connect, auth, subscribe with its echo),
+  // and counts an article only if one comes.
+  const s = new streaming.NewsStream({ credentials, url: `${wsURL}/v1beta1/news`, reconnect: false, pingIntervalMs: 0 });
+  const errors = [];
+  let subs = null;
+  s.onError((m) => errors.push(m));
+  s.on(streaming.EVENT.SUBSCRIPTION, (x) => { subs = x; });
+  s.onNews((n) => { if (!(n.headline && n.symbols.length > 0 && validDate(n.createdAt))) errors.push(`bad article ${JSON.stringify(n)}`); });
+  s.onConnect(() => s.subscribeForNews(["*"]));
+  try {
+    s.connect();
+    const auth = await s.waitForAuthenticationResult(5000);
+    expect(auth.authenticated, `auth: ${auth.status} ${auth.code ?? ""} ${auth.message}`);
+    const end = Date.now() + 5000;
+    while (!subs?.news?.length && Date.now() < end) await sleep(50);
+    expect(subs && subs.news.length === 1 && subs.news[0] === "*", `subscription = ${JSON.stringify(subs)}`);
+    s.unsubscribeFromNews(["*"]);
+    const end2 = Date.now() + 5000;
+    while (subs.news.length > 0 && Date.now() < end2) await sleep(50);
+    expect(subs.news.length === 0, `after unsubscribe: ${JSON.stringify(subs)}`);
+    expect(errors.length === 0, `stream errors: ${errors.join("; ")}`);
+  } finally {
+    s.disconnect();
+  }
+});
 
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
