@@ -57,7 +57,8 @@ func listNews(t *testing.T, c cryptoClient, q url.Values) []restNews {
 // symbols (issue 9).
 func TestSDKNewsStream(t *testing.T) {
 	start := time.Date(2026, 11, 16, 13, 0, 0, 0, time.UTC)
-	b := simtest.Start(t, sim.Config{Seed: 11, Clock: sim.NewSteppedClock(start)})
+	clk := sim.NewSteppedClock(start)
+	b := simtest.Start(t, sim.Config{Seed: 11, Clock: clk})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a safety net only
 	defer cancel()
 	rest := cryptoClient{t, b.URL, "PKNEWSREST"}
@@ -154,6 +155,20 @@ func TestSDKNewsStream(t *testing.T) {
 		}
 		same(t, wait(t, few, len(wantFew)), wantFew)
 	})
+	t.Run("LongJump", func(t *testing.T) {
+		// Four days at one go: a step's articles travel as one frame, so
+		// a jump does not overrun a client's queue.
+		c := connect(t, "PKNEWSJUMP", "*")
+		from := clk.Now()
+		if _, err := b.AdvanceClock(ctx, from.Add(96*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		want := listNews(t, rest, url.Values{"start": {from.Add(time.Nanosecond).Format(time.RFC3339Nano)}, "end": {from.Add(96 * time.Hour).Format(time.RFC3339Nano)}})
+		if len(want) < 100 {
+			t.Fatalf("only %d articles in four days", len(want))
+		}
+		same(t, wait(t, c, len(want)), want)
+	})
 	t.Run("RawProtocol", func(t *testing.T) {
 		// The wire itself, in JSON: connected, auth, the echo, and the
 		// article of a later step as {"T":"n", ...}.
@@ -194,7 +209,7 @@ func TestSDKNewsStream(t *testing.T) {
 		if m := read(); m[0]["T"] != "subscription" || len(m[0]["news"].([]any)) != 1 {
 			t.Fatalf("echo: %v", m)
 		}
-		from := start.Add(7 * time.Hour)
+		from := clk.Now()
 		if _, err := b.AdvanceClock(ctx, from.Add(2*time.Hour)); err != nil {
 			t.Fatal(err)
 		}

@@ -108,17 +108,6 @@ func (c *newsConn) offer(frame []byte) {
 	}
 }
 
-// wants reports whether c is authenticated and subscribed to one of the
-// article's symbols.
-func (c *newsConn) wants(a *newsArticle) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.authed {
-		return false
-	}
-	return slices.ContainsFunc(a.Symbols, c.subs.has)
-}
-
 // isWebSocket reports whether r asks to upgrade to a websocket.
 func isWebSocket(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
@@ -326,7 +315,8 @@ func (m *Market) activeSymbolsLocked() []string {
 }
 
 // publishNews sends the news clients the articles created in
-// (previous step, ns]. Step calls it with stepMu held.
+// (previous step, ns], each client one frame of those it subscribed to,
+// in created_at order. Step calls it with stepMu held.
 func (m *Market) publishNews(ns int64) {
 	h := &m.news
 	h.mu.Lock()
@@ -339,11 +329,7 @@ func (m *Market) publishNews(ns int64) {
 	if from == 0 || len(h.conns) == 0 {
 		return // nobody listening (yet): nothing to send
 	}
-	conns := make([]*newsConn, 0, len(h.conns))
-	for c := range h.conns {
-		conns = append(conns, c)
-	}
-	var frames [2][]byte // by codec, encoded once per article
+	var due []newsMsg
 	end := time.Unix(0, ns)
 	for slot := time.Unix(0, from+1).Truncate(newsEvery); !slot.After(end); slot = slot.Add(newsEvery) {
 		if !h.slot.Equal(slot) {
@@ -359,25 +345,42 @@ func (m *Market) publishNews(ns int64) {
 		}
 		for i := range h.queue {
 			a := &h.queue[i]
-			at := a.CreatedAt.UnixNano()
-			if at <= from {
+			if at := a.CreatedAt.UnixNano(); at <= from {
 				continue
-			}
-			if at > ns {
+			} else if at > ns {
 				break
 			}
-			frames = [2][]byte{}
-			for _, c := range conns {
-				if !c.wants(a) {
-					continue
+			due = append(due, newsMsg{T: "n", ID: a.ID, Headline: a.Headline, Summary: a.Summary, Author: a.Author,
+				CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, URL: a.URL, Content: a.Content, Symbols: a.Symbols, Source: a.Source})
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	var whole [2][]byte // the frame of every due article, by codec
+	var sel []newsMsg
+	for c := range h.conns {
+		// Selected and queued under c.mu, which a subscription change
+		// holds while it queues its echo: the frame follows the echo of
+		// the subscription it was selected by.
+		c.mu.Lock()
+		if c.authed {
+			sel = sel[:0]
+			for i := range due {
+				if slices.ContainsFunc(due[i].Symbols, c.subs.has) {
+					sel = append(sel, due[i])
 				}
-				if frames[c.codec] == nil {
-					frames[c.codec] = encodeNews(c.codec, []newsMsg{{T: "n", ID: a.ID, Headline: a.Headline, Summary: a.Summary,
-						Author: a.Author, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, URL: a.URL, Content: a.Content,
-						Symbols: a.Symbols, Source: a.Source}})
+			}
+			switch {
+			case len(sel) == len(due):
+				if whole[c.codec] == nil {
+					whole[c.codec] = encodeNews(c.codec, due)
 				}
-				c.offer(frames[c.codec])
+				c.offer(whole[c.codec])
+			case len(sel) > 0:
+				c.offer(encodeNews(c.codec, sel))
 			}
 		}
+		c.mu.Unlock()
 	}
 }
