@@ -36,17 +36,16 @@ import (
 //     the cash, quantity × rate, is credited (debited for a short
 //     position) with a DIV activity. Open orders are left as they are.
 //
-// Under a running clock a goroutine wakes at each New York midnight that
-// has an action; under a stepped clock AdvanceClock stops at it and
-// applies it before the market steps to that time, so nothing fills in
-// between. Actions dated before the server started are not applied: no
-// account held anything then.
-//
-// Prices: the synthetic market's walk is not divided on a split's ex date,
-// so after a split a position's value changes by the split's ratio until
-// the walk is made split-aware (see the report of issue 9 item 6). The
-// account's own last quote of the symbol is rescaled at the split, which
-// values the position at the post-split price only until the next quote.
+// The market divides the symbol's price at the same instant (see
+// market/splitwalk.go), so a position's value goes on across a split.
+// Under a stepped clock AdvanceClock stops at the instant and applies the
+// action before the market steps to it, so nothing fills in between.
+// Under a running clock a goroutine applies it a little ahead, two market
+// ticks before the instant: the market steps on its own ticker, and a
+// resting order at a pre-split price must be gone before the first
+// post-split quote could fill it. For those two ticks the position is
+// split and the price not yet. Actions dated before the server started
+// are not applied: no account held anything then.
 
 // corpState is what the broker keeps of corporate actions.
 type corpState struct {
@@ -246,19 +245,25 @@ func (c *corpState) activities(a *account) []alpaca.Activity {
 	return slices.Clone(c.acts[a])
 }
 
-// corpLoop applies the actions under a running clock: it wakes at each
-// New York midnight (the only instants an action takes effect).
+// corpLoop applies the actions under a running clock, each a lead of two
+// market ticks (in clock time) ahead of its New York midnight.
 func (s *Server) corpLoop() {
+	lead := 2 * s.cfg.TickInterval
+	if c := s.cfg.Clock; c != nil {
+		lead = time.Duration(float64(lead) * c.speed)
+	}
 	for {
-		now := s.now()
-		next := caInstant(caDate(now).AddDate(0, 0, 1))
-		if d, ok := s.market.NextCorporateActionDate(caDate(now)); ok && caInstant(d).After(next) {
-			next = caInstant(d)
+		next, ok := s.nextCorporateAction(s.now().Add(lead))
+		if !ok {
+			// None within a year: look again in a day.
+			next = s.now().Add(24 * time.Hour)
 		}
-		if !s.sleepUntil(next) {
+		if !s.sleepUntil(next.Add(-lead)) {
 			return
 		}
-		s.applyCorporateActions(s.now())
+		if ok {
+			s.applyCorporateActions(next)
+		}
 	}
 }
 

@@ -114,9 +114,24 @@ func TestCorporateActionsOnAccounts(t *testing.T) {
 		}
 
 		ex := nyMidnight(act["ex_date"].(string))
+		c.advanceTo(ex.Add(-time.Minute))
+		var eve alpaca.Position
+		c.json("GET", "/v2/positions/"+sym, nil, http.StatusOK, &eve)
 		c.advanceTo(ex.Add(time.Minute))
 		var after alpaca.Position
 		c.json("GET", "/v2/positions/"+sym, nil, http.StatusOK, &after)
+		// The market divides the price at the same instant: two minutes
+		// apart, the position is worth what it was, within the walk's
+		// move.
+		if eve.MarketValue == nil || after.MarketValue == nil || after.CurrentPrice == nil || eve.CurrentPrice == nil {
+			t.Fatalf("unvalued positions: %+v %+v", eve, after)
+		}
+		if r := after.MarketValue.Div(*eve.MarketValue).InexactFloat64(); r < 0.97 || r > 1.03 {
+			t.Errorf("market value %s the minute after the split, %s the minute before", after.MarketValue, eve.MarketValue)
+		}
+		if r := after.CurrentPrice.Mul(decimal.NewFromInt(ratio)).Div(*eve.CurrentPrice).InexactFloat64(); r < 0.97 || r > 1.03 {
+			t.Errorf("price %s after a %d-for-1 split, %s before", after.CurrentPrice, ratio, eve.CurrentPrice)
+		}
 		if want := decimal.NewFromInt(10 * ratio); !after.Qty.Equal(want) {
 			t.Errorf("after a %d-for-1 split: qty %s, want %s", ratio, after.Qty, want)
 		}

@@ -25,6 +25,9 @@ type lazyState struct {
 	day              mbar
 	dayStart, dayEnd int64
 	dayOK            bool
+	// split is the minute of the last split the walk has taken (see
+	// splitwalk.go); the quote follows it when no bar has since.
+	split int64
 }
 
 // wake starts following a Lazy symbol minute by minute, from the walk it
@@ -88,11 +91,16 @@ func (m *Market) walkLazy(i int, to int64, open []bool) bool {
 	st := &m.lazy[i]
 	sigma, rate := walkParams(m.syms[i])
 	moved := false
+	sp := m.walkSplits(i, st.through, to)
 	for k, in := range open {
+		mm := st.through + int64(k)
+		for len(sp) > 0 && sp[0].min <= mm {
+			st.close *= sp[0].f
+			st.split, sp = sp[0].min, sp[1:]
+		}
 		if !in {
 			continue
 		}
-		mm := st.through + int64(k)
 		st.last, st.close = fwdBar(m.seed, m.live[i].key, sigma, rate, mm, st.close)
 		st.hasLast, moved = true, true
 		if st.dayOK {
@@ -103,6 +111,10 @@ func (m *Market) walkLazy(i int, to int64, open []bool) bool {
 				st.day.mergeAfter(st.last)
 			}
 		}
+	}
+	for _, x := range sp { // a split at minute to itself
+		st.close *= x.f
+		st.split = x.min
 	}
 	st.through = max(st.through, to)
 	return moved
@@ -121,10 +133,18 @@ func (m *Market) publishLazy(i int) {
 	prints := synthMinute(m.seed, ls.key, ls.spread, b, nil)
 	tr := tradeOf(&prints[len(prints)-1], ls.tape)
 	bid, ask := QuoteAtClose(dollars(b.c), ls.spread)
+	stamp := (b.m + 1) * 60
+	if st.split > b.m {
+		// A split since the last bar: quoted at the divided price from
+		// the ex date's first minute; the last print stays the pre-split
+		// one, as it happened.
+		bid, ask = QuoteAtClose(st.close, ls.spread)
+		stamp = st.split * 60
+	}
 	g := newRNG(m.seed, ls.key, uint64(b.m), quoteStream)
 	bs, as := lotSize(&g), lotSize(&g)
 	q := alpaca.Quote{
-		Timestamp:   time.Unix((b.m+1)*60, 0).UTC(),
+		Timestamp:   time.Unix(stamp, 0).UTC(),
 		BidExchange: exchCodes[g.intn(quoteExchanges)],
 		BidPrice:    bid,
 		BidSize:     bs,
@@ -142,18 +162,36 @@ func (m *Market) publishLazy(i int) {
 // and daily bar, to the streams. Awake symbols are all at curMinute, so
 // the session flags are drawn once. The caller holds stepMu.
 func (m *Market) rollLazy(minute int64, b *batch) {
+	// The live symbols' splits are taken here too: this is where the
+	// market crosses into a new minute.
+	m.splitLive(minute)
 	if len(m.awakeList) == 0 {
 		return
 	}
 	open := m.openFlags(m.curMinute, minute)
 	changed := m.lazyChanged[:0]
+	var requoted []int // a split and no bar: only the quote moves
 	for _, i := range m.awakeList {
+		before := m.lazy[i].split
 		if m.walkLazy(i, minute, open) {
 			m.publishLazy(i)
 			changed = append(changed, i)
+		} else if m.lazy[i].split != before {
+			m.publishLazy(i)
+			requoted = append(requoted, i)
 		}
 	}
 	m.lazyChanged = changed
+	if len(requoted) > 0 {
+		for _, s := range m.subs {
+			s.offer(m, requoted)
+		}
+		if b != nil {
+			for _, i := range requoted {
+				b.items = append(b.items, item{kind: 'q', sym: i, quote: m.pubs[i].Load().quote})
+			}
+		}
+	}
 	if len(changed) == 0 {
 		return
 	}
@@ -220,6 +258,7 @@ func (m *Market) ActiveSymbols() []string {
 // symbols. Any series can be generated again, identically, so evicting
 // one costs time, never consistency.
 type lazyCache struct {
+	splits  splitCache
 	mu      sync.Mutex
 	size    int
 	entries map[int]*lazyEntry
@@ -261,12 +300,22 @@ func (c *lazyCache) bars(m *Market, i int, to int64) []mbar {
 	}
 	if to > e.through {
 		sigma, rate := walkParams(m.syms[i])
+		// Splits as walkLazy takes them, so that both walks agree.
+		sp := m.walkSplits(i, e.through, to)
 		for k, in := range m.openFlags(e.through, to) {
+			mm := e.through + int64(k)
+			for len(sp) > 0 && sp[0].min <= mm {
+				e.close *= sp[0].f
+				sp = sp[1:]
+			}
 			if in {
 				var b mbar
-				b, e.close = fwdBar(m.seed, m.live[i].key, sigma, rate, e.through+int64(k), e.close)
+				b, e.close = fwdBar(m.seed, m.live[i].key, sigma, rate, mm, e.close)
 				e.bars = append(e.bars, b)
 			}
+		}
+		for _, x := range sp {
+			e.close *= x.f
 		}
 		e.through = to
 		if cutoff := to - m.keep; len(e.bars) > 0 && e.bars[0].m < cutoff-1440 {
