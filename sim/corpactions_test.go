@@ -1,6 +1,8 @@
 package sim_test
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -492,4 +494,73 @@ func TestStockAuctions(t *testing.T) {
 			t.Fatalf("after the close: %+v", closed.Auctions)
 		}
 	})
+}
+
+// Under a running clock the broker applies a split on its own, ahead of
+// the ex date's midnight: the resting order in the symbol is canceled
+// (the trade-update stream says so) and the position split, without any
+// request to the broker.
+func TestCorporateActionsRunningClock(t *testing.T) {
+	act := startCorp(t).firstAction("forward_split", "forward_splits")
+	sym := act["symbol"].(string)
+	ratio := int64(act["new_rate"].(float64) / act["old_rate"].(float64))
+	ex := nyMidnight(act["ex_date"].(string))
+	// A minute of clock before the ex date, at twenty times the wall
+	// clock's speed: the split is three seconds of wall time away.
+	srv := simtest.Start(t, sim.Config{Seed: 21, Clock: sim.NewReplayClock(ex.Add(-time.Minute), 20)})
+	c := caClient{t: t, base: srv.URL}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a safety net only
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v2/events/trades", nil)
+	req.Header.Set("APCA-API-KEY-ID", "PKCORPACTIONS")
+	req.Header.Set("APCA-API-SECRET-KEY", "secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := bufio.NewScanner(resp.Body)
+	// next waits for the trade update of order id with event ev.
+	next := func(id, ev string) alpaca.TradeUpdate {
+		t.Helper()
+		for events.Scan() {
+			line, ok := strings.CutPrefix(events.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			var tu alpaca.TradeUpdate
+			if err := json.Unmarshal([]byte(line), &tu); err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			if tu.Order.ID == id && tu.Event == ev {
+				return tu
+			}
+		}
+		t.Fatalf("stream ended waiting for %s of %s: %v", ev, id, events.Err())
+		return alpaca.TradeUpdate{}
+	}
+
+	var buy, rest alpaca.Order
+	c.json("POST", "/v2/orders", map[string]any{"symbol": sym, "qty": "10", "side": "buy", "type": "market", "time_in_force": "day"}, http.StatusOK, &buy)
+	c.json("POST", "/v2/orders", map[string]any{"symbol": sym, "qty": "1", "side": "buy", "type": "limit", "limit_price": "1.00", "time_in_force": "gtc"}, http.StatusOK, &rest)
+	if buy.Status != "filled" {
+		if fill := next(buy.ID, "fill"); fill.Timestamp == nil || !fill.Timestamp.Before(ex.Add(-5*time.Second)) {
+			t.Fatalf("the buy filled at %v, too close to the split at %s to tell before from after", fill.Timestamp, ex)
+		}
+	}
+	canceled := next(rest.ID, "canceled")
+	if canceled.Timestamp == nil || canceled.Timestamp.After(ex) {
+		t.Errorf("canceled at %v, want before the ex date's midnight %s", canceled.Timestamp, ex)
+	}
+	var p alpaca.Position
+	c.json("GET", "/v2/positions/"+sym, nil, http.StatusOK, &p)
+	if want := decimal.NewFromInt(10 * ratio); !p.Qty.Equal(want) {
+		t.Errorf("qty %s after a %d-for-1 split, want %s", p.Qty, ratio, want)
+	}
+	var splits []alpaca.Activity
+	c.json("GET", "/v2/account/activities/SPLIT", nil, http.StatusOK, &splits)
+	if len(splits) != 1 {
+		t.Errorf("SPLIT activities: %+v", splits)
+	}
 }
