@@ -122,6 +122,10 @@ func (a *account) clock(now time.Time) time.Time {
 // order, and recycles the buffer. The caller holds a.mu, which is what
 // keeps the feed's order equal to the order things happened.
 func (a *account) publish(s *Server, ev []match.Event) {
+	if a.firmIdx != 0 && len(ev) > 0 {
+		// Before the feeds ring: a stream they wake finds the activities.
+		s.firm.acts.note(a)
+	}
 	for i := range ev {
 		rec := recordOf(&ev[i])
 		a.feed.publish(rec, ev[i].Time.Time(), s.cfg.FeedCapacity)

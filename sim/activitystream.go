@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/quantum-alpaca/quantum/alpaca"
@@ -51,23 +52,48 @@ func restActivity(act *match.Activity) alpaca.Activity {
 	}
 }
 
-// activityLog reads an account's activities by event number: 1 is the
-// deposit, n+2 the engine's activity n. The caller holds a.mu.
+// activitySource is what the stream reads: events numbered from 1 in
+// the order of their ULIDs, appended to and never changed.
+type activitySource interface {
+	// last is the number of the newest event.
+	last() uint64
+	// at returns event seq's ULID millisecond and time and, when full,
+	// the event itself.
+	at(seq uint64, full bool) (ms int64, t time.Time, ev activityEvent)
+	// firstFrom is the number of the first event at or after t.
+	firstFrom(t time.Time) uint64
+}
+
+// activityLog is one account's activities as a source: 1 is the deposit,
+// n+2 the engine's activity n, and the ULID millisecond is the time's.
 type activityLog struct{ a *account }
 
-// last is the number of the newest event.
-func (l activityLog) last() uint64 { return uint64(l.a.eng.ActivityCount()) + 1 }
+func (l activityLog) last() uint64 {
+	l.a.mu.Lock()
+	defer l.a.mu.Unlock()
+	return l.lastLocked()
+}
 
-// at returns event seq's time and, when full, the whole event.
-func (l activityLog) at(seq uint64, full bool) (time.Time, activityEvent) {
+func (l activityLog) lastLocked() uint64 { return uint64(l.a.eng.ActivityCount()) + 1 }
+
+func (l activityLog) at(seq uint64, full bool) (int64, time.Time, activityEvent) {
+	l.a.mu.Lock()
+	defer l.a.mu.Unlock()
+	t, ev := l.atLocked(seq, full)
+	return t.UnixMilli(), t, ev
+}
+
+// atLocked is at for a caller that holds a.mu.
+func (l activityLog) atLocked(seq uint64, full bool) (time.Time, activityEvent) {
+	a := l.a
 	if seq == 1 {
-		t := l.a.created.UTC()
+		t := a.created.UTC()
 		if !full {
 			return t, activityEvent{}
 		}
-		return t, l.event(seq, t, depositActivity(l.a, l.a.created.UTC().Format("20060102150405000")+"::"+l.a.id))
+		return t, l.event(seq, t, depositActivity(a, t.Format("20060102150405000")+"::"+a.id))
 	}
-	act := l.a.eng.ActivityAt(int(seq - 2))
+	act := a.eng.ActivityAt(int(seq - 2))
 	t := act.Time.Time()
 	if !full {
 		return t, activityEvent{}
@@ -79,9 +105,18 @@ func (l activityLog) event(seq uint64, t time.Time, act alpaca.Activity) activit
 	return activityEvent{Activity: act, AccountID: l.a.id, At: t, EventID: ulid(t.UnixMilli(), seq)}
 }
 
-// after reports whether event seq at time t comes after the ULID u.
-func activityAfter(t time.Time, seq uint64, u ulidKey) bool {
-	ms := t.UnixMilli()
+func (l activityLog) firstFrom(t time.Time) uint64 {
+	l.a.mu.Lock()
+	defer l.a.mu.Unlock()
+	if !l.a.created.Before(t) {
+		return 1
+	}
+	return uint64(l.a.eng.FirstActivityFrom(t)) + 2
+}
+
+// activityAfter reports whether event seq, of ULID millisecond ms, comes
+// after the ULID u.
+func activityAfter(ms int64, seq uint64, u ulidKey) bool {
 	switch {
 	case ms != u.ms:
 		return ms > u.ms
@@ -91,52 +126,163 @@ func activityAfter(t time.Time, seq uint64, u ulidKey) bool {
 	return seq > u.lo
 }
 
-// firstAfterID is the number of the first event after the ULID u.
-func (l activityLog) firstAfterID(u ulidKey) uint64 {
-	n := l.last()
+// firstAfterID is the number of src's first event after the ULID u.
+func firstAfterID(src activitySource, u ulidKey) uint64 {
+	n := src.last()
 	i := sort.Search(int(n), func(i int) bool {
-		t, _ := l.at(uint64(i)+1, false)
-		return activityAfter(t, uint64(i)+1, u)
+		ms, _, _ := src.at(uint64(i)+1, false)
+		return activityAfter(ms, uint64(i)+1, u)
 	})
 	return uint64(i) + 1
 }
 
-// firstFrom is the number of the first event at or after t.
-func (l activityLog) firstFrom(t time.Time) uint64 {
-	if !l.a.created.Before(t) {
-		return 1
-	}
-	return uint64(l.a.eng.FirstActivityFrom(t)) + 2
+// firmActivities orders the activities of all a firm's customers, as
+// they happen, for the firm-wide stream: each is a customer and that
+// customer's event number, under a millisecond that never goes back (an
+// event's own time may be a little earlier than its millisecond when
+// two accounts' activities cross). 16 bytes an activity.
+type firmActivities struct {
+	mu     sync.Mutex
+	recs   []firmActivity
+	seen   []int // by customer index - 1: engine activities recorded
+	lastMs int64
 }
+
+type firmActivity struct {
+	ms   int64
+	acct uint32 // the customer's index
+	seq  uint32 // its event number in the customer's own activityLog
+}
+
+func (l *firmActivities) addLocked(acct uint32, seq uint64, t time.Time) {
+	ms := max(t.UnixMilli(), l.lastMs)
+	l.lastMs = ms
+	l.recs = append(l.recs, firmActivity{ms: ms, acct: acct, seq: uint32(seq)})
+}
+
+// opened records customer acct's deposit; customers open in index order.
+func (l *firmActivities) opened(acct uint32, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.seen) < int(acct) {
+		l.seen = append(l.seen, 0)
+	}
+	l.addLocked(acct, 1, t)
+}
+
+// note records a customer's engine activities not recorded yet. The
+// caller holds a.mu, before the operation's events ring any stream.
+func (l *firmActivities) note(a *account) {
+	n := a.eng.ActivityCount()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := int(a.firmIdx) - 1
+	if i >= len(l.seen) {
+		return
+	}
+	for k := l.seen[i]; k < n; k++ {
+		l.addLocked(a.firmIdx, uint64(k)+2, a.eng.ActivityAt(k).Time.Time())
+	}
+	l.seen[i] = n
+}
+
+// firmSource is the firm-wide stream's source.
+type firmSource struct{ f *firm }
+
+func (src firmSource) last() uint64 {
+	l := &src.f.acts
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return uint64(len(l.recs))
+}
+
+func (src firmSource) at(seq uint64, full bool) (int64, time.Time, activityEvent) {
+	l := &src.f.acts
+	l.mu.Lock()
+	rec := l.recs[seq-1]
+	l.mu.Unlock()
+	c := src.f.customerAt(rec.acct)
+	c.a.mu.Lock()
+	t, ev := activityLog{c.a}.atLocked(uint64(rec.seq), full)
+	c.a.mu.Unlock()
+	if full {
+		ev.EventID = ulid(rec.ms, seq)
+	}
+	return rec.ms, t, ev
+}
+
+func (src firmSource) firstFrom(t time.Time) uint64 {
+	l := &src.f.acts
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ms := t.UnixMilli()
+	return uint64(sort.Search(len(l.recs), func(i int) bool { return l.recs[i].ms >= ms })) + 1
+}
+
+// bell wakes a stream when its source may have grown: a trade-update
+// feed, whose entries are not needed, only its ring.
+type bell[T any] struct {
+	f   *feed[T]
+	sub *feedSub[T]
+	buf []feedEntry[T]
+}
+
+func newBell[T any](f *feed[T]) *bell[T] {
+	return &bell[T]{f: f, sub: f.subscribe(nil), buf: make([]feedEntry[T], streamBatch)}
+}
+
+// drain reads what rang, which keeps the feed from cutting the
+// subscription.
+func (b *bell[T]) drain() {
+	for {
+		n, ok := b.f.read(b.sub, b.buf)
+		if !ok || n < len(b.buf) {
+			return
+		}
+	}
+}
+
+// renew subscribes again after the feed cut the subscription off: the
+// source itself lost nothing.
+func (b *bell[T]) renew() {
+	b.f.unsubscribe(b.sub)
+	b.sub = b.f.subscribe(nil)
+}
+
+func (b *bell[T]) close() { b.f.unsubscribe(b.sub) }
 
 // sseActivities serves GET /v2beta1/events/activities.
 func (s *Server) sseActivities(w http.ResponseWriter, r *http.Request) {
-	var a *account
 	if s.firm != nil {
 		switch s.firm.authenticate(r, s.rateNow()) {
 		case firmOK:
-			id := r.URL.Query().Get("account_id")
-			if id == "" {
-				invalid(w, "account_id is required: the simulator streams one customer account's activities at a time")
+			if id := r.URL.Query().Get("account_id"); id != "" {
+				c := s.firm.customer(id)
+				if c == nil {
+					notFound(w, "account not found")
+					return
+				}
+				serveActivities(s, w, r, activityLog{c.a}, newBell(c.a.feed), c.a.id)
 				return
 			}
-			c := s.firm.customer(id)
-			if c == nil {
-				notFound(w, "account not found")
-				return
-			}
-			a = c.a
+			serveActivities(s, w, r, firmSource{s.firm}, newBell(s.firm.feed), "firm")
+			return
 		case firmWrongPass:
 			writeAuthError(w, authWrongSecret)
 			return
 		}
 	}
+	a := s.streamAuth(w, r)
 	if a == nil {
-		if a = s.streamAuth(w, r); a == nil {
-			return
-		}
+		return
 	}
+	serveActivities(s, w, r, activityLog{a}, newBell(a.feed), a.id)
+}
 
+// serveActivities streams src, woken by b, which it closes; who names the
+// stream in logs.
+func serveActivities[T any](s *Server, w http.ResponseWriter, r *http.Request, src activitySource, b *bell[T], who string) {
+	defer b.close()
 	q := r.URL.Query()
 	since, until, sinceID, untilID := q.Get("since"), q.Get("until"), q.Get("since_id"), q.Get("until_id")
 	switch {
@@ -199,21 +345,16 @@ func (s *Server) sseActivities(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	// Subscribed before the first read of the log, so that an activity
-	// that happens between the two rings the doorbell.
-	sub := a.feed.subscribe(nil)
-	defer func() { a.feed.unsubscribe(sub) }()
-	a.mu.Lock()
-	log := activityLog{a}
-	next := log.last() + 1 // live only
+	// b subscribed before this first read of the source, so an activity
+	// that happens between the two rings it.
+	next := src.last() + 1 // live only
 	if hasFrom {
 		if byID {
-			next = log.firstAfterID(fromID)
+			next = firstAfterID(src, fromID)
 		} else {
-			next = log.firstFrom(fromT)
+			next = src.firstFrom(fromT)
 		}
 	}
-	a.mu.Unlock()
 
 	s.streams.active.Add(1)
 	defer s.streams.active.Add(-1)
@@ -240,7 +381,7 @@ func (s *Server) sseActivities(w http.ResponseWriter, r *http.Request) {
 	}
 	failed := func() {
 		if !time.Now().Before(deadline) {
-			s.slowClient("activities", "write timeout", a.id)
+			s.slowClient("activities", "write timeout", who)
 		}
 	}
 	if !flush(nil) {
@@ -248,13 +389,14 @@ func (s *Server) sseActivities(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// past reports whether event seq at t lies beyond until/until_id.
-	past := func(t time.Time, seq uint64) bool {
+	// past reports whether event seq (ULID millisecond ms, time t) lies
+	// beyond until/until_id.
+	past := func(ms int64, t time.Time, seq uint64) bool {
 		if !hasTo {
 			return false
 		}
 		if byID {
-			return activityAfter(t, seq, toID)
+			return activityAfter(ms, seq, toID)
 		}
 		return t.After(toT)
 	}
@@ -271,29 +413,31 @@ func (s *Server) sseActivities(w http.ResponseWriter, r *http.Request) {
 		return now.After(toT)
 	}
 
-	drain := make([]feedEntry[tuRecord], streamBatch)
 	events := make([]activityEvent, 0, streamBatch)
 	buf := make([]byte, 0, 2048)
 	hb := time.NewTicker(s.cfg.HeartbeatInterval)
 	defer hb.Stop()
 	for {
-		// The clock is read before the log: an event the log does not
-		// have yet happens after it.
+		// The clock is read before the source: an event the source does
+		// not have yet happens after it.
 		ended := over()
 		events = events[:0]
 		done := false
-		a.mu.Lock()
-		last := log.last()
+		last := src.last()
 		for ; next <= last && len(events) < streamBatch; next++ {
-			t, ev := log.at(next, true)
-			if past(t, next) {
+			ms, t, ev := src.at(next, true)
+			if past(ms, t, next) {
 				done = true
 				break
 			}
 			events = append(events, ev)
+			if hasTo && byID && toID.hi == 0 && ms == toID.ms && next == toID.lo {
+				done = true // until_id itself: nothing after it is wanted
+				next++
+				break
+			}
 		}
 		more := next <= last
-		a.mu.Unlock()
 		if len(events) > 0 {
 			buf = buf[:0]
 			for i := range events {
@@ -318,20 +462,10 @@ func (s *Server) sseActivities(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		select {
-		case <-sub.ready:
-			// The doorbell's entries are not needed, only its ring:
-			// reading them keeps the feed from cutting the subscription.
-			for {
-				n, ok := a.feed.read(sub, drain)
-				if !ok || n < len(drain) {
-					break
-				}
-			}
-		case <-sub.gone:
-			// Cut off for not reading fast enough: ring again from now on;
-			// the log itself lost nothing.
-			a.feed.unsubscribe(sub)
-			sub = a.feed.subscribe(nil)
+		case <-b.sub.ready:
+			b.drain()
+		case <-b.sub.gone:
+			b.renew()
 		case <-hb.C:
 			if !flush([]byte(":heartbeat\n\n")) {
 				failed()

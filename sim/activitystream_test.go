@@ -209,6 +209,14 @@ func TestActivityStream(t *testing.T) {
 			}
 		}
 		s.ended()
+		// Up to the newest event, with the clock still at its
+		// millisecond: the stream ends once it has sent it.
+		n := len(ids)
+		s, _ = openActivities(t, ctx, srv.URL, "?since_id="+ids[n-2]+"&until_id="+ids[n-1], keyAuth(key))
+		if ev := s.must(); ev.EventID != ids[n-1] {
+			t.Fatalf("got %s, want %s", ev.EventID, ids[n-1])
+		}
+		s.ended()
 	})
 	t.Run("SinceUntil", func(t *testing.T) {
 		// All of it happened at the stepped clock's one instant: a window
@@ -296,8 +304,9 @@ func TestActivityStream(t *testing.T) {
 	})
 }
 
-// With Broker API credentials the activity stream is one customer
-// account's, named by account_id, each event naming the account.
+// With Broker API credentials the activity stream is every customer
+// account's, each event naming its account, or one customer's with
+// account_id.
 func TestActivityStreamFirm(t *testing.T) {
 	zero := 0.0
 	srv := simtest.Start(t, sim.Config{Seed: 3, PartialFillRate: &zero, BrokerKey: firmKey, BrokerSecret: firmSecret})
@@ -325,35 +334,74 @@ func TestActivityStreamFirm(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var acct struct {
-		ID string `json:"id"`
+	open := func(email string) string {
+		t.Helper()
+		var acct struct {
+			ID string `json:"id"`
+		}
+		call("POST", "/v1/accounts", `{"contact":{"email_address":"`+email+`","phone_number":"+15555550100",
+			"street_address":["20 N San Mateo Dr"],"city":"San Mateo","state":"CA","postal_code":"94401"},
+			"identity":{"given_name":"Ada","family_name":"Lovelace","date_of_birth":"1990-01-01","tax_id":"666-55-4321",
+			"tax_id_type":"USA_SSN","country_of_tax_residence":"USA","funding_source":["employment_income"]},
+			"disclosures":{"is_control_person":false,"is_affiliated_exchange_or_finra":false,"is_politically_exposed":false,
+			"immediate_family_exposed":false},
+			"agreements":[{"agreement":"customer_agreement","signed_at":"2026-01-05T15:00:00Z","ip_address":"127.0.0.1"}]}`, &acct)
+		return acct.ID
 	}
-	call("POST", "/v1/accounts", `{"contact":{"email_address":"activities@example.com","phone_number":"+15555550100",
-		"street_address":["20 N San Mateo Dr"],"city":"San Mateo","state":"CA","postal_code":"94401"},
-		"identity":{"given_name":"Ada","family_name":"Lovelace","date_of_birth":"1990-01-01","tax_id":"666-55-4321",
-		"tax_id_type":"USA_SSN","country_of_tax_residence":"USA","funding_source":["employment_income"]},
-		"disclosures":{"is_control_person":false,"is_affiliated_exchange_or_finra":false,"is_politically_exposed":false,
-		"immediate_family_exposed":false},
-		"agreements":[{"agreement":"customer_agreement","signed_at":"2026-01-05T15:00:00Z","ip_address":"127.0.0.1"}]}`, &acct)
-	var journal map[string]any
-	call("POST", "/v1/journals", `{"entry_type":"JNLC","from_account":"`+srv.FirmAccountID()+`","to_account":"`+acct.ID+`","amount":"1000"}`, &journal)
-
-	s, resp := openActivities(t, ctx, srv.URL, "?account_id="+acct.ID, firm)
-	if s == nil {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	order := func(acct, symbol string) string {
+		t.Helper()
+		var o struct {
+			ID string `json:"id"`
+		}
+		call("POST", "/v1/trading/accounts/"+acct+"/orders", `{"symbol":"`+symbol+`","qty":"1","side":"buy","type":"market","time_in_force":"day"}`, &o)
+		return o.ID
 	}
-	var o struct {
-		ID string `json:"id"`
+	mustOpen := func(query string) *activitySSE {
+		t.Helper()
+		s, resp := openActivities(t, ctx, srv.URL, query, firm)
+		if s == nil {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("%q: status %d: %s", query, resp.StatusCode, b)
+		}
+		return s
 	}
-	call("POST", "/v1/trading/accounts/"+acct.ID+"/orders", `{"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day"}`, &o)
-	if ev := s.must(); ev.ActivityType != "FILL" || ev.OrderID != o.ID || ev.AccountID != acct.ID {
-		t.Errorf("firm stream: %+v, want the fill of %s in %s", ev, o.ID, acct.ID)
+	one, two := open("one@example.com"), open("two@example.com")
+	all := mustOpen("")
+	only := mustOpen("?account_id=" + two)
+	o1, o2, o3 := order(one, "AAPL"), order(two, "MSFT"), order(one, "SPY")
+	for _, want := range []struct{ acct, order string }{{one, o1}, {two, o2}, {one, o3}} {
+		if ev := all.must(); ev.ActivityType != "FILL" || ev.OrderID != want.order || ev.AccountID != want.acct {
+			t.Errorf("firm-wide: %+v, want the fill of %s in %s", ev, want.order, want.acct)
+		}
 	}
+	if ev := only.must(); ev.OrderID != o2 || ev.AccountID != two {
+		t.Errorf("account_id: %+v, want the fill of %s in %s", ev, o2, two)
+	}
+	// Replayed from the start: both deposits, then the fills, in order,
+	// with ids that resume.
+	replay := mustOpen("?since=2000-01-01")
+	var ids []string
+	for _, want := range []struct{ typ, acct, order string }{{"CSD", one, ""}, {"CSD", two, ""}, {"FILL", one, o1}, {"FILL", two, o2}, {"FILL", one, o3}} {
+		ev := replay.must()
+		if ev.ActivityType != want.typ || ev.AccountID != want.acct || ev.OrderID != want.order {
+			t.Errorf("replay: %+v, want %s of %s %s", ev, want.typ, want.acct, want.order)
+		}
+		if len(ids) > 0 && ev.EventID <= ids[len(ids)-1] {
+			t.Errorf("event id %s after %s", ev.EventID, ids[len(ids)-1])
+		}
+		ids = append(ids, ev.EventID)
+	}
+	resumed := mustOpen("?since_id=" + ids[2] + "&until_id=" + ids[4])
+	for _, want := range ids[3:] {
+		if ev := resumed.must(); ev.EventID != want {
+			t.Errorf("resumed: %s, want %s", ev.EventID, want)
+		}
+	}
+	resumed.ended()
 	for _, tc := range []struct {
 		query string
 		code  int
-	}{{"", 422}, {"?account_id=9d4a2c1e-0000-4000-8000-000000000000", 404}} {
+	}{{"?since_id=x", 422}, {"?account_id=9d4a2c1e-0000-4000-8000-000000000000", 404}} {
 		if s, resp := openActivities(t, ctx, srv.URL, tc.query, firm); s != nil || resp.StatusCode != tc.code {
 			t.Errorf("%q: status %d, want %d", tc.query, resp.StatusCode, tc.code)
 		}

@@ -65,6 +65,9 @@ type firm struct {
 	id   string
 	feed *feed[firmRecord]
 	rate rateWindow
+	// acts orders the customers' activities for the firm-wide activity
+	// stream (activitystream.go).
+	acts firmActivities
 
 	mu        sync.Mutex
 	customers []*customer          // creation order; index+1 is customer.idx
@@ -417,6 +420,7 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, codeForbidden, accountLimitMessage, nil)
 		return
 	}
+	f.acts.opened(idx, a.created)
 	c := &customer{a: a, idx: idx, info: alpaca.BrokerAccount{
 		ID: a.id, AccountNumber: a.number, Status: alpaca.AccountActive, Currency: "USD",
 		LastEquity: decimal.NewFromFloat(s.cfg.Cash).Round(2), CreatedAt: a.created,
