@@ -5,12 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"fmt"
 	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -115,9 +115,12 @@ func addWeekdays(d time.Time, n int) time.Time {
 	return d
 }
 
-// caHash is the seeded hash an action's terms are drawn from.
-func (m *Market) caHash(kind int, sym string, q int) uint64 {
-	return hashString(fmt.Sprintf("corporate-action/%d/%d/%s/%d", m.seed, kind, sym, q))
+// caHash is the seeded hash an action's terms are drawn from: keyed, so
+// that any quarter of any symbol is drawn on its own, without formatting
+// a key (a century's query draws half a million).
+func (m *Market) caHash(kind, si, q int) uint64 {
+	g := newRNG(m.seed, m.live[si].key, 0xc0a0+uint64(kind), uint64(q))
+	return g.next()
 }
 
 // caID lays the action's kind, symbol and quarter out in a UUID-shaped id
@@ -173,9 +176,9 @@ func (m *Market) action(kind, si, q int) (CorporateAction, bool) {
 	if s.Test {
 		return CorporateAction{}, false
 	}
-	h := m.caHash(kind, s.Symbol, q)
+	h := m.caHash(kind, si, q)
 	qs := quarterStart(q)
-	a := CorporateAction{ID: caID(kind, si, q, h), Symbol: s.Symbol, CUSIP: SyntheticCUSIP(s.Symbol)}
+	a := CorporateAction{Symbol: s.Symbol}
 	switch kind {
 	case caKindSplit:
 		// About one symbol in eighty splits in a given quarter: a few
@@ -204,7 +207,8 @@ func (m *Market) action(kind, si, q int) (CorporateAction, bool) {
 	case caKindDividend:
 		// Fewer than half the symbols pay; a payer pays every quarter,
 		// on about the same day of it, as real issuers do.
-		payer := hashString(fmt.Sprintf("dividend-payer/%d/%s", m.seed, s.Symbol))
+		g := newRNG(m.seed, m.live[si].key, 0xd1d0)
+		payer := g.next()
 		if payer%100 >= 45 {
 			return CorporateAction{}, false
 		}
@@ -221,6 +225,7 @@ func (m *Market) action(kind, si, q int) (CorporateAction, bool) {
 	default:
 		return CorporateAction{}, false
 	}
+	a.ID = caID(kind, si, q, h)
 	return a, true
 }
 
@@ -237,21 +242,38 @@ func (m *Market) CorporateAction(id string) (CorporateAction, bool) {
 	if !ok || a.ID != strings.ToLower(id) {
 		return CorporateAction{}, false
 	}
+	a.CUSIP = SyntheticCUSIP(a.Symbol)
 	return a, true
 }
 
-// CorporateActions returns the actions whose date on(a) lies in [from,
-// to] (dates), for the symbols listed (every symbol when nil), ordered by
-// that date, then symbol, then type. Every date of an action lies between
-// 30 days before its quarter's start and 110 days after, which bounds the
-// quarters generated.
-func (m *Market) CorporateActions(from, to time.Time, symbols []string, on func(CorporateAction) time.Time) []CorporateAction {
+// Every date of an action lies within these many days of its quarter's
+// start: from a split's declaration (15 weekdays before an ex date on the
+// quarter's first day) to a dividend's payable date (19 weekdays after
+// an ex date on day 76).
+const (
+	caEarliest = -31
+	caLatest   = 110
+)
+
+// caOrder orders actions by the date on(a), then symbol, then type: an
+// order in which no two actions are equal.
+func caOrder(on func(CorporateAction) time.Time) func(a, b CorporateAction) int {
+	return func(a, b CorporateAction) int {
+		return cmp.Or(on(a).Compare(on(b)), strings.Compare(a.Symbol, b.Symbol), strings.Compare(string(a.Type), string(b.Type)))
+	}
+}
+
+// eachCorporateAction yields the actions whose date on(a) lies in [from,
+// to] (dates), for the symbols listed (every symbol when nil), in
+// caOrder (reversed when desc), until yield returns false. It generates a
+// quarter at a time and yields an action once no quarter still to
+// generate can come before it, so that what a caller takes costs about
+// that much, whatever the window.
+func (m *Market) eachCorporateAction(from, to time.Time, symbols []string, on func(CorporateAction) time.Time, desc bool, yield func(CorporateAction) bool) {
 	from, to = from.Truncate(24*time.Hour), to.Truncate(24*time.Hour)
 	if to.Before(from) || m.rep != nil {
-		return nil
+		return
 	}
-	q0 := max(0, quarterOf(from.AddDate(0, 0, -130)))
-	q1 := min(caQuarters-1, quarterOf(to.AddDate(0, 0, 60)))
 	var idx []int
 	if symbols == nil {
 		idx = make([]int, len(m.syms))
@@ -264,21 +286,125 @@ func (m *Market) CorporateActions(from, to time.Time, symbols []string, on func(
 				idx = append(idx, i)
 			}
 		}
+		slices.Sort(idx)
+		idx = slices.Compact(idx)
 	}
-	var out []CorporateAction
-	for q := q0; q <= q1; q++ {
+	order := caOrder(on)
+	if desc {
+		asc := order
+		order = func(a, b CorporateAction) int { return asc(b, a) }
+	}
+	var buf []CorporateAction
+	// emit yields, in order, the buffered actions final says no later
+	// quarter can precede; false when yield stopped.
+	emit := func(final func(time.Time) bool) bool {
+		slices.SortFunc(buf, order)
+		k := 0
+		for ; k < len(buf) && final(on(buf[k])); k++ {
+			a := buf[k]
+			a.CUSIP = SyntheticCUSIP(a.Symbol)
+			if !yield(a) {
+				return false
+			}
+		}
+		buf = append(buf[:0], buf[k:]...)
+		return true
+	}
+	gen := func(q int) {
+		if symbols == nil {
+			for _, a := range m.quarterActions(q) {
+				if d := on(a); !d.Before(from) && !d.After(to) {
+					buf = append(buf, a)
+				}
+			}
+			return
+		}
 		for _, si := range idx {
 			for _, kind := range []int{caKindSplit, caKindDividend} {
 				if a, ok := m.action(kind, si, q); ok {
 					if d := on(a); !d.Before(from) && !d.After(to) {
-						out = append(out, a)
+						buf = append(buf, a)
 					}
 				}
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b CorporateAction) int {
-		return cmp.Or(on(a).Compare(on(b)), strings.Compare(a.Symbol, b.Symbol), strings.Compare(string(a.Type), string(b.Type)))
+	qLo := max(0, quarterOf(from.AddDate(0, 0, -caLatest)))
+	qHi := min(caQuarters-1, quarterOf(to.AddDate(0, 0, -caEarliest)))
+	if !desc {
+		for q := qLo; q <= qHi; q++ {
+			gen(q)
+			bound := quarterStart(q+1).AddDate(0, 0, caEarliest)
+			if !emit(func(d time.Time) bool { return d.Before(bound) }) {
+				return
+			}
+		}
+	} else {
+		for q := qHi; q >= qLo; q-- {
+			gen(q)
+			bound := quarterStart(q-1).AddDate(0, 0, caLatest)
+			if !emit(func(d time.Time) bool { return d.After(bound) }) {
+				return
+			}
+		}
+	}
+	emit(func(time.Time) bool { return true })
+}
+
+// quarterCache keeps the whole universe's actions of the quarters read
+// last: the broker reads the same few quarters at every stepped-clock
+// midnight. It lives in the Market's lazyCache (Market.cache.quarters).
+type quarterCache struct {
+	mu sync.Mutex
+	m  map[int][]CorporateAction
+}
+
+// quarterCacheSize bounds quarterCache: a year and a half either way.
+const quarterCacheSize = 12
+
+// quarterActions returns every symbol's actions of quarter q, generated
+// once while cached. The slice is shared and never written.
+func (m *Market) quarterActions(q int) []CorporateAction {
+	c := &m.cache.quarters
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if acts, ok := c.m[q]; ok {
+		return acts
+	}
+	acts := []CorporateAction{}
+	for si := range m.syms {
+		for _, kind := range []int{caKindSplit, caKindDividend} {
+			if a, ok := m.action(kind, si, q); ok {
+				acts = append(acts, a)
+			}
+		}
+	}
+	if c.m == nil {
+		c.m = map[int][]CorporateAction{}
+	}
+	if len(c.m) >= quarterCacheSize {
+		// Evict the quarter farthest from this one: reads move slowly
+		// along the calendar.
+		far, dist := 0, -1
+		for k := range c.m {
+			if d := max(k-q, q-k); d > dist {
+				far, dist = k, d
+			}
+		}
+		delete(c.m, far)
+	}
+	c.m[q] = acts
+	return acts
+}
+
+// CorporateActions returns the actions whose date on(a) lies in [from,
+// to] (dates), for the symbols listed (every symbol when nil), ordered by
+// that date, then symbol, then type.
+func (m *Market) CorporateActions(from, to time.Time, symbols []string, on func(CorporateAction) time.Time) []CorporateAction {
+	var out []CorporateAction
+	m.eachCorporateAction(from, to, symbols, on, false, func(a CorporateAction) bool {
+		out = append(out, a)
+		return true
 	})
 	return out
 }
@@ -290,11 +416,12 @@ func (m *Market) NextCorporateActionDate(after time.Time) (time.Time, bool) {
 	from := after.Truncate(24*time.Hour).AddDate(0, 0, 1)
 	var best time.Time
 	for _, on := range []func(CorporateAction) time.Time{exDate, payableDate} {
-		if acts := m.CorporateActions(from, from.AddDate(1, 0, 0), nil, on); len(acts) > 0 {
-			if d := on(acts[0]); best.IsZero() || d.Before(best) {
+		m.eachCorporateAction(from, from.AddDate(1, 0, 0), nil, on, false, func(a CorporateAction) bool {
+			if d := on(a); best.IsZero() || d.Before(best) {
 				best = d
 			}
-		}
+			return false
+		})
 	}
 	return best, !best.IsZero()
 }
@@ -446,28 +573,47 @@ func (m *Market) handleCorporateActions(w http.ResponseWriter, r *http.Request) 
 		writeError(w, r, badRequest("invalid sort: want asc or desc"))
 		return
 	}
-	var all []CorporateAction
-	for _, a := range m.CorporateActions(start, end, symbols, processDate) {
-		// An action is known from its declaration on: no look-ahead.
-		if types[a.Type] && !a.Declared.After(known) {
-			all = append(all, a)
-		}
-	}
-	if desc {
-		slices.Reverse(all)
-	}
-	off := 0
+	// The page token is the last action served (its process date, symbol
+	// and type): the next page starts after it in the order, and its walk
+	// starts at its date, so a deep page costs no more than the first.
+	var cur *CorporateAction
 	if tok := q.Get("page_token"); tok != "" {
-		b, err := base64.StdEncoding.DecodeString(tok)
-		n, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "ca|"))
-		if err != nil || err2 != nil || !strings.HasPrefix(string(b), "ca|") || n < 0 || n > len(all) {
+		c, ok := decodeCATToken(tok)
+		if !ok {
 			writeError(w, r, badRequest("invalid page_token"))
 			return
 		}
-		off = n
+		cur = &c
+		if desc {
+			end = minTime(end, c.Process)
+		} else {
+			start = maxTime(start, c.Process)
+		}
 	}
+	// Nothing declared after today is listed, and an action's dates lie
+	// within caLatest-caEarliest days of its declaration's quarter: later
+	// process dates need no walk.
+	end = minTime(end, known.AddDate(0, 0, caLatest-caEarliest))
+	order := caOrder(processDate)
+	var page []CorporateAction
+	more := false
+	m.eachCorporateAction(start, end, symbols, processDate, desc, func(a CorporateAction) bool {
+		// An action is known from its declaration on: no look-ahead.
+		if !types[a.Type] || a.Declared.After(known) {
+			return true
+		}
+		if cur != nil && (!desc && order(a, *cur) <= 0 || desc && order(a, *cur) >= 0) {
+			return true
+		}
+		if len(page) == limit {
+			more = true
+			return false
+		}
+		page = append(page, a)
+		return true
+	})
 	var resp corporateActionsResponse
-	for _, a := range all[off:min(off+limit, len(all))] {
+	for _, a := range page {
 		c := &resp.CorporateActions
 		switch a.Type {
 		case ForwardSplit:
@@ -484,9 +630,42 @@ func (m *Market) handleCorporateActions(w http.ResponseWriter, r *http.Request) 
 				RecordDate: day(a.Record), PayableDate: day(a.Payable)})
 		}
 	}
-	if off+limit < len(all) {
-		t := base64.StdEncoding.EncodeToString([]byte("ca|" + strconv.Itoa(off+limit)))
+	if more {
+		last := page[len(page)-1]
+		t := base64.StdEncoding.EncodeToString([]byte("ca|" + day(last.Process) + "|" + last.Symbol + "|" + string(last.Type)))
 		resp.NextPageToken = &t
 	}
 	writeJSON(w, r, http.StatusOK, resp)
+}
+
+// decodeCATToken reads a page token of GET /v1/corporate-actions back into
+// the key (process date, symbol, type) of the action it follows.
+func decodeCATToken(tok string) (CorporateAction, bool) {
+	b, err := base64.StdEncoding.DecodeString(tok)
+	if err != nil {
+		return CorporateAction{}, false
+	}
+	parts := strings.Split(string(b), "|")
+	if len(parts) != 4 || parts[0] != "ca" || parts[2] == "" {
+		return CorporateAction{}, false
+	}
+	d, err := time.Parse(time.DateOnly, parts[1])
+	if err != nil {
+		return CorporateAction{}, false
+	}
+	return CorporateAction{Process: d, Symbol: parts[2], Type: CAType(parts[3])}, true
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

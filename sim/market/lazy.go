@@ -258,7 +258,10 @@ func (m *Market) ActiveSymbols() []string {
 // symbols. Any series can be generated again, identically, so evicting
 // one costs time, never consistency.
 type lazyCache struct {
-	splits  splitCache
+	// The corporate actions' caches (corpactions.go, splitwalk.go).
+	splits   splitCache
+	quarters quarterCache
+
 	mu      sync.Mutex
 	size    int
 	entries map[int]*lazyEntry
