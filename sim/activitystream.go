@@ -17,18 +17,21 @@ import (
 // then live, until until or until_id is reached or the client goes away,
 // with a comment line as heartbeat while idle. Alpaca serves this stream
 // on the Broker API; the simulator serves it to a Trading API account
-// with that account's keys, and to a Broker API firm for one customer
-// account named by account_id.
+// with that account's keys, and to a Broker API firm: every customer
+// account's activities on one stream, or one customer's with account_id.
+// (SPLIT and DIV activities of corporate actions are not on it yet.)
 //
 // Each event is the activity as GET /v2/account/activities answers it,
-// plus account_id, at (when it happened) and event_id, a ULID. Event ids
-// number the account's activities from 1 (the deposit) in the order they
-// happened, which is also time order, under the millisecond of their
-// time: they sort as the events happened and since_id resumes exactly
-// after the event it names. Nothing is dropped or bounded by a ring: the
-// activities are the account's own records, kept for its life, and the
-// stream reads them by number; the trade-update feed only tells it when
-// to look again.
+// plus account_id, at (when it happened) and event_id, a ULID. An
+// account's event ids number its activities from 1 (the deposit) in the
+// order they happened, which is also time order, under the millisecond of
+// their time; the firm's number its customers' activities in the order
+// they happened, under a millisecond that never goes back. Either way ids
+// sort as the events happened and since_id resumes exactly after the
+// event it names. Nothing is dropped or bounded by a ring: the activities
+// are the accounts' own records, kept for their life, and the stream
+// reads them by number; a trade-update feed only tells it when to look
+// again.
 
 // activityEvent is one event of the activity stream.
 type activityEvent struct {

@@ -54,7 +54,10 @@ func listNews(t *testing.T, c cryptoClient, q url.Values) []restNews {
 // news client: as the stepped clock passes each article's created_at, the
 // stream sends it, and what a client got over a window is exactly what
 // the REST listing shows for that window, for "*" and for a list of
-// symbols (issue 9).
+// symbols (issue 9). The stream is in none of Alpaca's OpenAPI files; the
+// SDK's decoder (marketdata/stream, v3.9.1: T first, msgpack timestamps,
+// stream.News) is the check of its messages, and RawProtocol reads the
+// JSON wire.
 func TestSDKNewsStream(t *testing.T) {
 	start := time.Date(2026, 11, 16, 13, 0, 0, 0, time.UTC)
 	clk := sim.NewSteppedClock(start)
