@@ -170,6 +170,7 @@ func TestSDKNewsStream(t *testing.T) {
 		if len(want) < 100 {
 			t.Fatalf("only %d articles in four days", len(want))
 		}
+		t.Logf("%d articles in four days", len(want))
 		same(t, wait(t, c, len(want)), want)
 	})
 	t.Run("RawProtocol", func(t *testing.T) {
