@@ -508,6 +508,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1beta3/crypto/{loc}", s.serveCryptoStream)
 	if s.firm != nil {
 		s.brokerRoutes()
+		// The Broker API's path of the announcements (issue 9 item 6).
+		s.mux.Handle("GET /v1/corporate_actions/announcements", s.firmOnly(s.listAnnouncements))
+		s.mux.Handle("GET /v1/corporate_actions/announcements/{id}", s.firmOnly(s.getAnnouncement))
 	}
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
