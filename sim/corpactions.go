@@ -384,7 +384,9 @@ func (s *Server) getAccountActivities(w http.ResponseWriter, r *http.Request, a 
 				return
 			}
 			base = append(base, got...)
-			if len(got) < 100 {
+			// A short page is the last; a page that ends where the one
+			// before did would be read again for ever.
+			if len(got) < 100 || got[len(got)-1].ID == bq.Get("page_token") {
 				break
 			}
 			bq.Set("page_token", got[len(got)-1].ID)
