@@ -135,7 +135,10 @@ type query struct {
 	limit      int
 	desc       bool
 	tf         timeframe
-	cur        *cursor
+	// splitAdj is adjustment=split (or all): bars before a split scaled
+	// to its terms.
+	splitAdj bool
+	cur      *cursor
 }
 
 // cursor is a decoded page token: resume at the k-th item stamped t (in
@@ -265,9 +268,11 @@ func (m *Market) parseQuery(r *http.Request, symbol string, bars bool) (*query, 
 			return nil, badRequest("invalid timeframe")
 		}
 		for _, a := range strings.Split(qs.Get("adjustment"), ",") {
-			if a != "" && !slices.Contains(validAdjustments, strings.TrimSpace(a)) {
+			a = strings.TrimSpace(a)
+			if a != "" && !slices.Contains(validAdjustments, a) {
 				return nil, badRequest("invalid adjustment")
 			}
+			q.splitAdj = q.splitAdj || a == "split" || a == "all"
 		}
 	}
 	now := m.cfg.Now()
@@ -380,9 +385,12 @@ func page[T any](m *Market, q *query, seq itemSeq[T]) (map[string][]T, *string) 
 	return out, next
 }
 
-func (m *Market) barSeq(tf timeframe) itemSeq[alpaca.Bar] {
+func (m *Market) barSeq(tf timeframe, splitAdj bool) itemSeq[alpaca.Bar] {
 	return func(si int, from, to int64, desc bool, yield func(alpaca.Bar, int64) bool) {
 		v := m.view(si)
+		if splitAdj {
+			v.bars = m.splitAdjusted(si, v.bars)
+		}
 		aggregate(v.bars, tf, m.loc, from, to, desc, func(s int64, i, j int) bool {
 			return yield(v.merge(s, i, j), s*nsPerMinute)
 		})
@@ -417,7 +425,7 @@ func (m *Market) handleMultiBars(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
-	bars, next := page(m, q, m.barSeq(q.tf))
+	bars, next := page(m, q, m.barSeq(q.tf, q.splitAdj))
 	writeJSON(w, r, http.StatusOK, alpaca.MultiBarsResponse{Bars: bars, NextPageToken: next})
 }
 
@@ -428,7 +436,7 @@ func (m *Market) handleBars(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
-	bars, next := page(m, q, m.barSeq(q.tf))
+	bars, next := page(m, q, m.barSeq(q.tf, q.splitAdj))
 	writeJSON(w, r, http.StatusOK, barsResponse{Symbol: sym, Bars: nonNil(bars[sym]), NextPageToken: next})
 }
 

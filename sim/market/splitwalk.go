@@ -1,6 +1,8 @@
 package market
 
 import (
+	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -11,9 +13,11 @@ import (
 // York of that date, by new_rate/old_rate, as an unadjusted (raw) series
 // drops on the ex date; the walk goes on from the divided price. The
 // history before the construction is generated back from Price and is
-// left as it is: a split inside those days does not show in it (an
-// adjustment=split request gets the same raw bars, as it always has).
-// Cash dividends do not move the price.
+// left as it is: a split inside those days does not show in it. Bars
+// asked for with adjustment=split (or all) have the bars before each
+// split the walk has taken scaled to its terms (splitAdjusted). Cash
+// dividends do not move the price, so adjustment=dividend changes
+// nothing.
 
 // splitStep is a split of one symbol's walk: at minute min the price is
 // multiplied by f (old_rate/new_rate).
@@ -106,4 +110,37 @@ func (m *Market) splitLive(minute int64) {
 	for _, s := range m.subs {
 		s.offer(m, moved)
 	}
+}
+
+// splitAdjusted returns bars (symbol i's, oldest first) with each bar
+// before a split the walk has taken so far scaled as Alpaca's
+// adjustment=split scales it: prices times old_rate/new_rate, rounded to
+// the cent the series keeps, volume divided by it. bars itself is shared
+// and not written; without such a split it is returned as it is.
+func (m *Market) splitAdjusted(i int, bars []mbar) []mbar {
+	if len(bars) == 0 {
+		return bars
+	}
+	sp := m.walkSplits(i, m.m0, m.curMin.Load())
+	if len(sp) == 0 || bars[0].m >= sp[len(sp)-1].min {
+		return bars
+	}
+	out := slices.Clone(bars)
+	for k := range out {
+		b := &out[k]
+		f := 1.0
+		for _, s := range sp {
+			if b.m < s.min {
+				f *= s.f
+			}
+		}
+		if f == 1 {
+			continue
+		}
+		scale := func(c int32) int32 { return int32(math.Round(float64(c) * f)) }
+		b.o, b.h, b.l, b.c = scale(b.o), scale(b.h), scale(b.l), scale(b.c)
+		b.v = uint64(math.Round(float64(b.v) / f))
+		b.vw *= f
+	}
+	return out
 }

@@ -56,6 +56,17 @@ func TestSplitDividesTheWalk(t *testing.T) {
 		if before, after := page.Bars[1].Close, page.Bars[2].Open; !near(after, before*f) {
 			t.Errorf("%s %d-for-%d: close %v before the ex date, open %v after", a.Symbol, a.NewRate, a.OldRate, before, after)
 		}
+		// adjustment=split scales the bars before the split to its terms
+		// and leaves the rest as they are.
+		var adj struct{ Bars []alpaca.Bar }
+		h.mustGet(t, fmt.Sprintf("/v2/stocks/%s/bars?timeframe=1Min&adjustment=split&start=%s&end=%s", a.Symbol,
+			ex.Add(-2*time.Minute).Format(time.RFC3339), ex.Add(time.Minute).Format(time.RFC3339)), &adj)
+		if len(adj.Bars) != 4 || adj.Bars[2] != page.Bars[2] || adj.Bars[3] != page.Bars[3] {
+			t.Fatalf("adjusted bars %+v, raw %+v", adj.Bars, page.Bars)
+		}
+		if b, raw := adj.Bars[1], page.Bars[1]; !near(b.Close, raw.Close*f) || !near(float64(b.Volume), float64(raw.Volume)/f) || !near(b.Close, adj.Bars[2].Open) {
+			t.Errorf("adjusted %+v, raw %+v, first after %+v", b, raw, adj.Bars[2])
+		}
 		// Woken after the split, the symbol quotes the divided walk.
 		q, ok := h.m.Quote(a.Symbol)
 		last, _ := h.m.LatestBar(a.Symbol)
