@@ -69,12 +69,76 @@ type Message struct {
 // re-sends it after each re-authentication. Create it with
 // NewMarketData and call Run exactly once.
 type MarketData struct {
+	md mdStream[Message]
+}
+
+// NewMarketData returns a client for <baseURL>/v2/<feed>, where
+// baseURL is the stream host (https://stream.data.alpaca.markets, or a
+// simulator's http://host:port); http maps to ws and https to wss. A
+// baseURL that already ends in /v2 is accepted too. Credentials are
+// required; see Options for the rest (the SSE-only fields are
+// ignored).
+func NewMarketData(baseURL string, feed Feed, opts ...Option) (*MarketData, error) {
+	if feed == "" || strings.ContainsAny(string(feed), "/?#") {
+		return nil, fmt.Errorf("alpaca: bad stream feed %q", feed)
+	}
+	s := &MarketData{}
+	if err := s.md.init(baseURL, []string{"v2", string(feed)}, opts, "market_data", "market data", (*mdWire).toMessage); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Messages returns the channel of market data. It is closed when Run
+// returns.
+func (s *MarketData) Messages() <-chan Message { return s.md.out }
+
+// Stats returns the stream's counters; BufferFull counts dropped messages.
+func (s *MarketData) Stats() Stats { return s.md.stats.snapshot() }
+
+// Subscribe adds symbols to the subscription; subscriptions are additive.
+// It may be called before or during Run. When connected it returns once
+// the server has confirmed the change, or with the server's error (for
+// example a *Error matching ErrSymbolLimit or
+// ErrInsufficientSubscription) in which case the change is undone.
+// When not connected, or if the connection drops before the server
+// answers, it returns nil and the change is sent on the next connection.
+func (s *MarketData) Subscribe(ctx context.Context, sub Subscription) error {
+	return s.md.change(ctx, true, sub)
+}
+
+// Unsubscribe removes symbols from the subscription, with the same
+// semantics as Subscribe.
+func (s *MarketData) Unsubscribe(ctx context.Context, sub Subscription) error {
+	return s.md.change(ctx, false, sub)
+}
+
+// Subscribed returns the subscription the server last confirmed on the
+// current connection; it is empty while disconnected.
+func (s *MarketData) Subscribed() Subscription { return s.md.subscribed() }
+
+// Run connects, authenticates, subscribes and keeps doing so until ctx is
+// done, then returns ctx.Err(). It returns earlier with a non-retryable
+// *Error (402 auth failed, 409, 410, 411) or a non-retryable HTTP
+// status on the upgrade. All goroutines Run starts have exited when it
+// returns, and the Messages channel is closed.
+func (s *MarketData) Run(ctx context.Context) error { return s.md.run(ctx) }
+
+// mdStream is one market-data websocket session, the machinery that
+// MarketData (stocks) and CryptoMarketData share: the connection, auth,
+// the remembered subscription and its changes, reconnects, and the
+// bounded output of M, the public message type that convert makes of a
+// decoded wire message. The two streams speak the same protocol and
+// differ only in their path and in what a message carries.
+type mdStream[M any] struct {
 	endpoint string
+	what     string // names the stream in errors and logs
 	opts     Options
 	log      *slog.Logger
 	client   *http.Client
 	ownedHC  bool
-	out      chan Message
+	out      chan M
+	convert  func(*mdWire) (M, bool)
 	running  atomic.Bool
 	stats    counters
 	dropLog  logLimiter
@@ -85,77 +149,46 @@ type MarketData struct {
 	cur       *mdConn
 }
 
-// NewMarketData returns a client for <baseURL>/v2/<feed>, where
-// baseURL is the stream host (https://stream.data.alpaca.markets, or a
-// simulator's http://host:port); http maps to ws and https to wss. A
-// baseURL that already ends in /v2 is accepted too. Credentials are
-// required; see Options for the rest (the SSE-only fields are
-// ignored).
-func NewMarketData(baseURL string, feed Feed, opts ...Option) (*MarketData, error) {
+// init sets s up for <baseURL>/<path...>. A baseURL that already ends in
+// the path's leading segments (".../v2", ".../v1beta3/crypto") is
+// accepted too.
+func (s *mdStream[M]) init(baseURL string, path []string, opts []Option, kind, what string, convert func(*mdWire) (M, bool)) error {
 	o, err := buildOptions(opts)
 	if err == nil {
 		err = needKeys(&o)
 	}
 	if err != nil {
-		return nil, err
-	}
-	if feed == "" || strings.ContainsAny(string(feed), "/?#") {
-		return nil, fmt.Errorf("alpaca: bad stream feed %q", feed)
+		return err
 	}
 	u, err := parseBase(baseURL, true)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/v2") {
-		u = u.JoinPath(string(feed))
-	} else {
-		u = u.JoinPath("v2", string(feed))
+	base := strings.TrimSuffix(u.Path, "/")
+	for i := len(path) - 1; i > 0; i-- {
+		if strings.HasSuffix(base, "/"+strings.Join(path[:i], "/")) {
+			path = path[i:]
+			break
+		}
 	}
+	u = u.JoinPath(path...)
 	hc, owned := httpClient(&o)
-	return &MarketData{
-		endpoint: u.String(),
-		opts:     o,
-		log:      newLogger(&o, "market_data").With("url", u.String()),
-		client:   hc,
-		ownedHC:  owned,
-		out:      make(chan Message, o.BufferSize),
-		dropLog:  logLimiter{interval: time.Second},
-	}, nil
+	s.endpoint, s.what, s.opts = u.String(), what, o
+	s.log = newLogger(&o, kind).With("url", u.String())
+	s.client, s.ownedHC = hc, owned
+	s.out = make(chan M, o.BufferSize)
+	s.convert = convert
+	s.dropLog = logLimiter{interval: time.Second}
+	return nil
 }
 
-// Messages returns the channel of market data. It is closed when Run
-// returns.
-func (s *MarketData) Messages() <-chan Message { return s.out }
-
-// Stats returns the stream's counters; BufferFull counts dropped messages.
-func (s *MarketData) Stats() Stats { return s.stats.snapshot() }
-
-// Subscribe adds symbols to the subscription; subscriptions are additive.
-// It may be called before or during Run. When connected it returns once
-// the server has confirmed the change, or with the server's error (for
-// example a *Error matching ErrSymbolLimit or
-// ErrInsufficientSubscription) in which case the change is undone.
-// When not connected, or if the connection drops before the server
-// answers, it returns nil and the change is sent on the next connection.
-func (s *MarketData) Subscribe(ctx context.Context, sub Subscription) error {
-	return s.change(ctx, true, sub)
-}
-
-// Unsubscribe removes symbols from the subscription, with the same
-// semantics as Subscribe.
-func (s *MarketData) Unsubscribe(ctx context.Context, sub Subscription) error {
-	return s.change(ctx, false, sub)
-}
-
-// Subscribed returns the subscription the server last confirmed on the
-// current connection; it is empty while disconnected.
-func (s *MarketData) Subscribed() Subscription {
+func (s *mdStream[M]) subscribed() Subscription {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.confirmed.subscription()
 }
 
-func (s *MarketData) change(ctx context.Context, subscribe bool, sub Subscription) error {
+func (s *mdStream[M]) change(ctx context.Context, subscribe bool, sub Subscription) error {
 	if sub.Empty() {
 		return nil
 	}
@@ -187,7 +220,7 @@ func (s *MarketData) change(ctx context.Context, subscribe bool, sub Subscriptio
 // confirmed plus every change it has not answered yet. Called after each
 // reply, it drops a rejected change, so that a reconnect does not
 // re-send a subscription the server refused.
-func (s *MarketData) recomputeDesiredLocked(c *mdConn) {
+func (s *mdStream[M]) recomputeDesiredLocked(c *mdConn) {
 	d := mdSetOf(s.confirmed.subscription())
 	for _, ch := range c.sent {
 		d.apply(ch.subscribe, ch.sub)
@@ -198,12 +231,7 @@ func (s *MarketData) recomputeDesiredLocked(c *mdConn) {
 	s.desired = d
 }
 
-// Run connects, authenticates, subscribes and keeps doing so until ctx is
-// done, then returns ctx.Err(). It returns earlier with a non-retryable
-// *Error (402 auth failed, 409, 410, 411) or a non-retryable HTTP
-// status on the upgrade. All goroutines Run starts have exited when it
-// returns, and the Messages channel is closed.
-func (s *MarketData) Run(ctx context.Context) error {
+func (s *mdStream[M]) run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrRunCalledTwice
 	}
@@ -214,8 +242,8 @@ func (s *MarketData) Run(ctx context.Context) error {
 	return runLoop(ctx, &s.opts, s.log, &s.stats, s.connect)
 }
 
-func (s *MarketData) connect(ctx context.Context) (connected bool, err error) {
-	conn, err := wsDial(ctx, s.client, s.endpoint, &s.opts, "market data")
+func (s *mdStream[M]) connect(ctx context.Context) (connected bool, err error) {
+	conn, err := wsDial(ctx, s.client, s.endpoint, &s.opts, s.what)
 	if err != nil {
 		return false, err
 	}
@@ -238,7 +266,7 @@ func (s *MarketData) connect(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	s.stats.connects.Add(1)
-	s.log.Info("connected", "subscribed", s.Subscribed())
+	s.log.Info("connected", "subscribed", s.subscribed())
 	if s.opts.OnConnect != nil {
 		s.opts.OnConnect()
 	}
@@ -281,7 +309,7 @@ func (s *MarketData) connect(ctx context.Context) (connected bool, err error) {
 // handshake waits for the welcome, authenticates and sends the remembered
 // subscription. It runs before the writer goroutine starts, so it is the
 // connection's only writer at that point.
-func (s *MarketData) handshake(ctx context.Context, conn *websocket.Conn, c *mdConn, dec *mdDecoder, buf *bytes.Buffer) error {
+func (s *mdStream[M]) handshake(ctx context.Context, conn *websocket.Conn, c *mdConn, dec *mdDecoder, buf *bytes.Buffer) error {
 	if _, err := s.await(ctx, conn, dec, buf, "success", "connected"); err != nil {
 		return fmt.Errorf("welcome: %w", err)
 	}
@@ -319,7 +347,7 @@ func (s *MarketData) handshake(ctx context.Context, conn *websocket.Conn, c *mdC
 	return nil
 }
 
-func (s *MarketData) write(ctx context.Context, conn *websocket.Conn, v any) error {
+func (s *mdStream[M]) write(ctx context.Context, conn *websocket.Conn, v any) error {
 	wctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	defer cancel()
 	return wsWrite(wctx, conn, s.opts.Msgpack, v)
@@ -328,7 +356,7 @@ func (s *MarketData) write(ctx context.Context, conn *websocket.Conn, v any) err
 // await reads control messages until one of type T (and msg, if given)
 // arrives, within the handshake timeout. An error message ends the wait
 // with a *Error, which ends Run if it is not Retryable.
-func (s *MarketData) await(ctx context.Context, conn *websocket.Conn, dec *mdDecoder, buf *bytes.Buffer,
+func (s *mdStream[M]) await(ctx context.Context, conn *websocket.Conn, dec *mdDecoder, buf *bytes.Buffer,
 	typ, msg string) (Subscription, error) {
 	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	defer cancel()
@@ -364,7 +392,7 @@ func (w *mdWire) subscription() Subscription {
 // writeQueued sends queued changes; it runs on the writer goroutine.
 // Each change moves to sent before its write, so the reader can match the
 // reply even if it comes back before Write returns.
-func (s *MarketData) writeQueued(ctx context.Context, conn *websocket.Conn, c *mdConn) error {
+func (s *mdStream[M]) writeQueued(ctx context.Context, conn *websocket.Conn, c *mdConn) error {
 	s.mu.Lock()
 	q := c.queue
 	c.queue = nil
@@ -383,7 +411,7 @@ func (s *MarketData) writeQueued(ctx context.Context, conn *websocket.Conn, c *m
 }
 
 // handle processes one message after the handshake.
-func (s *MarketData) handle(c *mdConn, w *mdWire) error {
+func (s *mdStream[M]) handle(c *mdConn, w *mdWire) error {
 	switch w.T {
 	case "subscription":
 		s.mu.Lock()
@@ -420,7 +448,7 @@ func (s *MarketData) handle(c *mdConn, w *mdWire) error {
 	return nil
 }
 
-func (s *MarketData) popSentLocked(c *mdConn) *mdChange {
+func (s *mdStream[M]) popSentLocked(c *mdConn) *mdChange {
 	if len(c.sent) == 0 {
 		return nil
 	}
@@ -430,8 +458,8 @@ func (s *MarketData) popSentLocked(c *mdConn) *mdChange {
 }
 
 // deliver hands a data message to the consumer without ever waiting.
-func (s *MarketData) deliver(w *mdWire) {
-	m, ok := w.toMessage()
+func (s *mdStream[M]) deliver(w *mdWire) {
+	m, ok := s.convert(w)
 	if !ok {
 		return
 	}
@@ -446,6 +474,6 @@ func (s *MarketData) deliver(w *mdWire) {
 		s.opts.OnBufferFull(n)
 	}
 	if s.dropLog.allow() {
-		s.log.Warn("market data buffer full; dropping", "dropped", n, "capacity", cap(s.out))
+		s.log.Warn(s.what+" buffer full; dropping", "dropped", n, "capacity", cap(s.out))
 	}
 }

@@ -91,7 +91,7 @@ type mdChange struct {
 }
 
 // mdConn is the state of one connection that Subscribe calls talk to.
-// queue and sent are guarded by MarketData.mu.
+// queue and sent are guarded by mdStream.mu.
 type mdConn struct {
 	wake  chan struct{} // capacity 1: "queue is not empty"
 	done  chan struct{} // closed when the connection is over
