@@ -25,6 +25,10 @@ import (
 // messages), so they get small custom decoders, as does "t", which
 // msgpack senders encode either as the timestamp extension or as an
 // RFC3339 string.
+//
+// Sizes and volumes are float64 because the crypto stream shares this
+// decoder and sends fractional ones (0.0123 BTC); a stock's whole-share
+// size converts back exactly (a float64 holds every integer below 2^53).
 type mdWire struct {
 	T    string  `json:"T" msgpack:"T"`
 	S    string  `json:"S" msgpack:"S"`
@@ -32,21 +36,22 @@ type mdWire struct {
 	ID   mdInt   `json:"i" msgpack:"i"`
 	X    string  `json:"x" msgpack:"x"`
 	P    float64 `json:"p" msgpack:"p"`
-	Size uint32  `json:"s" msgpack:"s"`
+	Size float64 `json:"s" msgpack:"s"`
 	C    mdC     `json:"c" msgpack:"c"`
 	Z    string  `json:"z" msgpack:"z"`
+	TKS  string  `json:"tks" msgpack:"tks"` // crypto trades: the taker's side
 
 	BX string  `json:"bx" msgpack:"bx"`
 	BP float64 `json:"bp" msgpack:"bp"`
-	BS uint32  `json:"bs" msgpack:"bs"`
+	BS float64 `json:"bs" msgpack:"bs"`
 	AX string  `json:"ax" msgpack:"ax"`
 	AP float64 `json:"ap" msgpack:"ap"`
-	AS uint32  `json:"as" msgpack:"as"`
+	AS float64 `json:"as" msgpack:"as"`
 
 	O  float64 `json:"o" msgpack:"o"`
 	H  float64 `json:"h" msgpack:"h"`
 	L  float64 `json:"l" msgpack:"l"`
-	V  uint64  `json:"v" msgpack:"v"`
+	V  float64 `json:"v" msgpack:"v"`
 	N  uint64  `json:"n" msgpack:"n"`
 	VW float64 `json:"vw" msgpack:"vw"`
 
@@ -226,7 +231,7 @@ func (w *mdWire) toMessage() (Message, bool) {
 			Timestamp:  time.Time(w.Time),
 			Exchange:   w.X,
 			Price:      w.P,
-			Size:       w.Size,
+			Size:       uint32(w.Size),
 			ID:         int64(w.ID),
 			Conditions: w.C.conds,
 			Tape:       w.Z,
@@ -237,21 +242,68 @@ func (w *mdWire) toMessage() (Message, bool) {
 			Timestamp:   time.Time(w.Time),
 			BidExchange: w.BX,
 			BidPrice:    w.BP,
-			BidSize:     w.BS,
+			BidSize:     uint32(w.BS),
 			AskExchange: w.AX,
 			AskPrice:    w.AP,
-			AskSize:     w.AS,
+			AskSize:     uint32(w.AS),
 			Conditions:  w.C.conds,
 			Tape:        w.Z,
 		}
 	case "b", "d", "u":
-		m.Kind = KindBar
-		if w.T == "d" {
-			m.Kind = KindDailyBar
-		} else if w.T == "u" {
-			m.Kind = KindUpdatedBar
-		}
+		m.Kind = barKind(w.T)
 		m.Bar = alpaca.Bar{
+			Timestamp:  time.Time(w.Time),
+			Open:       w.O,
+			High:       w.H,
+			Low:        w.L,
+			Close:      w.C.num,
+			Volume:     uint64(w.V),
+			TradeCount: w.N,
+			VWAP:       w.VW,
+		}
+	default:
+		return m, false
+	}
+	return m, true
+}
+
+func barKind(t string) Kind {
+	switch t {
+	case "d":
+		return KindDailyBar
+	case "u":
+		return KindUpdatedBar
+	}
+	return KindBar
+}
+
+// toCryptoMessage maps a crypto stream's data message to the public
+// type, sizes and volumes as fractional as they came; ok is false for
+// types the client does not deliver (order books).
+func (w *mdWire) toCryptoMessage() (CryptoMessage, bool) {
+	m := CryptoMessage{Symbol: w.S}
+	switch w.T {
+	case "t":
+		m.Kind = KindTrade
+		m.Trade = alpaca.CryptoTrade{
+			Timestamp: time.Time(w.Time),
+			Price:     w.P,
+			Size:      w.Size,
+			ID:        int64(w.ID),
+			TakerSide: w.TKS,
+		}
+	case "q":
+		m.Kind = KindQuote
+		m.Quote = alpaca.CryptoQuote{
+			Timestamp: time.Time(w.Time),
+			BidPrice:  w.BP,
+			BidSize:   w.BS,
+			AskPrice:  w.AP,
+			AskSize:   w.AS,
+		}
+	case "b", "d", "u":
+		m.Kind = barKind(w.T)
+		m.Bar = alpaca.CryptoBar{
 			Timestamp:  time.Time(w.Time),
 			Open:       w.O,
 			High:       w.H,

@@ -87,3 +87,28 @@ func BenchmarkWSDecode100QuotesMsgpackStringTime(b *testing.B) {
 	frame, _ := msgpack.Marshal(quoteBatch(100, "2026-01-05T15:00:01.123456789Z"))
 	benchmarkDecode(b, frame)
 }
+
+// The crypto stream shares the decoder: its fractional sizes cost what a
+// stock's whole ones do.
+func BenchmarkWSDecode100CryptoTradesJSON(b *testing.B) {
+	batch := make([]map[string]any, 100)
+	for i := range batch {
+		batch[i] = map[string]any{"T": "t", "S": "BTC/USD", "p": 97012.5 + float64(i), "s": 0.0123 + float64(i)/1e4,
+			"t": "2026-01-05T15:00:01.123456789Z", "i": 7000 + i, "tks": "B"}
+	}
+	frame, _ := json.Marshal(batch)
+	var d mdDecoder
+	var sink CryptoMessage
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		msgs, err := d.decode(frame)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range msgs {
+			sink, _ = msgs[i].toCryptoMessage()
+		}
+	}
+	_ = sink
+}

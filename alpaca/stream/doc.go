@@ -8,7 +8,10 @@
 //     websocket (/stream), which cannot resume and so asks the caller to
 //     reconcile after every reconnect;
 //   - MarketData: trades, quotes and bars over the market-data websocket
-//     (/v2/{feed}).
+//     (/v2/{feed});
+//   - CryptoMarketData: the same for crypto pairs, with fractional sizes,
+//     over the crypto websocket (/v1beta3/crypto/{loc}), the same client
+//     on another path.
 //
 // Every client is built with options (Option, Options), runs under one
 // call to Run that reconnects with jittered backoff until its context
@@ -17,6 +20,6 @@
 // output channel is closed.
 //
 // The wire types (alpaca.TradeUpdate, alpaca.Trade, alpaca.Quote,
-// alpaca.Bar) are the REST client's, so an update read from a stream and
-// an order read by REST decode alike.
+// alpaca.Bar, alpaca.CryptoTrade, ...) are the REST client's, so an
+// update read from a stream and an order read by REST decode alike.
 package stream

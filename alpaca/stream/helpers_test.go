@@ -49,6 +49,7 @@ func newFakeServer(t testing.TB) (*httptest.Server, *fakeTradeEvents, *fakeTrade
 	mux.Handle("GET /v2/events/trades", sse)
 	mux.Handle("/stream", ts)
 	mux.Handle("/v2/{feed}", md)
+	mux.Handle("/v1beta3/crypto/{loc}", md) // the crypto stream speaks the same protocol
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, sse, ts, md
