@@ -298,12 +298,10 @@ func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]tradin
 		}
 		cb := m[symbol]
 		out := make([]trading.Bar, len(cb))
-		// trading.Bar counts whole units: a crypto bar's fractional
-		// volume is rounded down (no built-in strategy reads volume).
 		for i, br := range cb {
 			out[len(cb)-1-i] = trading.Bar{Symbol: symbol, Time: br.Timestamp,
 				Open: decimal.NewFromFloat(br.Open), High: decimal.NewFromFloat(br.High), Low: decimal.NewFromFloat(br.Low),
-				Close: decimal.NewFromFloat(br.Close), Volume: uint64(br.Volume)}
+				Close: decimal.NewFromFloat(br.Close), Volume: br.Volume}
 		}
 		return out, nil
 	}
@@ -326,7 +324,7 @@ func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]tradin
 
 func fromBar(symbol string, b alpaca.Bar) trading.Bar {
 	return trading.Bar{
-		Symbol: symbol, Time: b.Timestamp, Volume: b.Volume,
+		Symbol: symbol, Time: b.Timestamp, Volume: float64(b.Volume),
 		Open: decimal.NewFromFloat(b.Open), High: decimal.NewFromFloat(b.High),
 		Low: decimal.NewFromFloat(b.Low), Close: decimal.NewFromFloat(b.Close),
 	}

@@ -86,7 +86,7 @@ func newSeries(symbol string, spread func(close float64) int64, bars []Bar, star
 func (s *series) bar(i int) trading.Bar {
 	return trading.Bar{
 		Symbol: s.symbol, Time: time.Unix(s.min[i]*60, 0).UTC(),
-		Open: s.dec(s.o[i]), High: s.dec(s.h[i]), Low: s.dec(s.l[i]), Close: s.dec(s.c[i]), Volume: s.vol[i],
+		Open: s.dec(s.o[i]), High: s.dec(s.h[i]), Low: s.dec(s.l[i]), Close: s.dec(s.c[i]), Volume: float64(s.vol[i]),
 	}
 }
 

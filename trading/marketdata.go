@@ -12,7 +12,13 @@ type Bar struct {
 	Symbol                 string
 	Time                   time.Time
 	Open, High, Low, Close decimal.Decimal
-	Volume                 uint64
+	// Volume is in shares for a stock and in units of the base currency
+	// for a crypto pair (1.2345 BTC), so it is fractional. It is a
+	// float64, like the market data it comes from, rather than a
+	// decimal: it is a statistic that no order amount is computed from,
+	// and a decimal would cost an allocation per bar on the backtest's
+	// hot path.
+	Volume float64
 }
 
 // Quote is a top-of-book quote.

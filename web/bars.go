@@ -32,7 +32,7 @@ type BarV1 struct {
 	High   string    `json:"high"`
 	Low    string    `json:"low"`
 	Close  string    `json:"close"`
-	Volume uint64    `json:"volume"`
+	Volume float64   `json:"volume"` // fractional for crypto
 }
 
 func (a *OpsAPI) barsV1(w http.ResponseWriter, r *http.Request) {
