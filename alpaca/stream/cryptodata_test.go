@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,8 +24,10 @@ func TestWSCryptoDecodesFractionalSizes(t *testing.T) {
 		t.Run(codec, func(t *testing.T) {
 			srv, _, _, fake := newFakeServer(t)
 			connected := make(chan struct{}, 4)
+			subscribed := make(chan stream.Subscription, 4)
 			s, err := stream.NewCryptoMarketData(srv.URL, "", fastOptions(
 				stream.WithMsgpack(codec == "Msgpack"),
+				stream.WithSubscribedHandler(func(sub stream.Subscription) { notify(subscribed, sub) }),
 				stream.WithConnectHandlers(func() { notify(connected, struct{}{}) }, nil))...)
 			if err != nil {
 				t.Fatal(err)
@@ -35,6 +38,10 @@ func TestWSCryptoDecodesFractionalSizes(t *testing.T) {
 				t.Fatal(err)
 			}
 			stop, _ := runBG(t, s.Run)
+			// The subscription made before Run is confirmed in the handshake.
+			if got := recv(t, subscribed, "subscription"); !reflect.DeepEqual(got, sub) {
+				t.Errorf("OnSubscribed: got %+v, want %+v", got, sub)
+			}
 			recv(t, connected, "connect")
 			str := codec == "Msgpack"
 			bar := func(typ string) map[string]any {

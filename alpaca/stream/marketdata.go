@@ -344,6 +344,9 @@ func (s *mdStream[M]) handshake(ctx context.Context, conn *websocket.Conn, c *md
 	s.confirmed = mdSetOf(w)
 	s.recomputeDesiredLocked(c)
 	s.mu.Unlock()
+	if s.opts.OnSubscribed != nil {
+		s.opts.OnSubscribed(s.subscribed())
+	}
 	return nil
 }
 
@@ -419,6 +422,9 @@ func (s *mdStream[M]) handle(c *mdConn, w *mdWire) error {
 		ch := s.popSentLocked(c)
 		s.recomputeDesiredLocked(c)
 		s.mu.Unlock()
+		if s.opts.OnSubscribed != nil {
+			s.opts.OnSubscribed(s.subscribed())
+		}
 		if ch != nil {
 			ch.done <- nil
 		}

@@ -138,6 +138,14 @@ type Options struct {
 	// "increment a metric", not "log a line".
 	OnBufferFull func(total uint64)
 
+	// OnSubscribed is called with the whole subscription each time a
+	// market-data server confirms it: after the handshake re-sends it,
+	// and after each Subscribe or Unsubscribe. It runs on the reader
+	// goroutine and must not block. It tells a caller when a symbol's
+	// data starts to flow, where Subscribe called while disconnected
+	// returns at once. Market data only; default nil.
+	OnSubscribed func(Subscription)
+
 	// OnTradeUpdate, when set on a TradeEvents (SSE), receives each
 	// update on Run's goroutine instead of the Updates channel, and
 	// OnResync replaces the ResyncNeeded signal. A handler that blocks
@@ -340,6 +348,14 @@ func WithConnectFailedHandler(fn func(error)) Option {
 func WithBufferFullHandler(fn func(total uint64)) Option {
 	return func(o *Options) error {
 		o.OnBufferFull = fn
+		return nil
+	}
+}
+
+// WithSubscribedHandler sets OnSubscribed.
+func WithSubscribedHandler(fn func(Subscription)) Option {
+	return func(o *Options) error {
+		o.OnSubscribed = fn
 		return nil
 	}
 }
