@@ -299,9 +299,7 @@ func (b *Broker) RecentBars(ctx context.Context, symbol string, n int) ([]tradin
 		cb := m[symbol]
 		out := make([]trading.Bar, len(cb))
 		for i, br := range cb {
-			out[len(cb)-1-i] = trading.Bar{Symbol: symbol, Time: br.Timestamp,
-				Open: decimal.NewFromFloat(br.Open), High: decimal.NewFromFloat(br.High), Low: decimal.NewFromFloat(br.Low),
-				Close: decimal.NewFromFloat(br.Close), Volume: br.Volume}
+			out[len(cb)-1-i] = fromCryptoBar(symbol, br)
 		}
 		return out, nil
 	}
@@ -330,6 +328,14 @@ func fromBar(symbol string, b alpaca.Bar) trading.Bar {
 	}
 }
 
+func fromCryptoBar(symbol string, b alpaca.CryptoBar) trading.Bar {
+	return trading.Bar{
+		Symbol: symbol, Time: b.Timestamp, Volume: b.Volume,
+		Open: decimal.NewFromFloat(b.Open), High: decimal.NewFromFloat(b.High),
+		Low: decimal.NewFromFloat(b.Low), Close: decimal.NewFromFloat(b.Close),
+	}
+}
+
 // LatestQuotes implements trading.QuoteSource.
 // Crypto pairs ("BTC/USD") are asked of the crypto endpoints, stocks of
 // the stock ones, in one call each.
@@ -351,7 +357,7 @@ func (b *Broker) LatestQuotes(ctx context.Context, symbols []string) (map[string
 			return nil, err
 		}
 		for s, q := range qs {
-			out[s] = trading.Quote{Symbol: s, Bid: decimal.NewFromFloat(q.BidPrice), Ask: decimal.NewFromFloat(q.AskPrice), Time: q.Timestamp}
+			out[s] = fromCryptoQuote(s, q)
 		}
 	}
 	return out, nil
@@ -469,6 +475,15 @@ func fromOrder(o *alpaca.Order) trading.BrokerOrder {
 func fromQuote(symbol string, q alpaca.Quote) trading.Quote {
 	// Market data arrives as float64 on the wire; converting once here
 	// keeps every calculation downstream in decimal.
+	return trading.Quote{
+		Symbol: symbol,
+		Bid:    decimal.NewFromFloat(q.BidPrice),
+		Ask:    decimal.NewFromFloat(q.AskPrice),
+		Time:   q.Timestamp,
+	}
+}
+
+func fromCryptoQuote(symbol string, q alpaca.CryptoQuote) trading.Quote {
 	return trading.Quote{
 		Symbol: symbol,
 		Bid:    decimal.NewFromFloat(q.BidPrice),
