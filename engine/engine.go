@@ -142,6 +142,7 @@ type Engine struct {
 	hardCancel context.CancelFunc
 	wg         sync.WaitGroup
 	opened     bool
+	jwatch     *journalWatch
 }
 
 // NewEngine returns an Engine with defaults set.
@@ -214,6 +215,7 @@ func (e *Engine) Open() error {
 		return err
 	}
 	e.opened = true
+	e.jwatch = newJournalWatch(journalStall, e.Logger, e.Journal)
 	e.hardCtx, e.hardCancel = context.WithCancel(context.Background())
 	e.softCtx, e.softCancel = context.WithCancel(e.hardCtx)
 	if e.States != nil {
@@ -321,7 +323,7 @@ func (e *Engine) applyState(t *tenant, s trading.TradingState, msg string) {
 }
 
 func (e *Engine) saveState(id trading.TenantID, s trading.TradingState) error {
-	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 	defer cancel()
 	return e.States.SetTradingState(ctx, id, s)
 }
@@ -365,7 +367,7 @@ func (e *Engine) applySavedStates() error {
 	if e.States == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 	defer cancel()
 	saved, err := e.States.TradingStates(ctx)
 	if err != nil {

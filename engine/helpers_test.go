@@ -146,6 +146,23 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// waitProgress waits for a large amount of work to finish, however long
+// the machine takes, failing only when the work stops moving: when
+// progress (a count that grows as the work is done) stays the same for
+// stall.
+func waitProgress(tb testing.TB, stall time.Duration, what string, done func() bool, progress func() int) {
+	tb.Helper()
+	last, since := progress(), time.Now()
+	for !done() {
+		if p := progress(); p != last {
+			last, since = p, time.Now()
+		} else if time.Since(since) > stall {
+			tb.Fatalf("waiting for %s: no progress for %v (progress %d)", what, stall, last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // journalDone reports whether tenant has n orders, none unfinished.
 func journalDone(tb testing.TB, j trading.Journal, tenant string, n int) bool {
 	ctx := context.Background()

@@ -162,10 +162,7 @@ func (r *runner) append(st *trading.OrderState, evs ...trading.Event) error {
 	// Once the broker has told us something it must be journaled, even
 	// while Close is giving up on broker calls: a fill or an unknown
 	// outcome we drop here would have to be rediscovered by a look-up.
-	// The journal is local and fast, so a short bound is plenty.
-	ctx, cancel := r.journalCtx()
-	defer cancel()
-	if err := r.e.Journal.Append(ctx, evs...); err != nil {
+	if err := r.e.journalAppend(r.journalCtx(), evs...); err != nil {
 		return fmt.Errorf("journal %s: %w", evs[0].Kind, err)
 	}
 	for _, e := range evs {
@@ -193,9 +190,7 @@ func (r *runner) flushDeferred() error {
 	if len(r.deferred) == 0 {
 		return nil
 	}
-	ctx, cancel := r.journalCtx()
-	defer cancel()
-	err := r.e.Journal.Append(ctx, r.deferred...)
+	err := r.e.journalAppend(r.journalCtx(), r.deferred...)
 	clear(r.deferred)
 	r.deferred = r.deferred[:0]
 	if err != nil {
@@ -205,14 +200,9 @@ func (r *runner) flushDeferred() error {
 }
 
 // journalCtx is the context of a journal write: not cancelled with the
-// runner (what the broker said must be recorded), bounded in time.
-func (r *runner) journalCtx() (context.Context, context.CancelFunc) {
-	ctx := context.WithoutCancel(r.io())
-	if r.e.UnboundedJournal {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, journalTimeout)
-}
+// runner (what the broker said must be recorded); journalAppend bounds it
+// by the journal's progress.
+func (r *runner) journalCtx() context.Context { return context.WithoutCancel(r.io()) }
 
 func (r *runner) forgetIfDone(st *trading.OrderState) {
 	if st.Terminal {

@@ -13,8 +13,8 @@ import (
 	"github.com/quantum-alpaca/quantum/trading"
 )
 
-// journalTimeout bounds one journal append made on the way out.
-const journalTimeout = 5 * time.Second
+// stateTimeout bounds one read or write of the trading-state store.
+const stateTimeout = 5 * time.Second
 
 // runner is one incarnation of a tenant's runner. Everything in it is
 // owned by the goroutine that calls run; nothing is shared.

@@ -198,6 +198,7 @@ func (p *pipe) flush(ctx context.Context) error {
 	if err := p.j.d.Send(ctx, p.j.c.WriteConn, stmts); err != nil {
 		return p.j.internal("insert intents", err)
 	}
+	p.j.progress.Add(1)
 	return nil
 }
 
@@ -290,6 +291,7 @@ func (j *Journal) commitPipelined(batch []*request) (results []error, sent bool,
 		switch {
 		case pipelinable(r):
 			results[i] = j.pipeIntent(b, p, taken, r.events[0])
+			j.progress.Add(1)
 			continue
 		case r.state != nil:
 			p.stmts = append(p.stmts, Stmt{SQL: j.pq.upsert, Args: []any{string(r.state.tenant), string(r.state.state)}})
@@ -327,6 +329,7 @@ func (j *Journal) commitPipelined(batch []*request) (results []error, sent bool,
 	if err := j.d.Send(ctx, j.c.WriteConn, last); err != nil {
 		return nil, true, j.internal("commit", err)
 	}
+	j.progress.Add(1)
 	if j.known == nil {
 		j.known = make(map[trading.TenantID]tenantRow)
 	}

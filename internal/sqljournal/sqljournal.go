@@ -167,7 +167,10 @@ type Journal struct {
 
 	reqs chan *request
 	quit chan struct{}
-	wg   sync.WaitGroup
+	// progress counts the writer's steps: requests applied, statements
+	// sent, commits. See Progress.
+	progress atomic.Uint64
+	wg       sync.WaitGroup
 
 	seqMu sync.Mutex
 	seqs  map[trading.TenantID]*seqBlock
@@ -247,6 +250,12 @@ func (j *Journal) OpenWith(ctx context.Context, d Dialect, connect func(context.
 
 // Close stops accepting work, waits for the writer to commit everything
 // already queued and closes all connections. Calling it again returns nil.
+// Progress counts the writer's steps so far (requests applied,
+// statements sent, transactions committed). A big batch on a slow machine
+// can take seconds to commit, so "no append finished for a while" does
+// not mean stuck; a count that stays still while appends wait does.
+func (j *Journal) Progress() uint64 { return j.progress.Load() }
+
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	if j.state != stateOpen {

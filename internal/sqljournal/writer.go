@@ -258,10 +258,12 @@ func (j *Journal) commitOnce(batch []*request, pipelined bool) (results []error,
 	if _, err := j.stmts.commit.ExecContext(ctx); err != nil {
 		return nil, true, j.internal("commit", err)
 	}
+	j.progress.Add(1)
 	return results, true, nil
 }
 
 func (j *Journal) apply(ctx context.Context, b *batchState, r *request) error {
+	defer j.progress.Add(1)
 	if r.state != nil {
 		if _, err := j.stmts.upsertState.ExecContext(ctx, string(r.state.tenant), string(r.state.state)); err != nil {
 			return j.internal("save trading state", err)
