@@ -15,6 +15,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/quantum-alpaca/quantum/internal/simtest"
 	"github.com/quantum-alpaca/quantum/sim"
@@ -57,77 +58,11 @@ func brokerStale(err error) bool {
 	return false
 }
 
-// TestBrokerResponsesMatchAlpacaOpenAPI is TestResponsesMatchAlpacaOpenAPI
-// for the Broker API: every Broker API call broker.yaml describes and the
-// broker serves, each answer validated against Alpaca's specification.
-func TestBrokerResponsesMatchAlpacaOpenAPI(t *testing.T) {
-	srv := simtest.Start(t, sim.Config{Seed: 22, BrokerKey: firmKey, BrokerSecret: firmSecret})
-	spec := specRouter(t, "broker", srv.URL)
-	ctx := context.Background()
-
-	call := func(method, path string, body any, wantStatus int, validate bool) any {
-		t.Helper()
-		var raw []byte
-		if body != nil {
-			raw, _ = json.Marshal(body)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, srv.URL+path, bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.SetBasicAuth(firmKey, firmSecret)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != wantStatus {
-			t.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, b)
-			return nil
-		}
-		var v any
-		_ = json.Unmarshal(b, &v)
-		if !validate {
-			return v
-		}
-		vreq, _ := http.NewRequestWithContext(ctx, method, srv.URL+path, bytes.NewReader(raw))
-		route, params, err := spec.FindRoute(vreq)
-		if err != nil {
-			t.Errorf("%s %s: not in the spec: %v", method, path, err)
-			return v
-		}
-		in := &openapi3filter.ResponseValidationInput{
-			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route},
-			Status:                 resp.StatusCode,
-			Header:                 resp.Header,
-			Options:                &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true},
-		}
-		in.SetBodyBytes(b)
-		if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
-			var me openapi3.MultiError
-			if !errors.As(err, &me) {
-				me = openapi3.MultiError{err}
-			}
-			for _, e := range me {
-				if !brokerStale(e) {
-					t.Errorf("%s %s: %v", method, path, oneLine(e))
-				}
-			}
-		}
-		return v
-	}
-	field := func(v any, name string) string {
-		m, _ := v.(map[string]any)
-		s, _ := m[name].(string)
-		return s
-	}
-
-	application := map[string]any{
-		"contact": map[string]any{"email_address": "openapi@example.com", "phone_number": "+15555550100",
+// customerApplication is a Broker API account application that opens
+// an account at once.
+func customerApplication(email string) map[string]any {
+	return map[string]any{
+		"contact": map[string]any{"email_address": email, "phone_number": "+15555550100",
 			"street_address": []string{"20 N San Mateo Dr"}, "city": "San Mateo", "state": "CA", "postal_code": "94401"},
 		"identity": map[string]any{"given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "1990-01-01",
 			"tax_id": "666-55-4321", "tax_id_type": "USA_SSN", "country_of_tax_residence": "USA",
@@ -138,7 +73,86 @@ func TestBrokerResponsesMatchAlpacaOpenAPI(t *testing.T) {
 			{"agreement": "customer_agreement", "signed_at": "2026-01-05T15:00:00Z", "ip_address": "127.0.0.1"},
 		},
 	}
-	acct := call("POST", "/v1/accounts", application, 200, true)
+}
+
+// brokerSpecCall sends a Broker API request with the firm's credentials,
+// requires status wantStatus and, when validate, checks the answer
+// against broker.yaml; it returns the decoded answer.
+func brokerSpecCall(t *testing.T, spec routers.Router, base, method, path string, body any, wantStatus int, validate bool) any {
+	t.Helper()
+	ctx := context.Background()
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(firmKey, firmSecret)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != wantStatus {
+		t.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, b)
+		return nil
+	}
+	var v any
+	_ = json.Unmarshal(b, &v)
+	if !validate {
+		return v
+	}
+	vreq, _ := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(raw))
+	route, params, err := spec.FindRoute(vreq)
+	if err != nil {
+		t.Errorf("%s %s: not in the spec: %v", method, path, err)
+		return v
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Options:                &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true},
+	}
+	in.SetBodyBytes(b)
+	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
+		var me openapi3.MultiError
+		if !errors.As(err, &me) {
+			me = openapi3.MultiError{err}
+		}
+		for _, e := range me {
+			if !brokerStale(e) {
+				t.Errorf("%s %s: %v", method, path, oneLine(e))
+			}
+		}
+	}
+	return v
+}
+
+// TestBrokerResponsesMatchAlpacaOpenAPI is TestResponsesMatchAlpacaOpenAPI
+// for the Broker API: every Broker API call broker.yaml describes and the
+// broker serves, each answer validated against Alpaca's specification.
+func TestBrokerResponsesMatchAlpacaOpenAPI(t *testing.T) {
+	srv := simtest.Start(t, sim.Config{Seed: 22, BrokerKey: firmKey, BrokerSecret: firmSecret})
+	spec := specRouter(t, "broker", srv.URL)
+
+	call := func(method, path string, body any, wantStatus int, validate bool) any {
+		t.Helper()
+		return brokerSpecCall(t, spec, srv.URL, method, path, body, wantStatus, validate)
+	}
+	field := func(v any, name string) string {
+		m, _ := v.(map[string]any)
+		s, _ := m[name].(string)
+		return s
+	}
+
+	acct := call("POST", "/v1/accounts", customerApplication("openapi@example.com"), 200, true)
 	id := field(acct, "id")
 	if field(acct, "status") != "ACTIVE" {
 		t.Fatalf("new account: %v", acct)
