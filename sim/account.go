@@ -33,6 +33,9 @@ type account struct {
 	startCash  match.Money
 	lastEquity match.Money
 	history    equityHistory
+	// corp are the account's SPLIT and DIV activities, oldest first
+	// (corpactions.go).
+	corp []corpActivity
 }
 
 func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *account {

@@ -15,11 +15,12 @@ import (
 // an account's activities (the CSD of its starting cash, then every FILL
 // and CFEE) as server-sent events, replayed from since or since_id and
 // then live, until until or until_id is reached or the client goes away,
-// with a comment line as heartbeat while idle. Alpaca serves this stream
+// with a comment line as heartbeat while idle. The SPLIT and DIV
+// activities of corporate actions (corpactions.go) are on it too, where
+// they happened among the others. Alpaca serves this stream
 // on the Broker API; the simulator serves it to a Trading API account
 // with that account's keys, and to a Broker API firm: every customer
 // account's activities on one stream, or one customer's with account_id.
-// (SPLIT and DIV activities of corporate actions are not on it yet.)
 //
 // Each event is the activity as GET /v2/account/activities answers it,
 // plus account_id, at (when it happened) and event_id, a ULID. An
@@ -68,7 +69,10 @@ type activitySource interface {
 }
 
 // activityLog is one account's activities as a source: 1 is the deposit,
-// n+2 the engine's activity n, and the ULID millisecond is the time's.
+// then the engine's activities and the SPLIT and DIV ones of corporate
+// actions, in the order they were recorded. The ULID millisecond is the
+// event's time, or that of the SPLIT or DIV before it if later (a split
+// is applied a little ahead of its instant under a running clock).
 type activityLog struct{ a *account }
 
 func (l activityLog) last() uint64 {
@@ -77,44 +81,70 @@ func (l activityLog) last() uint64 {
 	return l.lastLocked()
 }
 
-func (l activityLog) lastLocked() uint64 { return uint64(l.a.eng.ActivityCount()) + 1 }
+func (l activityLog) lastLocked() uint64 {
+	return uint64(l.a.eng.ActivityCount()) + uint64(len(l.a.corp)) + 1
+}
 
 func (l activityLog) at(seq uint64, full bool) (int64, time.Time, activityEvent) {
 	l.a.mu.Lock()
 	defer l.a.mu.Unlock()
-	t, ev := l.atLocked(seq, full)
-	return t.UnixMilli(), t, ev
+	return l.atLocked(seq, full)
 }
 
+// corpPos is the event number of the account's corp activity k.
+func (l activityLog) corpPos(k int) uint64 { return 2 + uint64(l.a.corp[k].after) + uint64(k) }
+
 // atLocked is at for a caller that holds a.mu.
-func (l activityLog) atLocked(seq uint64, full bool) (time.Time, activityEvent) {
+func (l activityLog) atLocked(seq uint64, full bool) (int64, time.Time, activityEvent) {
 	a := l.a
 	if seq == 1 {
 		t := a.created.UTC()
 		if !full {
-			return t, activityEvent{}
+			return t.UnixMilli(), t, activityEvent{}
 		}
-		return t, l.event(seq, t, depositActivity(a, t.Format("20060102150405000")+"::"+a.id))
+		return t.UnixMilli(), t, l.event(seq, t.UnixMilli(), t, depositActivity(a, t.Format("20060102150405000")+"::"+a.id))
 	}
-	act := a.eng.ActivityAt(int(seq - 2))
+	// j corp activities come before seq.
+	j := sort.Search(len(a.corp), func(k int) bool { return l.corpPos(k) >= seq })
+	if j < len(a.corp) && l.corpPos(j) == seq {
+		c := &a.corp[j]
+		if !full {
+			return c.ms, c.at, activityEvent{}
+		}
+		return c.ms, c.at, l.event(seq, c.ms, c.at, c.act)
+	}
+	act := a.eng.ActivityAt(int(seq-2) - j)
 	t := act.Time.Time()
-	if !full {
-		return t, activityEvent{}
+	ms := t.UnixMilli()
+	if j > 0 {
+		ms = max(ms, a.corp[j-1].ms)
 	}
-	return t, l.event(seq, t, restActivity(&act))
+	if !full {
+		return ms, t, activityEvent{}
+	}
+	return ms, t, l.event(seq, ms, t, restActivity(&act))
 }
 
-func (l activityLog) event(seq uint64, t time.Time, act alpaca.Activity) activityEvent {
-	return activityEvent{Activity: act, AccountID: l.a.id, At: t, EventID: ulid(t.UnixMilli(), seq)}
+func (l activityLog) event(seq uint64, ms int64, t time.Time, act alpaca.Activity) activityEvent {
+	return activityEvent{Activity: act, AccountID: l.a.id, At: t, EventID: ulid(ms, seq)}
 }
 
 func (l activityLog) firstFrom(t time.Time) uint64 {
-	l.a.mu.Lock()
-	defer l.a.mu.Unlock()
-	if !l.a.created.Before(t) {
+	a := l.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.created.Before(t) {
 		return 1
 	}
-	return uint64(l.a.eng.FirstActivityFrom(t)) + 2
+	// The engine's first activity from t, after the corp activities
+	// recorded before it, unless a corp activity from t comes first.
+	e := a.eng.FirstActivityFrom(t)
+	n := sort.Search(len(a.corp), func(k int) bool { return a.corp[k].after > e })
+	seq := 2 + uint64(e) + uint64(n)
+	if k := sort.Search(len(a.corp), func(k int) bool { return !a.corp[k].at.Before(t) }); k < len(a.corp) {
+		seq = min(seq, l.corpPos(k))
+	}
+	return seq
 }
 
 // activityAfter reports whether event seq, of ULID millisecond ms, comes
@@ -147,7 +177,7 @@ func firstAfterID(src activitySource, u ulidKey) uint64 {
 type firmActivities struct {
 	mu     sync.Mutex
 	recs   []firmActivity
-	seen   []int // by customer index - 1: engine activities recorded
+	seen   []uint64 // by customer index - 1: the last event number recorded
 	lastMs int64
 }
 
@@ -170,21 +200,24 @@ func (l *firmActivities) opened(acct uint32, t time.Time) {
 	for len(l.seen) < int(acct) {
 		l.seen = append(l.seen, 0)
 	}
+	l.seen[acct-1] = 1
 	l.addLocked(acct, 1, t)
 }
 
-// note records a customer's engine activities not recorded yet. The
-// caller holds a.mu, before the operation's events ring any stream.
+// note records a customer's activities not recorded yet. The caller
+// holds a.mu, before the operation's events ring any stream.
 func (l *firmActivities) note(a *account) {
-	n := a.eng.ActivityCount()
+	log := activityLog{a}
+	n := log.lastLocked()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	i := int(a.firmIdx) - 1
 	if i >= len(l.seen) {
 		return
 	}
-	for k := l.seen[i]; k < n; k++ {
-		l.addLocked(a.firmIdx, uint64(k)+2, a.eng.ActivityAt(k).Time.Time())
+	for seq := l.seen[i] + 1; seq <= n; seq++ {
+		_, t, _ := log.atLocked(seq, false)
+		l.addLocked(a.firmIdx, seq, t)
 	}
 	l.seen[i] = n
 }
@@ -206,7 +239,7 @@ func (src firmSource) at(seq uint64, full bool) (int64, time.Time, activityEvent
 	l.mu.Unlock()
 	c := src.f.customerAt(rec.acct)
 	c.a.mu.Lock()
-	t, ev := activityLog{c.a}.atLocked(uint64(rec.seq), full)
+	_, t, ev := activityLog{c.a}.atLocked(uint64(rec.seq), full)
 	c.a.mu.Unlock()
 	if full {
 		ev.EventID = ulid(rec.ms, seq)

@@ -232,8 +232,9 @@ func (s *Server) firmAccount(h func(http.ResponseWriter, *http.Request, *account
 }
 
 // customerActivities serves GET /v1/accounts/activities[/{type}] for the
-// account named by the account_id query parameter. Alpaca lists the
-// whole firm's without one; this broker needs it.
+// account named by the account_id query parameter, as the Trading API's
+// route does, SPLIT and DIV activities of corporate actions included.
+// Alpaca lists the whole firm's without one; this broker needs it.
 func (s *Server) customerActivities(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("account_id")
 	if id == "" {
@@ -245,7 +246,7 @@ func (s *Server) customerActivities(w http.ResponseWriter, r *http.Request) {
 		notFound(w, "account not found")
 		return
 	}
-	s.getActivities(w, r, c.a)
+	s.getAccountActivities(w, r, c.a)
 }
 
 // firmOnly wraps a handler that needs no account (clock, calendar,

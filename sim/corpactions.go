@@ -55,8 +55,6 @@ type corpState struct {
 	// pending are dividend entitlements fixed on an ex date, awaiting
 	// their payable date.
 	pending []entitlement
-	// acts are each account's SPLIT and DIV activities, oldest first.
-	acts map[*account][]alpaca.Activity
 	// nextAt, computed at nextFrom, caches nextCorporateAction.
 	nextAt, nextFrom time.Time
 	nextOK           bool
@@ -155,7 +153,7 @@ func (s *Server) split(ev caEvent) {
 			if act.Type == market.ReverseSplit {
 				kind = "reverse"
 			}
-			s.corp.add(a, alpaca.Activity{
+			a.addCorpActivity(s, ev.at, alpaca.Activity{
 				ID: activityID(ev.at, act.ID, a.id), ActivityType: "SPLIT", Date: act.Ex.Format(time.DateOnly),
 				Symbol: act.Symbol, Qty: &qty, NetAmount: &zero, Status: "executed",
 				Description: fmt.Sprintf("%s split %d:%d, %s shares became %s", kind, act.NewRate, act.OldRate, before, after),
@@ -163,6 +161,7 @@ func (s *Server) split(ev caEvent) {
 		}
 		a.publish(s, a.evbuf)
 		a.mu.Unlock()
+		a.ringActivities(s)
 	}
 }
 
@@ -216,33 +215,68 @@ func (s *Server) payDividend(ev caEvent) {
 		if e.qty < 0 {
 			amount = -amount
 		}
-		e.a.mu.Lock()
-		e.a.eng.CreditCash(amount)
-		e.a.mu.Unlock()
 		net, qty := amount.Decimal(), e.qty.Decimal()
 		rate := decimal.New(e.act.CashCents, -2)
-		s.corp.add(e.a, alpaca.Activity{
+		e.a.mu.Lock()
+		e.a.eng.CreditCash(amount)
+		e.a.addCorpActivity(s, ev.at, alpaca.Activity{
 			ID: activityID(ev.at, e.act.ID, e.a.id), ActivityType: "DIV", Date: e.act.Payable.Format(time.DateOnly),
 			Symbol: e.act.Symbol, Qty: &qty, PerShareAmount: &rate, NetAmount: &net, Status: "executed",
 			Description: fmt.Sprintf("cash dividend of $%s a share on %s shares", rate.StringFixed(2), e.qty),
 		})
+		e.a.mu.Unlock()
+		e.a.ringActivities(s)
 	}
 	clear(s.corp.pending[len(keep):])
 	s.corp.pending = keep
 }
 
-// add records an activity of a; the caller holds c.mu.
-func (c *corpState) add(a *account, act alpaca.Activity) {
-	if c.acts == nil {
-		c.acts = map[*account][]alpaca.Activity{}
-	}
-	c.acts[a] = append(c.acts[a], act)
+// corpActivity is a SPLIT or DIV activity of an account, with its place
+// among the account's other activities for the activity stream.
+type corpActivity struct {
+	act alpaca.Activity
+	// at is when the action took effect, the time in the activity's id.
+	at time.Time
+	// after is how many engine activities (FILL, CFEE) the account had
+	// when this one was recorded: it comes after those and before the
+	// rest.
+	after int
+	// ms is its event's ULID millisecond on the activity stream: at's,
+	// or the one of the event before it if later, so that an account's
+	// event ids sort as its events happened.
+	ms int64
 }
 
-func (c *corpState) activities(a *account) []alpaca.Activity {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.acts[a])
+// addCorpActivity records a SPLIT or DIV activity of a, effective at at.
+// The caller holds a.mu, and rings the streams once it lets go of it.
+func (a *account) addCorpActivity(s *Server, at time.Time, act alpaca.Activity) {
+	log := activityLog{a}
+	prev, _, _ := log.atLocked(log.lastLocked(), false)
+	a.corp = append(a.corp, corpActivity{act: act, at: at.UTC(), after: a.eng.ActivityCount(), ms: max(at.UnixMilli(), prev)})
+	if a.firmIdx != 0 {
+		s.firm.acts.note(a)
+	}
+}
+
+// ringActivities wakes the activity streams of a (its own and, for a
+// Broker API customer, the firm's) after a SPLIT or DIV activity, which
+// no trade update announces.
+func (a *account) ringActivities(s *Server) {
+	a.feed.wake()
+	if a.firmIdx != 0 {
+		s.firm.feed.wake()
+	}
+}
+
+// corpActivities returns a's SPLIT and DIV activities, oldest first.
+func (a *account) corpActivities() []alpaca.Activity {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]alpaca.Activity, len(a.corp))
+	for i := range a.corp {
+		out[i] = a.corp[i].act
+	}
+	return out
 }
 
 // corpLoop applies the actions under a running clock, each a lead of two
@@ -297,7 +331,7 @@ var corpActivityTypes = []string{"SPLIT", "DIV"}
 // proportional to the account's activities, paid only by accounts a
 // corporate action has touched.
 func (s *Server) getAccountActivities(w http.ResponseWriter, r *http.Request, a *account) {
-	corp := s.corp.activities(a)
+	corp := a.corpActivities()
 	q := r.URL.Query()
 	types := q.Get("activity_types")
 	if t := r.PathValue("type"); t != "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alpacahq/alpaca-trade-api-go/v3/marketdata"
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/quantum-alpaca/quantum/internal/simtest"
 	"github.com/quantum-alpaca/quantum/sim"
@@ -148,5 +150,56 @@ func TestCorporateActionActivitiesMatchAlpacaOpenAPI(t *testing.T) {
 	slices.Sort(kinds)
 	if strings.Join(kinds, ",") != "CSD,DIV,SPLIT" {
 		t.Errorf("non-trade activities %v, want the deposit, a DIV and a SPLIT", kinds)
+	}
+}
+
+// The SPLIT and DIV activities a corporate action leaves on a Broker API
+// customer match broker.yaml's Activity on its activity routes (issue 9).
+func TestBrokerCorporateActionActivitiesMatchAlpacaOpenAPI(t *testing.T) {
+	srv := simtest.Start(t, sim.Config{Seed: 21, Clock: sim.NewSteppedClock(caStart), BrokerKey: firmKey, BrokerSecret: firmSecret})
+	spec := specRouter(t, "broker", srv.URL)
+	c := caClient{t: t, base: srv.URL}
+	split := c.firstAction("forward_split", "forward_splits")
+	div := c.firstAction("cash_dividend", "cash_dividends")
+	acct, _ := brokerSpecCall(t, spec, srv.URL, "POST", "/v1/accounts", customerApplication("ca-openapi@example.com"), 200, true).(map[string]any)
+	id, _ := acct["id"].(string)
+	for _, sym := range []string{split["symbol"].(string), div["symbol"].(string)} {
+		brokerSpecCall(t, spec, srv.URL, "POST", "/v1/trading/accounts/"+id+"/orders", map[string]any{
+			"symbol": sym, "qty": "3", "side": "buy", "type": "market", "time_in_force": "day"}, 200, true)
+	}
+	c.advanceTo(caLast(split, div).Add(time.Minute))
+	q := "?account_id=" + id
+	list, _ := brokerSpecCall(t, spec, srv.URL, "GET", "/v1/accounts/activities"+q, nil, 200, true).([]any)
+	brokerSpecCall(t, spec, srv.URL, "GET", "/v1/accounts/activities"+q+"&direction=asc&page_size=2", nil, 200, true)
+	brokerSpecCall(t, spec, srv.URL, "GET", "/v1/accounts/activities/SPLIT"+q, nil, 200, true)
+	brokerSpecCall(t, spec, srv.URL, "GET", "/v1/accounts/activities/DIV"+q+"&date="+div["payable_date"].(string), nil, 200, true)
+	var kinds []string
+	for _, a := range list {
+		kinds = append(kinds, a.(map[string]any)["activity_type"].(string))
+	}
+	slices.Sort(kinds)
+	if strings.Join(kinds, ",") != "CSD,DIV,FILL,FILL,SPLIT" {
+		t.Errorf("activities %v, want the deposit, two fills, a DIV and a SPLIT", kinds)
+	}
+
+	// Activity is a oneOf of two schemas without required fields, which
+	// every item matches both of (specStale): each item is checked field
+	// by field against Activity's own fields and the one of its kind.
+	doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join("testdata", "openapi", "broker.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := doc.Components.Schemas["Activity"].Value.AllOf[0].Value
+	for _, item := range list {
+		m := item.(map[string]any)
+		kind := doc.Components.Schemas["NonTradeActivity"].Value
+		if m["activity_type"] == "FILL" {
+			kind = doc.Components.Schemas["TradeActivity"].Value
+		}
+		for _, schema := range []*openapi3.Schema{base, kind} {
+			if err := schema.VisitJSON(m, openapi3.MultiErrors()); err != nil {
+				t.Errorf("%v: %v", m["activity_type"], oneLine(err))
+			}
+		}
 	}
 }

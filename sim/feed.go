@@ -112,6 +112,17 @@ func (f *feed[T]) publish(v T, now time.Time, capacity int) {
 	}
 }
 
+// wake rings every live subscriber without publishing anything: for a
+// stream that reads another source (the activity stream) and only needs
+// to know when to look again.
+func (f *feed[T]) wake() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		s.ring()
+	}
+}
+
 // subscribe registers a live subscriber. With from, delivery starts at the
 // first retained entry that from selects (replay); without, at the next
 // entry published. Replay and live delivery come from the same ring, so
