@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"encoding/json"
 	"net/http"
 	"sort"
 	"sync"
@@ -319,17 +318,8 @@ func (s *Server) sseActivities(w http.ResponseWriter, r *http.Request) {
 // stream in logs.
 func serveActivities[T any](s *Server, w http.ResponseWriter, r *http.Request, src activitySource, b *bell[T], who string) {
 	defer b.close()
-	q := r.URL.Query()
-	since, until, sinceID, untilID := q.Get("since"), q.Get("until"), q.Get("since_id"), q.Get("until_id")
-	switch {
-	case since != "" && sinceID != "":
-		invalid(w, "since and since_id are mutually exclusive")
-		return
-	case until != "" && since == "":
-		invalid(w, "until requires since")
-		return
-	case untilID != "" && sinceID == "":
-		invalid(w, "until_id requires since_id")
+	since, until, sinceID, untilID, ok := sseRange(w, r.URL.Query())
+	if !ok {
 		return
 	}
 	parseOK := true
@@ -355,7 +345,6 @@ func serveActivities[T any](s *Server, w http.ResponseWriter, r *http.Request, s
 	)
 	switch {
 	case byID:
-		var ok bool
 		if fromID, ok = parseULID(sinceID); !ok {
 			invalid(w, "invalid since_id: expected a ULID")
 			return
@@ -392,36 +381,9 @@ func serveActivities[T any](s *Server, w http.ResponseWriter, r *http.Request, s
 		}
 	}
 
-	s.streams.active.Add(1)
-	defer s.streams.active.Add(-1)
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
-	var deadline time.Time
-	flush := func(p []byte) bool {
-		deadline = time.Now().Add(s.cfg.StreamWriteTimeout)
-		_ = rc.SetWriteDeadline(deadline)
-		if len(p) > 0 {
-			if _, err := w.Write(p); err != nil {
-				return false
-			}
-		}
-		if rc.Flush() != nil {
-			return false
-		}
-		_ = rc.SetWriteDeadline(time.Time{})
-		return true
-	}
-	failed := func() {
-		if !time.Now().Before(deadline) {
-			s.slowClient("activities", "write timeout", who)
-		}
-	}
-	if !flush(nil) {
-		failed()
+	sw, ok := s.startSSE(w, "activities", who)
+	defer sw.close()
+	if !ok {
 		return
 	}
 
@@ -449,47 +411,30 @@ func serveActivities[T any](s *Server, w http.ResponseWriter, r *http.Request, s
 		return now.After(toT)
 	}
 
-	events := make([]activityEvent, 0, streamBatch)
-	buf := make([]byte, 0, 2048)
-	hb := time.NewTicker(s.cfg.HeartbeatInterval)
-	defer hb.Stop()
 	for {
 		// The clock is read before the source: an event the source does
 		// not have yet happens after it.
 		ended := over()
-		events = events[:0]
 		done := false
 		last := src.last()
-		for ; next <= last && len(events) < streamBatch; next++ {
+		for n := 0; next <= last && n < streamBatch; n++ {
 			ms, t, ev := src.at(next, true)
 			if past(ms, t, next) {
 				done = true
 				break
 			}
-			events = append(events, ev)
-			if hasTo && byID && toID.hi == 0 && ms == toID.ms && next == toID.lo {
+			if sw.event(&ev) != nil {
+				return
+			}
+			next++
+			if hasTo && byID && toID.hi == 0 && ms == toID.ms && next-1 == toID.lo {
 				done = true // until_id itself: nothing after it is wanted
-				next++
 				break
 			}
 		}
 		more := next <= last
-		if len(events) > 0 {
-			buf = buf[:0]
-			for i := range events {
-				b, err := json.Marshal(&events[i])
-				if err != nil {
-					return
-				}
-				buf = append(append(append(buf, "data: "...), b...), "\n\n"...)
-			}
-			if !flush(buf) {
-				failed()
-				return
-			}
-			if cap(buf) > 64<<10 {
-				buf = make([]byte, 0, 2048)
-			}
+		if len(sw.buf) > 0 && !sw.flush() {
+			return
 		}
 		if done || !more && ended {
 			return // the end asked for is reached: the stream ends with 200
@@ -497,19 +442,12 @@ func serveActivities[T any](s *Server, w http.ResponseWriter, r *http.Request, s
 		if more {
 			continue
 		}
-		select {
-		case <-b.sub.ready:
+		switch sw.wait(r.Context(), b.sub.ready, b.sub.gone) {
+		case sseReady:
 			b.drain()
-		case <-b.sub.gone:
+		case sseGone:
 			b.renew()
-		case <-hb.C:
-			if !flush([]byte(":heartbeat\n\n")) {
-				failed()
-				return
-			}
-		case <-r.Context().Done():
-			return
-		case <-s.ctx.Done():
+		case sseEnd:
 			return
 		}
 	}

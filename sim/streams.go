@@ -118,17 +118,8 @@ func (s *Server) sseTradeUpdates(w http.ResponseWriter, r *http.Request) {
 // sent, and who names the stream in logs.
 func serveTradeSSE[T any](s *Server, w http.ResponseWriter, r *http.Request, f *feed[T], who string,
 	render func(*feedEntry[T]) alpaca.TradeUpdate) {
-	q := r.URL.Query()
-	since, until, sinceID, untilID := q.Get("since"), q.Get("until"), q.Get("since_id"), q.Get("until_id")
-	switch {
-	case since != "" && sinceID != "":
-		invalid(w, "since and since_id are mutually exclusive")
-		return
-	case until != "" && since == "":
-		invalid(w, "until requires since")
-		return
-	case untilID != "" && sinceID == "":
-		invalid(w, "until_id requires since_id")
+	since, until, sinceID, untilID, ok := sseRange(w, r.URL.Query())
+	if !ok {
 		return
 	}
 	var from func(*feedEntry[T]) bool
@@ -173,49 +164,12 @@ func serveTradeSSE[T any](s *Server, w http.ResponseWriter, r *http.Request, f *
 
 	sub := f.subscribe(from)
 	defer f.unsubscribe(sub)
-	s.streams.active.Add(1)
-	defer s.streams.active.Add(-1)
-
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
-
-	// Every write has its own deadline, so a client that stops reading is
-	// disconnected after StreamWriteTimeout instead of pinning the stream
-	// (and, over HTTP/2, its unsent frames) forever. The deadline is
-	// cleared after the flush: an idle stream must not expire, and over
-	// HTTP/2 a deadline fires even when nothing is being written.
-	var deadline time.Time
-	flush := func(p []byte) bool {
-		deadline = time.Now().Add(s.cfg.StreamWriteTimeout)
-		_ = rc.SetWriteDeadline(deadline)
-		if len(p) > 0 {
-			if _, err := w.Write(p); err != nil {
-				return false
-			}
-		}
-		if rc.Flush() != nil {
-			return false
-		}
-		_ = rc.SetWriteDeadline(time.Time{})
-		return true
-	}
-	failed := func() {
-		if !time.Now().Before(deadline) {
-			s.slowClient("sse", "write timeout", who)
-		}
-	}
-	if !flush(nil) {
-		failed()
+	sw, ok := s.startSSE(w, "sse", who)
+	defer sw.close()
+	if !ok {
 		return
 	}
 	batch := make([]feedEntry[T], streamBatch)
-	buf := make([]byte, 0, 2048)
-	hb := time.NewTicker(s.cfg.HeartbeatInterval)
-	defer hb.Stop()
 	for {
 		n, ok := f.read(sub, batch)
 		if !ok {
@@ -223,45 +177,28 @@ func serveTradeSSE[T any](s *Server, w http.ResponseWriter, r *http.Request, f *
 			return // too slow: the client resumes with since_id
 		}
 		if n > 0 {
-			buf = buf[:0]
 			for i := range batch[:n] {
 				if stop != nil && stop(&batch[i]) {
-					flush(buf)
+					sw.flush()
 					return
 				}
-				b, err := json.Marshal(render(&batch[i]))
-				if err != nil {
+				if sw.event(render(&batch[i])) != nil {
 					return
 				}
-				buf = append(append(append(buf, "data: "...), b...), "\n\n"...)
 				if last != nil && last(&batch[i]) {
-					flush(buf)
+					sw.flush()
 					return
 				}
 			}
-			if !flush(buf) {
-				failed()
+			if !sw.flush() {
 				return
-			}
-			if cap(buf) > 64<<10 {
-				buf = make([]byte, 0, 2048) // one burst of large updates need not stay
 			}
 			if n == len(batch) {
 				continue // there may be more
 			}
 		}
-		select {
-		case <-sub.ready:
-		case <-hb.C:
-			if !flush([]byte(":heartbeat\n\n")) {
-				failed()
-				return
-			}
-		case <-sub.gone:
-			// read reports it next time round
-		case <-r.Context().Done():
-			return
-		case <-s.ctx.Done():
+		// On sseGone, read reports it next time round.
+		if sw.wait(r.Context(), sub.ready, sub.gone) == sseEnd {
 			return
 		}
 	}
