@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/quantum-alpaca/quantum/sim/market"
 )
 
 // The crypto websocket, /v1beta3/crypto/us: Alpaca's market data stream
@@ -244,12 +245,7 @@ func (c *cryptoConn) readLoop(ctx context.Context, s *Server) {
 			return
 		}
 		var msg csClientMsg
-		if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
-			err = json.Unmarshal(t, &msg)
-		} else {
-			err = msgpack.Unmarshal(data, &msg)
-		}
-		if err != nil {
+		if market.DecodeClientMessage(data, &msg) != nil {
 			c.offer(csCtrl{T: "error", Code: 400, Msg: "invalid syntax"})
 			continue
 		}

@@ -127,30 +127,13 @@ func (m *Market) newsRoute(rest http.Handler) http.Handler {
 }
 
 func (m *Market) serveNewsStream(w http.ResponseWriter, r *http.Request) {
-	m.connMu.Lock()
-	if m.closed {
-		m.connMu.Unlock()
-		http.Error(w, "market closed", http.StatusServiceUnavailable)
+	ws, codec, key, secret, ok := m.acceptStream(w, r)
+	if !ok {
 		return
 	}
-	m.connWG.Add(1)
-	m.connMu.Unlock()
 	defer m.connWG.Done()
-
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
-		return
-	}
-	ws.SetReadLimit(streamReadLimit)
-	c := &newsConn{m: m, ws: ws, out: make(chan []byte, newsStreamBuffer), slow: make(chan struct{}), kick: make(chan struct{})}
-	if strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/msgpack") {
-		c.codec = codecMsgpack
-	}
+	c := &newsConn{m: m, ws: ws, codec: codec, out: make(chan []byte, newsStreamBuffer), slow: make(chan struct{}), kick: make(chan struct{})}
 	c.offer(ctrlSuccess(c.codec, "connected"))
-	key, secret := r.Header.Get("APCA-API-KEY-ID"), r.Header.Get("APCA-API-SECRET-KEY")
-	if u, p, ok := r.BasicAuth(); ok && key == "" {
-		key, secret = u, p
-	}
 	if key != "" || secret != "" {
 		c.authenticate(key, secret)
 	}
@@ -208,12 +191,7 @@ func (c *newsConn) readLoop(ctx context.Context) {
 			return
 		}
 		var msg newsClientMsg
-		if t := strings.TrimLeft(string(data), " \t\r\n"); strings.HasPrefix(t, "{") {
-			err = json.Unmarshal([]byte(t), &msg)
-		} else {
-			err = msgpack.Unmarshal(data, &msg)
-		}
-		if err != nil {
+		if DecodeClientMessage(data, &msg) != nil {
 			c.offer(ctrlError(c.codec, codeInvalidSyntax, "invalid syntax"))
 			continue
 		}

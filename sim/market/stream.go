@@ -141,15 +141,22 @@ func (m *clientMsg) channel(c int) []string {
 // codec: the official SDK sends msgpack, most hand-written clients JSON.
 func decodeClientMsg(data []byte) (*clientMsg, bool) {
 	var msg clientMsg
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		if json.Unmarshal(trimmed, &msg) != nil {
-			return nil, false
-		}
-	} else if msgpack.Unmarshal(data, &msg) != nil {
+	if DecodeClientMessage(data, &msg) != nil {
 		return nil, false
 	}
 	return &msg, true
+}
+
+// DecodeClientMessage decodes a message a market-data stream client sent
+// into msg: JSON when it starts with '{' (after white space), msgpack
+// otherwise, whatever codec the connection negotiated, since the official
+// SDK sends msgpack and most hand-written clients JSON. Every
+// market-data websocket of the broker reads its clients with it.
+func DecodeClientMessage(data []byte, msg any) error {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		return json.Unmarshal(t, msg)
+	}
+	return msgpack.Unmarshal(data, msg)
 }
 
 // streamConn is one websocket client. The handler goroutine reads; one
@@ -187,40 +194,22 @@ func (m *Market) StreamHandler(feed string) http.Handler {
 }
 
 func (m *Market) serveStream(w http.ResponseWriter, r *http.Request, test bool) {
-	m.connMu.Lock()
-	if m.closed {
-		m.connMu.Unlock()
-		http.Error(w, "market closed", http.StatusServiceUnavailable)
+	ws, codec, key, secret, ok := m.acceptStream(w, r)
+	if !ok {
 		return
 	}
-	m.connWG.Add(1)
-	m.connMu.Unlock()
 	defer m.connWG.Done()
-
-	// Credentials travel in-band, so a cross-site page gains nothing by
-	// opening a socket; accept any Origin (dashboards run elsewhere).
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
-		return
-	}
-	ws.SetReadLimit(streamReadLimit)
 	c := &streamConn{
-		m:    m,
-		ws:   ws,
-		test: test,
-		out:  make(chan outMsg, m.cfg.StreamBuffer+streamControlBuffer),
-		slow: make(chan struct{}),
-		done: make(chan struct{}),
-	}
-	if strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/msgpack") {
-		c.codec = codecMsgpack
+		m:     m,
+		ws:    ws,
+		codec: codec,
+		test:  test,
+		out:   make(chan outMsg, m.cfg.StreamBuffer+streamControlBuffer),
+		slow:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	c.subs.Store(&subscriptions{})
 	c.send(ctrlSuccess(c.codec, "connected"))
-	key, secret := r.Header.Get("APCA-API-KEY-ID"), r.Header.Get("APCA-API-SECRET-KEY")
-	if u, p, ok := r.BasicAuth(); ok && key == "" {
-		key, secret = u, p
-	}
 	if key != "" || secret != "" {
 		c.authenticate(key, secret)
 	}
@@ -236,6 +225,40 @@ func (m *Market) serveStream(w http.ResponseWriter, r *http.Request, test bool) 
 	c.readLoop()
 	close(c.done)
 	wg.Wait()
+}
+
+// acceptStream is how every market-data websocket of the market (the
+// stock feeds, news) starts: refused once the market is closed, counted
+// for Close to wait for, upgraded, its reads bounded, its codec the
+// upgrade's Content-Type, and any credentials sent as headers (Alpaca's
+// key headers, or HTTP Basic) returned for an authentication before the
+// first message. When ok the caller calls m.connWG.Done as it ends.
+func (m *Market) acceptStream(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, codec int, key, secret string, ok bool) {
+	m.connMu.Lock()
+	if m.closed {
+		m.connMu.Unlock()
+		http.Error(w, "market closed", http.StatusServiceUnavailable)
+		return nil, 0, "", "", false
+	}
+	m.connWG.Add(1)
+	m.connMu.Unlock()
+
+	// Credentials travel in-band, so a cross-site page gains nothing by
+	// opening a socket; accept any Origin (dashboards run elsewhere).
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		m.connWG.Done()
+		return nil, 0, "", "", false
+	}
+	ws.SetReadLimit(streamReadLimit)
+	if strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/msgpack") {
+		codec = codecMsgpack
+	}
+	key, secret = r.Header.Get("APCA-API-KEY-ID"), r.Header.Get("APCA-API-SECRET-KEY")
+	if u, p, ok := r.BasicAuth(); ok && key == "" {
+		key, secret = u, p
+	}
+	return ws, codec, key, secret, true
 }
 
 func (m *Market) addConn(c *streamConn) {
