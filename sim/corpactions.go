@@ -1,13 +1,9 @@
 package sim
 
 import (
-	"cmp"
 	"crypto/sha1"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -268,17 +264,6 @@ func (a *account) ringActivities(s *Server) {
 	}
 }
 
-// corpActivities returns a's SPLIT and DIV activities, oldest first.
-func (a *account) corpActivities() []alpaca.Activity {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]alpaca.Activity, len(a.corp))
-	for i := range a.corp {
-		out[i] = a.corp[i].act
-	}
-	return out
-}
-
 // corpLoop applies the actions under a running clock, each a lead of two
 // market ticks (in clock time) ahead of its New York midnight.
 func (s *Server) corpLoop() {
@@ -320,145 +305,31 @@ func (s *Server) nextCorporateAction(t time.Time) (time.Time, bool) {
 	return c.nextAt, ok
 }
 
-// corpActivityTypes are the activity types this file answers.
-var corpActivityTypes = []string{"SPLIT", "DIV"}
-
 // getAccountActivities serves GET /v2/account/activities[/{type}]: the
 // fills, fees and deposit of getActivities, merged with the account's
 // SPLIT and DIV activities in time order. Without any of the latter it
-// is getActivities itself. With them it reads getActivities' whole list
-// (page by page, as a client would) to merge and page the union: a cost
-// proportional to the account's activities, paid only by accounts a
-// corporate action has touched.
+// is getActivities itself; with them it is listActivities over the
+// account, whose order is getActivities' with each SPLIT and DIV after
+// the other activities of its millisecond.
 func (s *Server) getAccountActivities(w http.ResponseWriter, r *http.Request, a *account) {
-	corp := a.corpActivities()
-	q := r.URL.Query()
-	types := q.Get("activity_types")
-	if t := r.PathValue("type"); t != "" {
-		types = t
-	}
-	want := map[string]bool{"SPLIT": true, "DIV": true}
-	var others []string
-	if types != "" {
-		clear(want)
-		for _, t := range strings.Split(types, ",") {
-			t = strings.ToUpper(strings.TrimSpace(t))
-			if slices.Contains(corpActivityTypes, t) {
-				want[t] = true
-			} else {
-				others = append(others, t)
-			}
-		}
-	}
-	if q.Get("category") == "trade_activity" {
-		clear(want)
-	}
-	if len(want) == 0 || len(corp) == 0 && (types == "" || len(others) > 0) {
+	a.mu.Lock()
+	n := len(a.corp)
+	a.mu.Unlock()
+	if n == 0 {
 		s.getActivities(w, r, a)
 		return
 	}
-	size, ok := queryInt(w, q, "page_size", 1, 100)
+	f, ok := parseActFilter(w, r)
 	if !ok {
 		return
 	}
-	if size == 0 {
-		size = 100
-	}
-	dir := q.Get("direction")
-	if dir != "" && dir != "asc" && dir != "desc" {
-		invalid(w, "invalid direction: must be asc or desc")
-		return
-	}
-	asc := dir == "asc"
-	after, until, ok := queryWindow(w, q)
+	list, ok := listActivities(w, &f, []*account{a})
 	if !ok {
 		return
 	}
-	if v := q.Get("date"); v != "" {
-		d, err := time.ParseInLocation("2006-01-02", v, newYork)
-		if err != nil {
-			invalid(w, "invalid date: expected YYYY-MM-DD")
-			return
-		}
-		after, until = d.Add(-time.Nanosecond), d.AddDate(0, 0, 1)
-	}
-	var mine []alpaca.Activity
-	for _, act := range corp {
-		at := activityTime(act.ID)
-		if want[act.ActivityType] && (after.IsZero() || at.After(after)) && (until.IsZero() || at.Before(until)) {
-			mine = append(mine, act)
-		}
-	}
-	if !asc {
-		slices.Reverse(mine)
-	}
-	var base []alpaca.Activity
-	if types == "" || len(others) > 0 {
-		bq := url.Values{}
-		for k, v := range q {
-			bq[k] = slices.Clone(v)
-		}
-		bq.Del("page_token")
-		bq.Set("page_size", "100")
-		if types != "" {
-			bq.Set("activity_types", strings.Join(others, ","))
-		}
-		for {
-			br := r.Clone(r.Context())
-			br.URL.RawQuery = bq.Encode()
-			rec := httptest.NewRecorder()
-			s.getActivities(rec, br, a)
-			if rec.Code != http.StatusOK {
-				writeRaw(w, rec.Code, rec.Body.Bytes())
-				return
-			}
-			var got []alpaca.Activity
-			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-				writeError(w, http.StatusInternalServerError, codeInternal, "internal server error occurred", nil)
-				return
-			}
-			base = append(base, got...)
-			// A short page is the last; a page that ends where the one
-			// before did would be read again for ever.
-			if len(got) < 100 || got[len(got)-1].ID == bq.Get("page_token") {
-				break
-			}
-			bq.Set("page_token", got[len(got)-1].ID)
-		}
-	}
-	// Merge by time; at equal times the existing activities come first in
-	// ascending order, last in descending, so that the two orders mirror.
-	merged := make([]alpaca.Activity, 0, len(base)+len(mine))
-	i, j := 0, 0
-	for i < len(base) || j < len(mine) {
-		takeBase := j == len(mine)
-		if i < len(base) && j < len(mine) {
-			c := cmp.Compare(idStamp(base[i].ID), idStamp(mine[j].ID))
-			takeBase = c < 0 || c == 0 && asc
-			if !asc {
-				takeBase = c > 0
-			}
-		}
-		if takeBase {
-			merged = append(merged, base[i])
-			i++
-		} else {
-			merged = append(merged, mine[j])
-			j++
-		}
-	}
-	start := 0
-	if tok := q.Get("page_token"); tok != "" {
-		k := slices.IndexFunc(merged, func(x alpaca.Activity) bool { return x.ID == tok })
-		if k < 0 {
-			invalid(w, "invalid page_token")
-			return
-		}
-		start = k + 1
-	}
-	out := merged[start:min(start+size, len(merged))]
-	if out == nil {
-		out = []alpaca.Activity{}
+	out := make([]alpaca.Activity, len(list))
+	for i := range list {
+		out[i] = list[i].Activity
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -1,0 +1,428 @@
+package sim
+
+import (
+	"cmp"
+	"container/heap"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/quantum-alpaca/quantum/alpaca"
+	"github.com/quantum-alpaca/quantum/sim/match"
+)
+
+// The REST listing of activities merged with the SPLIT and DIV ones of
+// corporate actions, over one account or over every customer of the
+// Broker API firm (issue 9). Each account's activities are its deposit
+// (CSD), its engine activities (FILL, CFEE) and its corporate actions'
+// SPLIT and DIV; they are listed in the order of their time to the
+// millisecond (the time in their id); within a millisecond an account's
+// deposit and engine activities come before its SPLIT and DIV (in
+// ascending order; the mirror in descending), and each kind in the order
+// it was recorded, as the Trading API's listing has always ordered them.
+// Firm-wide, the accounts' listings are merged by time, and activities of
+// one millisecond in several accounts are ordered by account id, so that
+// each account's own listing is a subsequence of the firm's.
+//
+// No list is copied: each account is read in place through a cursor, the
+// deposit and engine activities by number, the SPLIT and DIV ones from
+// the account's own slice, and a heap merges the cursors. A page of k
+// activities over A accounts with n activities each costs O(A log n) to
+// place the cursors (time window and page_token by binary search, under
+// each account's lock in turn), O(A) more to find a page_token's account
+// (unless it is a deposit's, which names it), then O(k log A) to merge,
+// plus whatever activities a type filter skips. Nothing is held between
+// pages.
+
+// actFilter is what an activity listing keeps.
+type actFilter struct {
+	fill, fee, cash, split, div bool
+	// after and until bound the activities' times, both excluded; zero
+	// is no bound.
+	after, until time.Time
+	asc          bool
+	size         int
+	token        string
+}
+
+// parseActFilter reads the listing's parameters: the type (path) or
+// activity_types, category, direction, page_size, page_token, and after
+// and until or date. It answers the request itself when one is invalid.
+func parseActFilter(w http.ResponseWriter, r *http.Request) (actFilter, bool) {
+	q := r.URL.Query()
+	f := actFilter{fill: true, fee: true, cash: true, split: true, div: true, token: q.Get("page_token")}
+	types := q.Get("activity_types")
+	if t := r.PathValue("type"); t != "" {
+		types = t
+	}
+	if types != "" {
+		f.fill, f.fee, f.cash, f.split, f.div = false, false, false, false, false
+		for _, t := range strings.Split(types, ",") {
+			switch strings.ToUpper(strings.TrimSpace(t)) {
+			case "FILL":
+				f.fill = true
+			case "CSD", "TRANS", "JNLC":
+				f.cash = true
+			case "CFEE", "FEE":
+				f.fee = true
+			case "SPLIT":
+				f.split = true
+			case "DIV":
+				f.div = true
+			}
+		}
+	}
+	switch q.Get("category") {
+	case "trade_activity":
+		f.cash, f.fee, f.split, f.div = false, false, false, false
+	case "non_trade_activity":
+		f.fill = false
+	}
+	var ok bool
+	if f.size, ok = queryInt(w, q, "page_size", 1, 100); !ok {
+		return f, false
+	}
+	if f.size == 0 {
+		f.size = 100
+	}
+	switch q.Get("direction") {
+	case "", "desc":
+	case "asc":
+		f.asc = true
+	default:
+		invalid(w, "invalid direction: must be asc or desc")
+		return f, false
+	}
+	if f.after, f.until, ok = queryWindow(w, q); !ok {
+		return f, false
+	}
+	if v := q.Get("date"); v != "" {
+		d, err := time.ParseInLocation("2006-01-02", v, newYork)
+		if err != nil {
+			invalid(w, "invalid date: expected YYYY-MM-DD")
+			return f, false
+		}
+		f.after, f.until = d.Add(-time.Nanosecond), d.AddDate(0, 0, 1)
+	}
+	return f, true
+}
+
+// within reports whether t lies in f's time window.
+func (f *actFilter) within(t time.Time) bool {
+	return (f.after.IsZero() || t.After(f.after)) && (f.until.IsZero() || t.Before(f.until))
+}
+
+// actKey places an activity in the listing's ascending order.
+type actKey struct {
+	ms   int64  // the time in its id
+	acct string // its account's id
+	corp bool   // a SPLIT or DIV, after the others of its millisecond
+	idx  int    // its number among its account's activities of its kind
+}
+
+func (k actKey) compare(o actKey) int {
+	if c := cmp.Compare(k.ms, o.ms); c != 0 {
+		return c
+	}
+	if c := strings.Compare(k.acct, o.acct); c != 0 {
+		return c
+	}
+	if k.corp != o.corp {
+		if k.corp {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Compare(k.idx, o.idx)
+}
+
+// actCursor reads one account's activities still to list: base items
+// [b0, b1), base item 0 being the deposit and base item j the engine's
+// activity j-1, and SPLIT and DIV items [c0, c1) of corp, the account's
+// as the listing began. Its methods are called with a.mu held.
+type actCursor struct {
+	a      *account
+	corp   []corpActivity
+	b0, b1 int
+	c0, c1 int
+	head   actKey // the next to list; valid while !done()
+}
+
+func (c *actCursor) baseTime(j int) time.Time {
+	if j == 0 {
+		return c.a.created.UTC()
+	}
+	return c.a.eng.ActivityAt(j - 1).Time.Time()
+}
+
+func (c *actCursor) baseKey(j int) actKey {
+	return actKey{ms: c.baseTime(j).UnixMilli(), acct: c.a.id, idx: j}
+}
+
+func (c *actCursor) corpKey(k int) actKey {
+	return actKey{ms: c.corp[k].at.UnixMilli(), acct: c.a.id, corp: true, idx: k}
+}
+
+func (c *actCursor) done() bool { return c.b0 >= c.b1 && c.c0 >= c.c1 }
+
+// newActCursor places a cursor on a's activities that f keeps, after (in
+// f's direction) the activity of key from, if any. The caller holds a.mu.
+func newActCursor(a *account, f *actFilter, from *actKey) *actCursor {
+	c := &actCursor{a: a, corp: a.corp[:len(a.corp):len(a.corp)]}
+	c.b1, c.c1 = 1+a.eng.ActivityCount(), len(c.corp)
+	// Kinds the filter drops altogether.
+	if !f.cash {
+		c.b0 = 1
+	}
+	if !f.fill && !f.fee {
+		c.b1 = min(c.b1, 1)
+	}
+	if !f.split && !f.div {
+		c.c1 = 0
+	}
+	// The time window: times grow with the number.
+	n, m := c.b1, c.c1
+	if !f.after.IsZero() {
+		c.b0 = max(c.b0, sort.Search(n, func(j int) bool { return c.baseTime(j).After(f.after) }))
+		c.c0 = sort.Search(m, func(k int) bool { return c.corp[k].at.After(f.after) })
+	}
+	if !f.until.IsZero() {
+		c.b1 = sort.Search(n, func(j int) bool { return !c.baseTime(j).Before(f.until) })
+		c.c1 = sort.Search(m, func(k int) bool { return !c.corp[k].at.Before(f.until) })
+	}
+	if from != nil {
+		if f.asc {
+			c.b0 = max(c.b0, sort.Search(n, func(j int) bool { return c.baseKey(j).compare(*from) > 0 }))
+			c.c0 = max(c.c0, sort.Search(m, func(k int) bool { return c.corpKey(k).compare(*from) > 0 }))
+		} else {
+			c.b1 = min(c.b1, sort.Search(n, func(j int) bool { return c.baseKey(j).compare(*from) >= 0 }))
+			c.c1 = min(c.c1, sort.Search(m, func(k int) bool { return c.corpKey(k).compare(*from) >= 0 }))
+		}
+	}
+	c.settle(f)
+	return c
+}
+
+// keepBase and keepCorp report whether f keeps base item j, corp item k.
+func (c *actCursor) keepBase(f *actFilter, j int) bool {
+	if j == 0 {
+		return f.cash
+	}
+	if f.fill && f.fee {
+		return true
+	}
+	fee := c.a.eng.ActivityAt(j - 1).Fee
+	return fee && f.fee || !fee && f.fill
+}
+
+func (c *actCursor) keepCorp(f *actFilter, k int) bool {
+	switch c.corp[k].act.ActivityType {
+	case "SPLIT":
+		return f.split
+	case "DIV":
+		return f.div
+	}
+	return false
+}
+
+// settle skips the items f drops at the end the listing reads from and
+// sets head.
+func (c *actCursor) settle(f *actFilter) {
+	if f.asc {
+		for c.b0 < c.b1 && !c.keepBase(f, c.b0) {
+			c.b0++
+		}
+		for c.c0 < c.c1 && !c.keepCorp(f, c.c0) {
+			c.c0++
+		}
+	} else {
+		for c.b0 < c.b1 && !c.keepBase(f, c.b1-1) {
+			c.b1--
+		}
+		for c.c0 < c.c1 && !c.keepCorp(f, c.c1-1) {
+			c.c1--
+		}
+	}
+	if c.done() {
+		return
+	}
+	var bk, ck actKey
+	hasB, hasC := c.b0 < c.b1, c.c0 < c.c1
+	if f.asc {
+		if hasB {
+			bk = c.baseKey(c.b0)
+		}
+		if hasC {
+			ck = c.corpKey(c.c0)
+		}
+	} else {
+		if hasB {
+			bk = c.baseKey(c.b1 - 1)
+		}
+		if hasC {
+			ck = c.corpKey(c.c1 - 1)
+		}
+	}
+	switch {
+	case !hasC:
+		c.head = bk
+	case !hasB:
+		c.head = ck
+	case f.asc == (bk.compare(ck) < 0):
+		c.head = bk
+	default:
+		c.head = ck
+	}
+}
+
+// take returns the head activity and moves past it.
+func (c *actCursor) take(f *actFilter) alpaca.Activity {
+	var out alpaca.Activity
+	switch k := c.head; {
+	case k.corp:
+		out = c.corp[k.idx].act
+		if f.asc {
+			c.c0++
+		} else {
+			c.c1--
+		}
+	default:
+		if k.idx == 0 {
+			out = depositActivity(c.a, depositID(c.a))
+		} else {
+			act := c.a.eng.ActivityAt(k.idx - 1)
+			out = restActivity(&act)
+		}
+		if f.asc {
+			c.b0++
+		} else {
+			c.b1--
+		}
+	}
+	c.settle(f)
+	return out
+}
+
+// depositID is the id of a's deposit activity.
+func depositID(a *account) string {
+	return a.created.UTC().Format("20060102150405000") + "::" + a.id
+}
+
+// findActivity returns the key of a's activity of id, whichever its kind.
+// The caller holds a.mu.
+func findActivity(a *account, id string) (actKey, bool) {
+	t := activityTime(id)
+	_, tail, _ := strings.Cut(id, "::")
+	if t.IsZero() || tail == "" {
+		return actKey{}, false
+	}
+	ms := t.UnixMilli()
+	c := &actCursor{a: a, corp: a.corp}
+	if id == depositID(a) {
+		return c.baseKey(0), true
+	}
+	if u, ok := match.ParseUUID(tail); ok {
+		n := 1 + a.eng.ActivityCount()
+		for j := sort.Search(n, func(j int) bool { return c.baseTime(j).UnixMilli() >= ms }); j < n; j++ {
+			if j == 0 {
+				continue
+			}
+			act := a.eng.ActivityAt(j - 1)
+			if act.Time.Time().UnixMilli() != ms {
+				break
+			}
+			if act.ExecutionID == u {
+				return c.baseKey(j), true
+			}
+		}
+	}
+	for k := sort.Search(len(c.corp), func(k int) bool { return c.corp[k].at.UnixMilli() >= ms }); k < len(c.corp); k++ {
+		if c.corp[k].at.UnixMilli() != ms {
+			break
+		}
+		if c.corp[k].act.ID == id {
+			return c.corpKey(k), true
+		}
+	}
+	return actKey{}, false
+}
+
+// listedActivity is an activity of a listing and its account.
+type listedActivity struct {
+	alpaca.Activity
+	AccountID string `json:"account_id"`
+}
+
+// actHeap merges cursors by their heads, in the listing's direction.
+type actHeap struct {
+	cs  []*actCursor
+	asc bool
+}
+
+func (h *actHeap) Len() int { return len(h.cs) }
+func (h *actHeap) Less(i, j int) bool {
+	if h.asc {
+		return h.cs[i].head.compare(h.cs[j].head) < 0
+	}
+	return h.cs[i].head.compare(h.cs[j].head) > 0
+}
+func (h *actHeap) Swap(i, j int) { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
+func (h *actHeap) Push(x any)    { h.cs = append(h.cs, x.(*actCursor)) }
+func (h *actHeap) Pop() any {
+	c := h.cs[len(h.cs)-1]
+	h.cs = h.cs[:len(h.cs)-1]
+	return c
+}
+
+// listActivities answers one page of the activities of accts that f
+// keeps, in f's order; an invalid page_token gets 422. A page_token that
+// names a deposit finds its account at once; any other is looked for in
+// each account in turn.
+func listActivities(w http.ResponseWriter, f *actFilter, accts []*account) ([]listedActivity, bool) {
+	var from *actKey
+	if f.token != "" {
+		_, tail, _ := strings.Cut(f.token, "::")
+		if i := slices.IndexFunc(accts, func(a *account) bool { return a.id == tail }); i > 0 {
+			accts[0], accts[i] = accts[i], accts[0] // look there first
+		}
+		for _, a := range accts {
+			a.mu.Lock()
+			k, ok := findActivity(a, f.token)
+			a.mu.Unlock()
+			if ok {
+				from = &k
+				break
+			}
+		}
+		if from == nil {
+			invalid(w, "invalid page_token")
+			return nil, false
+		}
+	}
+	h := &actHeap{asc: f.asc}
+	for _, a := range accts {
+		a.mu.Lock()
+		c := newActCursor(a, f, from)
+		a.mu.Unlock()
+		if !c.done() {
+			h.cs = append(h.cs, c)
+		}
+	}
+	heap.Init(h)
+	out := make([]listedActivity, 0, min(f.size, 16))
+	for len(out) < f.size && h.Len() > 0 {
+		c := h.cs[0]
+		c.a.mu.Lock()
+		act := c.take(f)
+		c.a.mu.Unlock()
+		out = append(out, listedActivity{Activity: act, AccountID: c.a.id})
+		if c.done() {
+			heap.Pop(h)
+		} else {
+			heap.Fix(h, 0)
+		}
+	}
+	return out, true
+}
