@@ -184,6 +184,21 @@ func TestBrokerResponsesMatchAlpacaOpenAPI(t *testing.T) {
 	call("GET", p+"/positions", nil, 200, true)
 	call("GET", p+"/positions/AAPL", nil, 200, true)
 
+	// Account activities (issue 9): firm-wide without account_id, each
+	// item naming its account; one customer's with it; by type.
+	for _, path := range []string{"/v1/accounts/activities", "/v1/accounts/activities?direction=asc&page_size=2",
+		"/v1/accounts/activities?account_id=" + id, "/v1/accounts/activities/FILL", "/v1/accounts/activities/CSD?account_id=" + id} {
+		items, _ := call("GET", path, nil, 200, true).([]any)
+		if len(items) == 0 {
+			t.Errorf("GET %s: no activities", path)
+		}
+		for _, it := range items {
+			if field(it, "account_id") != id {
+				t.Errorf("GET %s: %v, want account_id %s", path, it, id)
+			}
+		}
+	}
+
 	// Corporate-action announcements (issue 9 item 6), at their Broker API
 	// path; by id (not in broker.yaml, but in Alpaca's Broker API) the
 	// listed item comes back.
