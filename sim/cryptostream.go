@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,9 +8,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/quantum-alpaca/quantum/sim/market"
+	"github.com/quantum-alpaca/quantum/sim/internal/mdsession"
 )
 
 // The crypto websocket, /v1beta3/crypto/us: Alpaca's market data stream
@@ -28,6 +25,7 @@ import (
 const (
 	cryptoStreamBuffer = 256
 	cryptoAuthTimeout  = 10 * time.Second
+	cryptoWriteTimeout = 10 * time.Second
 )
 
 // Stream messages.
@@ -117,9 +115,7 @@ const (
 )
 
 type csClientMsg struct {
-	Action      string   `json:"action" msgpack:"action"`
-	Key         string   `json:"key" msgpack:"key"`
-	Secret      string   `json:"secret" msgpack:"secret"`
+	mdsession.Request
 	Trades      []string `json:"trades" msgpack:"trades"`
 	Quotes      []string `json:"quotes" msgpack:"quotes"`
 	Orderbooks  []string `json:"orderbooks" msgpack:"orderbooks"`
@@ -132,38 +128,20 @@ func (m *csClientMsg) channels() [csChannels][]string {
 	return [csChannels][]string{m.Trades, m.Quotes, m.Orderbooks, m.Bars, m.UpdatedBars, m.DailyBars}
 }
 
-// cryptoConn is one crypto stream client. Its reader handles requests;
-// its writer owns every write, fed by out, which publishers only offer
-// to: a client that falls cryptoStreamBuffer messages behind gets error
-// 407 and is dropped.
+// cryptoConn is one crypto stream client: its session, and the
+// subscriptions publishers read. A client that falls cryptoStreamBuffer
+// messages behind gets error 407 and is dropped.
 type cryptoConn struct {
-	ws     *websocket.Conn
-	mp     bool
-	out    chan []byte
-	slow   chan struct{}
-	once   sync.Once
-	mu     sync.Mutex // guards authed and subs
-	authed bool
-	subs   [csChannels][]string
+	*mdsession.Session
+	mp   bool
+	mu   sync.Mutex // guards subs
+	subs [csChannels][]string
 }
 
-func (c *cryptoConn) encode(v any) []byte {
-	if c.mp {
-		b, _ := msgpack.Marshal(v)
-		return b
-	}
-	b, _ := json.Marshal(v)
-	return b
-}
+func (c *cryptoConn) encode(v any) []byte { return mdsession.Encode(c.mp, v) }
 
 // offer queues one frame (an array of messages) without blocking.
-func (c *cryptoConn) offer(msgs ...any) {
-	select {
-	case c.out <- c.encode(msgs):
-	default:
-		c.once.Do(func() { close(c.slow) })
-	}
-}
+func (c *cryptoConn) offer(msgs ...any) { c.Offer(c.encode(msgs)) }
 
 func (c *cryptoConn) has(ch int, sym string) bool {
 	return slices.Contains(c.subs[ch], "*") || slices.Contains(c.subs[ch], sym)
@@ -187,15 +165,26 @@ func (s *Server) serveCryptoStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(1 << 20)
-	c := &cryptoConn{
-		ws:   ws,
-		mp:   strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/msgpack"),
-		out:  make(chan []byte, cryptoStreamBuffer),
-		slow: make(chan struct{}),
-	}
-	c.offer(csCtrl{T: "success", Msg: "connected"})
+	c := &cryptoConn{mp: strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/msgpack")}
+	// Unlike the stock and news streams, failed logins never close the
+	// connection, HTTP Basic credentials are not read, writes are not
+	// cut short by the server's shutdown, and errors list msg before
+	// code.
+	c.Session = mdsession.New(ws, mdsession.Config{
+		Binary:            c.mp,
+		Buffer:            cryptoStreamBuffer,
+		AuthTimeout:       cryptoAuthTimeout,
+		WriteTimeout:      cryptoWriteTimeout,
+		FinalTimeout:      cryptoWriteTimeout,
+		ReadUntilShutdown: true,
+		Auth:              s.marketDataAuth,
+		Success:           func(msg string) []byte { return c.encode([]any{csCtrl{T: "success", Msg: msg}}) },
+		Error:             func(code int, msg string) []byte { return c.encode([]any{csCtrl{T: "error", Code: code, Msg: msg}}) },
+		NewMessage:        func() mdsession.Message { return &csClientMsg{} },
+		Subscribe:         func(subscribe bool, msg mdsession.Message) { s.cryptoSubscribe(c, subscribe, msg.(*csClientMsg)) },
+	})
 	if key, secret := r.Header.Get("APCA-API-KEY-ID"), r.Header.Get("APCA-API-SECRET-KEY"); key != "" {
-		s.cryptoAuth(c, key, secret)
+		c.Authenticate(key, secret)
 	}
 	cs := &s.cryptoStreams
 	cs.mu.Lock()
@@ -209,136 +198,54 @@ func (s *Server) serveCryptoStream(w http.ResponseWriter, r *http.Request) {
 		delete(cs.conns, c)
 		cs.mu.Unlock()
 	}()
-
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.writeLoop(ctx)
-	}()
-	c.readLoop(ctx, s)
-	cancel()
-	<-done
+	c.Run(s.ctx)
 }
 
-func (s *Server) cryptoAuth(c *cryptoConn, key, secret string) {
-	ok := s.firm != nil && s.firm.owns(key, secret)
-	if !ok {
-		a, _ := s.authenticate(key, secret)
-		ok = a != nil
+// marketDataAuth checks the credentials of a market-data stream client: an
+// account's keys, or the firm's.
+func (s *Server) marketDataAuth(key, secret string) bool {
+	if s.firm != nil && s.firm.owns(key, secret) {
+		return true // a firm streams market data with its own keys
 	}
+	a, _ := s.authenticate(key, secret)
+	return a != nil
+}
+
+// cryptoSubscribe applies a subscription change, symbols in either
+// spelling (BTCUSD, BTC/USD), and queues its echo.
+func (s *Server) cryptoSubscribe(c *cryptoConn, subscribe bool, msg *csClientMsg) {
+	var books []string
 	c.mu.Lock()
-	c.authed = c.authed || ok
-	c.mu.Unlock()
-	if ok {
-		c.offer(csCtrl{T: "success", Msg: "authenticated"})
-		return
-	}
-	c.offer(csCtrl{T: "error", Code: 402, Msg: "auth failed"})
-}
-
-func (c *cryptoConn) readLoop(ctx context.Context, s *Server) {
-	for {
-		_, data, err := c.ws.Read(ctx)
-		if err != nil {
-			return
-		}
-		var msg csClientMsg
-		if market.DecodeClientMessage(data, &msg) != nil {
-			c.offer(csCtrl{T: "error", Code: 400, Msg: "invalid syntax"})
-			continue
-		}
-		c.mu.Lock()
-		authed := c.authed
-		c.mu.Unlock()
-		switch msg.Action {
-		case "auth":
-			if authed {
-				c.offer(csCtrl{T: "error", Code: 403, Msg: "already authenticated"})
-				continue
+	defer c.mu.Unlock()
+	for ch, syms := range msg.channels() {
+		for _, sym := range syms {
+			if p, ok := s.crypto.lookup(sym); ok {
+				sym = p.symbol()
 			}
-			s.cryptoAuth(c, msg.Key, msg.Secret)
-		case "subscribe", "unsubscribe":
-			if !authed {
-				c.offer(csCtrl{T: "error", Code: 401, Msg: "not authenticated"})
-				continue
-			}
-			var books []string
-			c.mu.Lock()
-			for ch, syms := range msg.channels() {
-				for _, sym := range syms {
-					if p, ok := s.crypto.lookup(sym); ok {
-						sym = p.symbol()
-					}
-					has := slices.Contains(c.subs[ch], sym)
-					switch {
-					case msg.Action == "subscribe" && !has:
-						c.subs[ch] = append(c.subs[ch], sym)
-						if ch == csBooks {
-							books = append(books, sym)
-						}
-					case msg.Action == "unsubscribe" && has:
-						c.subs[ch] = slices.DeleteFunc(c.subs[ch], func(x string) bool { return x == sym })
-					}
+			has := slices.Contains(c.subs[ch], sym)
+			switch {
+			case subscribe && !has:
+				c.subs[ch] = append(c.subs[ch], sym)
+				if ch == csBooks {
+					books = append(books, sym)
 				}
+			case !subscribe && has:
+				c.subs[ch] = slices.DeleteFunc(c.subs[ch], func(x string) bool { return x == sym })
 			}
-			echo := csSubs{T: "subscription"}
-			for ch, dst := range []*[]string{&echo.Trades, &echo.Quotes, &echo.Orderbooks, &echo.Bars, &echo.UpdatedBars, &echo.DailyBars} {
-				*dst = append([]string{}, c.subs[ch]...)
-			}
-			// The echo and each new order book subscription's whole book
-			// are queued before c.mu is released: publishCrypto reads
-			// the subscriptions under c.mu, so no update of a book can
-			// reach the client ahead of the book it updates.
-			c.offer(echo)
-			for _, sym := range books {
-				if i, ok := s.crypto.index[sym]; ok {
-					c.offer(csBookOf(sym, s.cryptoBook(i).(cryptoBookJSON), true))
-				}
-			}
-			c.mu.Unlock()
-		default:
-			c.offer(csCtrl{T: "error", Code: 400, Msg: "invalid syntax"})
 		}
 	}
-}
-
-func (c *cryptoConn) writeLoop(ctx context.Context) {
-	auth := time.NewTimer(cryptoAuthTimeout)
-	defer auth.Stop()
-	typ := websocket.MessageText
-	if c.mp {
-		typ = websocket.MessageBinary
+	echo := csSubs{T: "subscription"}
+	for ch, dst := range []*[]string{&echo.Trades, &echo.Quotes, &echo.Orderbooks, &echo.Bars, &echo.UpdatedBars, &echo.DailyBars} {
+		*dst = append([]string{}, c.subs[ch]...)
 	}
-	write := func(b []byte) error {
-		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return c.ws.Write(wctx, typ, b)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			_ = c.ws.Close(websocket.StatusGoingAway, "")
-			return
-		case <-c.slow:
-			_ = write(c.encode([]any{csCtrl{T: "error", Code: 407, Msg: "slow client"}}))
-			_ = c.ws.CloseNow()
-			return
-		case <-auth.C:
-			c.mu.Lock()
-			authed := c.authed
-			c.mu.Unlock()
-			if !authed {
-				_ = write(c.encode([]any{csCtrl{T: "error", Code: 404, Msg: "auth timeout"}}))
-				_ = c.ws.CloseNow()
-				return
-			}
-		case b := <-c.out:
-			if write(b) != nil {
-				_ = c.ws.CloseNow()
-				return
-			}
+	// The echo and each new order book subscription's whole book are
+	// queued before c.mu is released: publishCrypto reads the
+	// subscriptions under c.mu, so no update of a book can reach the
+	// client ahead of the book it updates.
+	c.offer(echo)
+	for _, sym := range books {
+		if i, ok := s.crypto.index[sym]; ok {
+			c.offer(csBookOf(sym, s.cryptoBook(i).(cryptoBookJSON), true))
 		}
 	}
 }

@@ -291,16 +291,10 @@ func New(cfg Config) (*Server, error) {
 		Now:          cfg.Now,
 		TickInterval: cfg.TickInterval,
 		Session:      cfg.Session.Open,
-		Auth: func(key, secret string) bool {
-			if s.firm != nil && s.firm.owns(key, secret) {
-				return true // a firm streams market data with its own keys
-			}
-			a, _ := s.authenticate(key, secret)
-			return a != nil
-		},
-		Logger:   cfg.Logger,
-		Universe: cfg.Universe,
-		Recorded: cfg.Recorded,
+		Auth:         s.marketDataAuth,
+		Logger:       cfg.Logger,
+		Universe:     cfg.Universe,
+		Recorded:     cfg.Recorded,
 	})
 	if err != nil {
 		return nil, err

@@ -2,16 +2,13 @@ package market
 
 import (
 	"cmp"
-	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/quantum-alpaca/quantum/sim/internal/mdsession"
 )
 
 // The news stream (issue 9): Alpaca's real-time news websocket, served at
@@ -65,48 +62,21 @@ type newsSubsMsg struct {
 }
 
 type newsClientMsg struct {
-	Action string   `json:"action" msgpack:"action"`
-	Key    string   `json:"key" msgpack:"key"`
-	Secret string   `json:"secret" msgpack:"secret"`
-	News   []string `json:"news" msgpack:"news"`
+	mdsession.Request
+	News []string `json:"news" msgpack:"news"`
 }
 
-// newsConn is one news stream client: its reader handles requests, its
-// writer owns every write, fed by out, which the publisher only offers to.
+// newsConn is one news stream client: its session, and the symbols it
+// subscribed to, which the publisher reads.
 type newsConn struct {
-	m     *Market
-	ws    *websocket.Conn
+	*mdsession.Session
 	codec int
-	out   chan []byte
-	slow  chan struct{}
-	once  sync.Once
-	// kick is closed after the last auth attempt fails: the writer sends
-	// what is queued (the error) and closes.
-	kick     chan struct{}
-	kickOnce sync.Once
-	fails    int // reader-owned
 
-	mu     sync.Mutex // guards authed and subs
-	authed bool
-	subs   chanSet
+	mu   sync.Mutex // guards subs
+	subs chanSet
 }
 
-func encodeNews(codec int, v any) []byte {
-	if codec == codecMsgpack {
-		b, _ := msgpack.Marshal(v)
-		return b
-	}
-	b, _ := json.Marshal(v)
-	return b
-}
-
-func (c *newsConn) offer(frame []byte) {
-	select {
-	case c.out <- frame:
-	default:
-		c.once.Do(func() { close(c.slow) })
-	}
-}
+func encodeNews(codec int, v any) []byte { return mdsession.Encode(codec == codecMsgpack, v) }
 
 // isWebSocket reports whether r asks to upgrade to a websocket.
 func isWebSocket(r *http.Request) bool {
@@ -127,16 +97,19 @@ func (m *Market) newsRoute(rest http.Handler) http.Handler {
 }
 
 func (m *Market) serveNewsStream(w http.ResponseWriter, r *http.Request) {
-	ws, codec, key, secret, ok := m.acceptStream(w, r)
+	c := &newsConn{}
+	var ok bool
+	c.Session, ok = m.openStream(w, r, func(cfg *mdsession.Config, codec int) {
+		c.codec = codec
+		cfg.Buffer = newsStreamBuffer
+		cfg.ReadUntilShutdown = true
+		cfg.NewMessage = func() mdsession.Message { return &newsClientMsg{} }
+		cfg.Subscribe = c.subscribe
+	})
 	if !ok {
 		return
 	}
 	defer m.connWG.Done()
-	c := &newsConn{m: m, ws: ws, codec: codec, out: make(chan []byte, newsStreamBuffer), slow: make(chan struct{}), kick: make(chan struct{})}
-	c.offer(ctrlSuccess(c.codec, "connected"))
-	if key != "" || secret != "" {
-		c.authenticate(key, secret)
-	}
 	h := &m.news
 	h.mu.Lock()
 	if h.conns == nil {
@@ -154,130 +127,27 @@ func (m *Market) serveNewsStream(w http.ResponseWriter, r *http.Request) {
 		delete(h.conns, c)
 		h.mu.Unlock()
 	}()
-
-	ctx, cancel := context.WithCancel(m.ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.writeLoop(ctx)
-	}()
-	c.readLoop(ctx)
-	cancel()
-	<-done
+	c.Run(m.ctx)
 }
 
-// authenticate answers an auth attempt; the third failure closes the
-// connection, as on the other feeds.
-func (c *newsConn) authenticate(key, secret string) {
-	if c.m.cfg.Auth(key, secret) {
-		c.mu.Lock()
-		c.authed = true
-		c.mu.Unlock()
-		c.offer(ctrlSuccess(c.codec, "authenticated"))
-		return
-	}
-	c.fails++
-	c.offer(ctrlError(c.codec, codeAuthFailed, "auth failed"))
-	if c.fails >= maxAuthFailures {
-		c.kickOnce.Do(func() { close(c.kick) })
-	}
-}
-
-func (c *newsConn) readLoop(ctx context.Context) {
-	for {
-		_, data, err := c.ws.Read(ctx)
-		if err != nil {
-			return
-		}
-		var msg newsClientMsg
-		if DecodeClientMessage(data, &msg) != nil {
-			c.offer(ctrlError(c.codec, codeInvalidSyntax, "invalid syntax"))
-			continue
-		}
-		c.mu.Lock()
-		authed := c.authed
-		c.mu.Unlock()
-		switch msg.Action {
-		case "auth":
-			if authed {
-				c.offer(ctrlError(c.codec, codeAlreadyAuthed, "already authenticated"))
-				continue
-			}
-			c.authenticate(msg.Key, msg.Secret)
-		case "subscribe", "unsubscribe":
-			if !authed {
-				c.offer(ctrlError(c.codec, codeNotAuthed, "not authenticated"))
-				continue
-			}
-			sub := msg.Action == "subscribe"
-			c.mu.Lock()
-			for _, sym := range msg.News {
-				switch {
-				case sym == "*":
-					c.subs.all = sub
-				case sub && !slices.Contains(c.subs.syms, sym):
-					c.subs.syms = append(c.subs.syms, sym)
-				case !sub:
-					c.subs.syms = slices.DeleteFunc(c.subs.syms, func(x string) bool { return x == sym })
-				}
-			}
-			echo := newsSubsMsg{T: "subscription", News: c.subs.list()}
-			// Queued under c.mu: the publisher reads the subscription
-			// under it too, so no article can overtake its echo.
-			c.offer(encodeNews(c.codec, []any{echo}))
-			c.mu.Unlock()
-		default:
-			c.offer(ctrlError(c.codec, codeInvalidSyntax, "invalid syntax"))
+// subscribe applies a subscription change and queues its echo.
+func (c *newsConn) subscribe(sub bool, msg mdsession.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, sym := range msg.(*newsClientMsg).News {
+		switch {
+		case sym == "*":
+			c.subs.all = sub
+		case sub && !slices.Contains(c.subs.syms, sym):
+			c.subs.syms = append(c.subs.syms, sym)
+		case !sub:
+			c.subs.syms = slices.DeleteFunc(c.subs.syms, func(x string) bool { return x == sym })
 		}
 	}
-}
-
-func (c *newsConn) writeLoop(ctx context.Context) {
-	auth := time.NewTimer(c.m.cfg.AuthTimeout)
-	defer auth.Stop()
-	typ := websocket.MessageText
-	if c.codec == codecMsgpack {
-		typ = websocket.MessageBinary
-	}
-	write := func(b []byte, timeout time.Duration) error {
-		wctx, cancel := context.WithTimeout(c.m.writeCtx, timeout)
-		defer cancel()
-		return c.ws.Write(wctx, typ, b)
-	}
-	final := func(code int, msg string) {
-		_ = write(ctrlError(c.codec, code, msg), streamFinalTimeout)
-		_ = c.ws.CloseNow()
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			_ = c.ws.Close(websocket.StatusGoingAway, "")
-			return
-		case <-c.slow:
-			final(codeSlowClient, "slow client")
-			return
-		case <-c.kick:
-			for len(c.out) > 0 {
-				_ = write(<-c.out, streamFinalTimeout)
-			}
-			_ = c.ws.Close(websocket.StatusPolicyViolation, "auth failed")
-			return
-		case <-auth.C:
-			c.mu.Lock()
-			authed := c.authed
-			c.mu.Unlock()
-			if !authed {
-				final(codeAuthTimeout, "auth timeout")
-				return
-			}
-		case b := <-c.out:
-			if write(b, streamWriteTimeout) != nil {
-				_ = c.ws.CloseNow()
-				return
-			}
-		}
-	}
+	echo := newsSubsMsg{T: "subscription", News: c.subs.list()}
+	// Queued under c.mu: the publisher reads the subscription under it
+	// too, so no article can overtake its echo.
+	c.Send(encodeNews(c.codec, []any{echo}))
 }
 
 // activeSymbolsLocked is ActiveSymbols for a caller that holds stepMu.
@@ -342,7 +212,7 @@ func (m *Market) publishNews(ns int64) {
 		// holds while it queues its echo: the frame follows the echo of
 		// the subscription it was selected by.
 		c.mu.Lock()
-		if c.authed {
+		if c.Authed() {
 			sel = sel[:0]
 			for i := range due {
 				if slices.ContainsFunc(due[i].Symbols, c.subs.has) {
@@ -354,9 +224,9 @@ func (m *Market) publishNews(ns int64) {
 				if whole[c.codec] == nil {
 					whole[c.codec] = encodeNews(c.codec, due)
 				}
-				c.offer(whole[c.codec])
+				c.Offer(whole[c.codec])
 			case len(sel) > 0:
-				c.offer(encodeNews(c.codec, sel))
+				c.Offer(encodeNews(c.codec, sel))
 			}
 		}
 		c.mu.Unlock()

@@ -1,28 +1,19 @@
 package market
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/quantum-alpaca/quantum/sim/internal/mdsession"
 )
 
-// Stream error codes and messages, as Alpaca sends them.
+// Stream limits; the protocol's error codes are mdsession's.
 const (
-	codeInvalidSyntax   = 400
-	codeNotAuthed       = 401
-	codeAuthFailed      = 402
-	codeAlreadyAuthed   = 403
-	codeAuthTimeout     = 404
-	codeSlowClient      = 407
 	maxAuthFailures     = 3
 	streamWriteTimeout  = 10 * time.Second
 	streamFinalTimeout  = time.Second
@@ -101,11 +92,9 @@ func (s *subscriptions) apply(subscribe bool, req *clientMsg) *subscriptions {
 	return n
 }
 
-// clientMsg is any message a stream client sends.
+// clientMsg is any message a stock stream client sends.
 type clientMsg struct {
-	Action      string   `json:"action" msgpack:"action"`
-	Key         string   `json:"key" msgpack:"key"`
-	Secret      string   `json:"secret" msgpack:"secret"`
+	mdsession.Request
 	Trades      []string `json:"trades" msgpack:"trades"`
 	Quotes      []string `json:"quotes" msgpack:"quotes"`
 	Bars        []string `json:"bars" msgpack:"bars"`
@@ -137,50 +126,15 @@ func (m *clientMsg) channel(c int) []string {
 	}
 }
 
-// decodeClientMsg accepts JSON or msgpack regardless of the negotiated
-// codec: the official SDK sends msgpack, most hand-written clients JSON.
-func decodeClientMsg(data []byte) (*clientMsg, bool) {
-	var msg clientMsg
-	if DecodeClientMessage(data, &msg) != nil {
-		return nil, false
-	}
-	return &msg, true
-}
-
-// DecodeClientMessage decodes a message a market-data stream client sent
-// into msg: JSON when it starts with '{' (after white space), msgpack
-// otherwise, whatever codec the connection negotiated, since the official
-// SDK sends msgpack and most hand-written clients JSON. Every
-// market-data websocket of the broker reads its clients with it.
-func DecodeClientMessage(data []byte, msg any) error {
-	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
-		return json.Unmarshal(t, msg)
-	}
-	return msgpack.Unmarshal(data, msg)
-}
-
-// streamConn is one websocket client. The handler goroutine reads; one
-// writer goroutine owns every write, fed by a bounded queue that the
-// ticker and the reader only ever offer to without blocking.
+// streamConn is one stock stream client: its session, and the
+// subscriptions its writer filters tick batches by.
 type streamConn struct {
-	m      *Market
-	ws     *websocket.Conn
-	codec  int
-	test   bool // the /v2/test feed: FAKEPACA only
-	out    chan outMsg
-	slow   chan struct{}
-	once   sync.Once
-	authed atomic.Bool
-	subs   atomic.Pointer[subscriptions]
-	done   chan struct{} // closed when the reader stops
-	fails  int           // reader-owned
-}
-
-// outMsg is a pre-encoded control frame or a tick batch to filter.
-type outMsg struct {
-	ctrl  []byte
-	b     *batch
-	close bool // close the connection after writing ctrl
+	*mdsession.Session
+	m     *Market
+	codec int
+	test  bool // the /v2/test feed: FAKEPACA only
+	subs  atomic.Pointer[subscriptions]
+	sel   []int // writer-owned scratch of frame
 }
 
 // StreamHandler returns the websocket handler of one market-data feed:
@@ -194,51 +148,46 @@ func (m *Market) StreamHandler(feed string) http.Handler {
 }
 
 func (m *Market) serveStream(w http.ResponseWriter, r *http.Request, test bool) {
-	ws, codec, key, secret, ok := m.acceptStream(w, r)
+	c := &streamConn{m: m, test: test}
+	c.subs.Store(&subscriptions{})
+	var ok bool
+	c.Session, ok = m.openStream(w, r, func(cfg *mdsession.Config, codec int) {
+		c.codec = codec
+		// Ticks are framed as they are written, from a queue that keeps
+		// room for the reader's replies.
+		cfg.Buffer = m.cfg.StreamBuffer + streamControlBuffer
+		cfg.Reserve = streamControlBuffer
+		cfg.ShutdownReason = "server shutting down"
+		cfg.Logger = m.log
+		cfg.NewMessage = func() mdsession.Message { return &clientMsg{} }
+		cfg.Subscribe = c.subscribe
+		cfg.Frame = func(dst []byte, b any) []byte {
+			dst, c.sel = c.frame(dst, c.sel[:0], b.(*batch))
+			return dst
+		}
+	})
 	if !ok {
 		return
 	}
 	defer m.connWG.Done()
-	c := &streamConn{
-		m:     m,
-		ws:    ws,
-		codec: codec,
-		test:  test,
-		out:   make(chan outMsg, m.cfg.StreamBuffer+streamControlBuffer),
-		slow:  make(chan struct{}),
-		done:  make(chan struct{}),
-	}
-	c.subs.Store(&subscriptions{})
-	c.send(ctrlSuccess(c.codec, "connected"))
-	if key != "" || secret != "" {
-		c.authenticate(key, secret)
-	}
 	m.addConn(c)
 	defer m.removeConn(c)
-
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.writeLoop()
-	}()
-	c.readLoop()
-	close(c.done)
-	wg.Wait()
+	c.Run(m.ctx)
 }
 
-// acceptStream is how every market-data websocket of the market (the
-// stock feeds, news) starts: refused once the market is closed, counted
-// for Close to wait for, upgraded, its reads bounded, its codec the
-// upgrade's Content-Type, and any credentials sent as headers (Alpaca's
-// key headers, or HTTP Basic) returned for an authentication before the
-// first message. When ok the caller calls m.connWG.Done as it ends.
-func (m *Market) acceptStream(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, codec int, key, secret string, ok bool) {
+// openStream is how every market-data websocket of the market (the stock
+// feeds, news) starts: refused once the market is closed, counted for
+// Close to wait for, upgraded, its reads bounded, its codec the
+// upgrade's Content-Type; its session configured as the market's
+// streams are and then by stream, and authenticated by any credentials
+// sent as headers (Alpaca's key headers, or HTTP Basic). When ok the
+// caller runs the session and calls m.connWG.Done as it ends.
+func (m *Market) openStream(w http.ResponseWriter, r *http.Request, stream func(cfg *mdsession.Config, codec int)) (*mdsession.Session, bool) {
 	m.connMu.Lock()
 	if m.closed {
 		m.connMu.Unlock()
 		http.Error(w, "market closed", http.StatusServiceUnavailable)
-		return nil, 0, "", "", false
+		return nil, false
 	}
 	m.connWG.Add(1)
 	m.connMu.Unlock()
@@ -248,17 +197,34 @@ func (m *Market) acceptStream(w http.ResponseWriter, r *http.Request) (ws *webso
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		m.connWG.Done()
-		return nil, 0, "", "", false
+		return nil, false
 	}
 	ws.SetReadLimit(streamReadLimit)
+	codec := codecJSON
 	if strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/msgpack") {
 		codec = codecMsgpack
 	}
-	key, secret = r.Header.Get("APCA-API-KEY-ID"), r.Header.Get("APCA-API-SECRET-KEY")
+	cfg := mdsession.Config{
+		Binary:          codec == codecMsgpack,
+		AuthTimeout:     m.cfg.AuthTimeout,
+		WriteTimeout:    streamWriteTimeout,
+		FinalTimeout:    streamFinalTimeout,
+		WriteContext:    m.writeCtx,
+		MaxAuthFailures: maxAuthFailures,
+		Auth:            m.cfg.Auth,
+		Success:         func(msg string) []byte { return ctrlSuccess(codec, msg) },
+		Error:           func(code int, msg string) []byte { return ctrlError(codec, code, msg) },
+	}
+	stream(&cfg, codec)
+	s := mdsession.New(ws, cfg)
+	key, secret := r.Header.Get("APCA-API-KEY-ID"), r.Header.Get("APCA-API-SECRET-KEY")
 	if u, p, ok := r.BasicAuth(); ok && key == "" {
 		key, secret = u, p
 	}
-	return ws, codec, key, secret, true
+	if key != "" || secret != "" {
+		s.Authenticate(key, secret)
+	}
+	return s, true
 }
 
 func (m *Market) addConn(c *streamConn) {
@@ -317,144 +283,25 @@ func (m *Market) publishConnsLocked() {
 	m.fanout.Store(&list)
 }
 
-// send queues a control frame; a full queue marks the client slow.
-func (c *streamConn) send(frame []byte) { c.enqueue(outMsg{ctrl: frame}) }
-
-func (c *streamConn) enqueue(msg outMsg) {
-	select {
-	case c.out <- msg:
-	default:
-		c.markSlow()
-	}
-}
-
-func (c *streamConn) markSlow() { c.once.Do(func() { close(c.slow) }) }
-
 // offer hands a tick batch to the writer without blocking the ticker.
-// The control headroom of the queue is kept for the reader's replies.
 func (c *streamConn) offer(b *batch) {
-	if !c.authed.Load() || c.subs.Load().empty() {
+	if !c.Authed() || c.subs.Load().empty() {
 		return
 	}
-	if len(c.out) >= cap(c.out)-streamControlBuffer {
-		c.markSlow()
-		return
-	}
-	c.enqueue(outMsg{b: b})
+	c.OfferLazy(b)
 }
 
-func (c *streamConn) authenticate(key, secret string) {
-	if c.m.cfg.Auth(key, secret) {
-		c.authed.Store(true)
-		c.send(ctrlSuccess(c.codec, "authenticated"))
-		return
-	}
-	c.fails++
-	c.m.log.Info("market stream auth failed", "key_id", key)
-	c.enqueue(outMsg{ctrl: ctrlError(c.codec, codeAuthFailed, "auth failed"), close: c.fails >= maxAuthFailures})
-}
-
-func (c *streamConn) readLoop() {
-	for {
-		_, data, err := c.ws.Read(context.Background())
-		if err != nil {
-			return
-		}
-		msg, ok := decodeClientMsg(data)
-		if !ok {
-			c.send(ctrlError(c.codec, codeInvalidSyntax, "invalid syntax"))
-			continue
-		}
-		switch msg.Action {
-		case "auth":
-			if c.authed.Load() {
-				c.send(ctrlError(c.codec, codeAlreadyAuthed, "already authenticated"))
-				continue
-			}
-			c.authenticate(msg.Key, msg.Secret)
-		case "subscribe", "unsubscribe":
-			if !c.authed.Load() {
-				c.send(ctrlError(c.codec, codeNotAuthed, "not authenticated"))
-				continue
-			}
-			if msg.Action == "subscribe" && !c.test {
-				for ch := range numChannels {
-					c.m.wakeNamed(msg.channel(ch))
-				}
-			}
-			next := c.subs.Load().apply(msg.Action == "subscribe", msg)
-			c.subs.Store(next)
-			c.send(ctrlSubscription(c.codec, next))
-		default:
-			c.send(ctrlError(c.codec, codeInvalidSyntax, "invalid syntax"))
+// subscribe applies a subscription change and queues its echo.
+func (c *streamConn) subscribe(subscribe bool, msg mdsession.Message) {
+	req := msg.(*clientMsg)
+	if subscribe && !c.test {
+		for ch := range numChannels {
+			c.m.wakeNamed(req.channel(ch))
 		}
 	}
-}
-
-func (c *streamConn) writeLoop() {
-	authTimer := time.NewTimer(c.m.cfg.AuthTimeout)
-	defer authTimer.Stop()
-	var frame []byte
-	var sel []int
-	for {
-		select {
-		case <-c.slow:
-			c.final(codeSlowClient, "slow client")
-			return
-		default:
-		}
-		select {
-		case <-c.m.ctx.Done():
-			_ = c.ws.Close(websocket.StatusGoingAway, "server shutting down")
-			return
-		case <-c.done:
-			_ = c.ws.CloseNow()
-			return
-		case <-c.slow:
-			c.final(codeSlowClient, "slow client")
-			return
-		case <-authTimer.C:
-			if !c.authed.Load() {
-				c.final(codeAuthTimeout, "auth timeout")
-				return
-			}
-		case msg := <-c.out:
-			data := msg.ctrl
-			if msg.b != nil {
-				frame, sel = c.frame(frame[:0], sel[:0], msg.b)
-				if len(sel) == 0 {
-					continue
-				}
-				data = frame
-			}
-			if err := c.write(data, streamWriteTimeout); err != nil {
-				_ = c.ws.CloseNow()
-				return
-			}
-			if msg.close {
-				_ = c.ws.Close(websocket.StatusPolicyViolation, "auth failed")
-				return
-			}
-		}
-	}
-}
-
-// final sends a last error and drops the connection without waiting for
-// the close handshake, which a stalled client would never answer.
-func (c *streamConn) final(code int, msg string) {
-	c.m.log.Info("market stream closed", "code", code, "reason", msg)
-	_ = c.write(ctrlError(c.codec, code, msg), streamFinalTimeout)
-	_ = c.ws.CloseNow()
-}
-
-func (c *streamConn) write(data []byte, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(c.m.writeCtx, timeout)
-	defer cancel()
-	typ := websocket.MessageText
-	if c.codec == codecMsgpack {
-		typ = websocket.MessageBinary
-	}
-	return c.ws.Write(ctx, typ, data)
+	next := c.subs.Load().apply(subscribe, req)
+	c.subs.Store(next)
+	c.Send(ctrlSubscription(c.codec, next))
 }
 
 // frame selects the batch messages this connection subscribed to and
