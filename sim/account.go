@@ -33,9 +33,13 @@ type account struct {
 	startCash  match.Money
 	lastEquity match.Money
 	history    equityHistory
-	// corp are the account's SPLIT and DIV activities, oldest first
-	// (corpactions.go).
-	corp []corpActivity
+	// booked are the activities the broker records on the account
+	// itself, beside the deposit and the engine's FILL and CFEE: the
+	// SPLIT and DIV of corporate actions (corpactions.go), the JNLC of
+	// cash journals and the CSD and CSW of transfers (brokerapi.go), in
+	// the order they were recorded, which is also the order of their
+	// times.
+	booked []bookedActivity
 }
 
 func (s *Server) newAccount(keyID string, secretHash [32]byte, cash float64) *account {
@@ -138,6 +142,57 @@ func (a *account) publish(s *Server, ev []match.Event) {
 	}
 	clear(ev)
 	a.evbuf = ev[:0]
+}
+
+// bookedActivity is an activity the broker booked on an account, with
+// its place among the account's other activities.
+type bookedActivity struct {
+	act alpaca.Activity
+	// at is when it took effect, the time in the activity's id.
+	at time.Time
+	// after is how many engine activities (FILL, CFEE) the account had
+	// when this one was recorded: it comes after those and before the
+	// rest.
+	after int
+	// ms is its event's ULID millisecond on the activity stream: at's,
+	// or the one of the event before it if later, so that an account's
+	// event ids sort as its events happened.
+	ms int64
+}
+
+// book records act on a, effective at at, which is not before the
+// previous booked activity's: the listing finds them by time. The caller
+// holds a.mu, and rings the streams (ringActivities) once it lets go of
+// it.
+func (a *account) book(s *Server, at time.Time, act alpaca.Activity) {
+	log := activityLog{a}
+	prev, _, _ := log.atLocked(log.lastLocked(), false)
+	a.booked = append(a.booked, bookedActivity{act: act, at: at.UTC(), after: a.eng.ActivityCount(), ms: max(at.UnixMilli(), prev)})
+	if a.firmIdx != 0 {
+		s.firm.acts.note(a)
+	}
+}
+
+// bookTime is the time to book an activity happening now on a: now, or
+// the previous booked activity's time if later (a split is applied a
+// little ahead of its instant under a running clock). The caller holds
+// a.mu.
+func (a *account) bookTime(now time.Time) time.Time {
+	now = now.UTC()
+	if n := len(a.booked); n > 0 && a.booked[n-1].at.After(now) {
+		return a.booked[n-1].at
+	}
+	return now
+}
+
+// ringActivities wakes the activity streams of a (its own and, for a
+// Broker API customer, the firm's) after a booked activity, which no
+// trade update announces.
+func (a *account) ringActivities(s *Server) {
+	a.feed.wake()
+	if a.firmIdx != 0 {
+		s.firm.feed.wake()
+	}
 }
 
 func fnv64(s string) uint64 {

@@ -13,22 +13,22 @@ import (
 	"github.com/quantum-alpaca/quantum/sim/match"
 )
 
-// The REST listing of activities merged with the SPLIT and DIV ones of
-// corporate actions, over one account or over every customer of the
-// Broker API firm (issue 9). Each account's activities are its deposit
-// (CSD), its engine activities (FILL, CFEE) and its corporate actions'
-// SPLIT and DIV; they are listed in the order of their time to the
-// millisecond (the time in their id); within a millisecond an account's
-// deposit and engine activities come before its SPLIT and DIV (in
-// ascending order; the mirror in descending), and each kind in the order
-// it was recorded, as the Trading API's listing has always ordered them.
-// Firm-wide, the accounts' listings are merged by time, and activities of
-// one millisecond in several accounts are ordered by account id, so that
-// each account's own listing is a subsequence of the firm's.
+// The REST listing of activities, over one account or over every
+// customer of the Broker API firm (issue 9). Each account's activities
+// are its deposit (CSD), its engine activities (FILL, CFEE) and the ones
+// the broker books on it (account.booked): the SPLIT and DIV of
+// corporate actions, the JNLC of cash journals, the CSD and CSW of
+// transfers. They are listed in the order of their time to the
+// millisecond (the time in their id); within a millisecond, in the order
+// they were recorded (the mirror in descending order), which is the
+// order of the activity stream. Firm-wide, the accounts' listings are
+// merged by time, and activities of one millisecond in several accounts
+// are ordered by account id, so that each account's own listing is a
+// subsequence of the firm's.
 //
 // No list is copied: each account is read in place through a cursor, the
-// deposit and engine activities by number, the SPLIT and DIV ones from
-// the account's own slice, and a heap merges the cursors. A page of k
+// deposit and engine activities by number, the booked ones from the
+// account's own slice, and a heap merges the cursors. A page of k
 // activities over A accounts with n activities each costs O(A log n) to
 // place the cursors (time window and page_token by binary search, under
 // each account's lock in turn), O(A) more to find a page_token's account
@@ -38,7 +38,10 @@ import (
 
 // actFilter is what an activity listing keeps.
 type actFilter struct {
-	fill, fee, cash, split, div bool
+	// types are the activity types kept, nil for all; trade and
+	// nonTrade narrow them to FILL, or to all but FILL (category).
+	types           map[string]bool
+	trade, nonTrade bool
 	// after and until bound the activities' times, both excluded; zero
 	// is no bound.
 	after, until time.Time
@@ -47,38 +50,46 @@ type actFilter struct {
 	token        string
 }
 
+// keeps reports whether f keeps activities of type typ.
+func (f *actFilter) keeps(typ string) bool {
+	if f.trade && typ != "FILL" || f.nonTrade && typ == "FILL" {
+		return false
+	}
+	return f.types == nil || f.types[typ]
+}
+
+// bookedTypes are the types of the activities an account's booked list
+// holds.
+var bookedTypes = []string{"SPLIT", "DIV", "JNLC", "CSD", "CSW"}
+
 // parseActFilter reads the listing's parameters: the type (path) or
 // activity_types, category, direction, page_size, page_token, and after
 // and until or date. It answers the request itself when one is invalid.
 func parseActFilter(w http.ResponseWriter, r *http.Request) (actFilter, bool) {
 	q := r.URL.Query()
-	f := actFilter{fill: true, fee: true, cash: true, split: true, div: true, token: q.Get("page_token")}
+	f := actFilter{token: q.Get("page_token")}
 	types := q.Get("activity_types")
 	if t := r.PathValue("type"); t != "" {
 		types = t
 	}
 	if types != "" {
-		f.fill, f.fee, f.cash, f.split, f.div = false, false, false, false, false
+		f.types = map[string]bool{}
 		for _, t := range strings.Split(types, ",") {
-			switch strings.ToUpper(strings.TrimSpace(t)) {
-			case "FILL":
-				f.fill = true
-			case "CSD", "TRANS", "JNLC":
-				f.cash = true
-			case "CFEE", "FEE":
-				f.fee = true
-			case "SPLIT":
-				f.split = true
-			case "DIV":
-				f.div = true
+			switch t = strings.ToUpper(strings.TrimSpace(t)); t {
+			case "TRANS": // cash transactions, in and out
+				f.types["CSD"], f.types["CSW"] = true, true
+			case "FEE":
+				f.types["CFEE"] = true
+			default:
+				f.types[t] = true
 			}
 		}
 	}
 	switch q.Get("category") {
 	case "trade_activity":
-		f.cash, f.fee, f.split, f.div = false, false, false, false
+		f.trade = true
 	case "non_trade_activity":
-		f.fill = false
+		f.nonTrade = true
 	}
 	var ok bool
 	if f.size, ok = queryInt(w, q, "page_size", 1, 100); !ok {
@@ -118,8 +129,13 @@ func (f *actFilter) within(t time.Time) bool {
 type actKey struct {
 	ms   int64  // the time in its id
 	acct string // its account's id
-	corp bool   // a SPLIT or DIV, after the others of its millisecond
-	idx  int    // its number among its account's activities of its kind
+	// pos, booked and idx order an account's activities of one
+	// millisecond as they were recorded: base item j is (j, false, j),
+	// booked item k, recorded after the engine's first n activities
+	// (base items up to n), is (n, true, k).
+	pos    int
+	booked bool
+	idx    int
 }
 
 func (k actKey) compare(o actKey) int {
@@ -129,8 +145,11 @@ func (k actKey) compare(o actKey) int {
 	if c := strings.Compare(k.acct, o.acct); c != 0 {
 		return c
 	}
-	if k.corp != o.corp {
-		if k.corp {
+	if c := cmp.Compare(k.pos, o.pos); c != 0 {
+		return c
+	}
+	if k.booked != o.booked {
+		if k.booked {
 			return 1
 		}
 		return -1
@@ -140,11 +159,11 @@ func (k actKey) compare(o actKey) int {
 
 // actCursor reads one account's activities still to list: base items
 // [b0, b1), base item 0 being the deposit and base item j the engine's
-// activity j-1, and SPLIT and DIV items [c0, c1) of corp, the account's
-// as the listing began. Its methods are called with a.mu held.
+// activity j-1, and booked items [c0, c1) of booked, the account's as the
+// listing began. Its methods are called with a.mu held.
 type actCursor struct {
 	a      *account
-	corp   []corpActivity
+	booked []bookedActivity
 	b0, b1 int
 	c0, c1 int
 	head   actKey // the next to list; valid while !done()
@@ -158,11 +177,12 @@ func (c *actCursor) baseTime(j int) time.Time {
 }
 
 func (c *actCursor) baseKey(j int) actKey {
-	return actKey{ms: c.baseTime(j).UnixMilli(), acct: c.a.id, idx: j}
+	return actKey{ms: c.baseTime(j).UnixMilli(), acct: c.a.id, pos: j, idx: j}
 }
 
-func (c *actCursor) corpKey(k int) actKey {
-	return actKey{ms: c.corp[k].at.UnixMilli(), acct: c.a.id, corp: true, idx: k}
+func (c *actCursor) bookedKey(k int) actKey {
+	b := &c.booked[k]
+	return actKey{ms: b.at.UnixMilli(), acct: c.a.id, pos: b.after, booked: true, idx: k}
 }
 
 func (c *actCursor) done() bool { return c.b0 >= c.b1 && c.c0 >= c.c1 }
@@ -170,61 +190,57 @@ func (c *actCursor) done() bool { return c.b0 >= c.b1 && c.c0 >= c.c1 }
 // newActCursor places a cursor on a's activities that f keeps, after (in
 // f's direction) the activity of key from, if any. The caller holds a.mu.
 func newActCursor(a *account, f *actFilter, from *actKey) *actCursor {
-	c := &actCursor{a: a, corp: a.corp[:len(a.corp):len(a.corp)]}
-	c.b1, c.c1 = 1+a.eng.ActivityCount(), len(c.corp)
+	c := &actCursor{a: a, booked: a.booked[:len(a.booked):len(a.booked)]}
+	c.b1, c.c1 = 1+a.eng.ActivityCount(), len(c.booked)
 	// Kinds the filter drops altogether.
-	if !f.cash {
+	if !f.keeps("CSD") {
 		c.b0 = 1
 	}
-	if !f.fill && !f.fee {
+	if !f.keeps("FILL") && !f.keeps("CFEE") {
 		c.b1 = min(c.b1, 1)
 	}
-	if !f.split && !f.div {
+	if !slices.ContainsFunc(bookedTypes, f.keeps) {
 		c.c1 = 0
 	}
 	// The time window: times grow with the number.
 	n, m := c.b1, c.c1
 	if !f.after.IsZero() {
 		c.b0 = max(c.b0, sort.Search(n, func(j int) bool { return c.baseTime(j).After(f.after) }))
-		c.c0 = sort.Search(m, func(k int) bool { return c.corp[k].at.After(f.after) })
+		c.c0 = sort.Search(m, func(k int) bool { return c.booked[k].at.After(f.after) })
 	}
 	if !f.until.IsZero() {
 		c.b1 = sort.Search(n, func(j int) bool { return !c.baseTime(j).Before(f.until) })
-		c.c1 = sort.Search(m, func(k int) bool { return !c.corp[k].at.Before(f.until) })
+		c.c1 = sort.Search(m, func(k int) bool { return !c.booked[k].at.Before(f.until) })
 	}
 	if from != nil {
 		if f.asc {
 			c.b0 = max(c.b0, sort.Search(n, func(j int) bool { return c.baseKey(j).compare(*from) > 0 }))
-			c.c0 = max(c.c0, sort.Search(m, func(k int) bool { return c.corpKey(k).compare(*from) > 0 }))
+			c.c0 = max(c.c0, sort.Search(m, func(k int) bool { return c.bookedKey(k).compare(*from) > 0 }))
 		} else {
 			c.b1 = min(c.b1, sort.Search(n, func(j int) bool { return c.baseKey(j).compare(*from) >= 0 }))
-			c.c1 = min(c.c1, sort.Search(m, func(k int) bool { return c.corpKey(k).compare(*from) >= 0 }))
+			c.c1 = min(c.c1, sort.Search(m, func(k int) bool { return c.bookedKey(k).compare(*from) >= 0 }))
 		}
 	}
 	c.settle(f)
 	return c
 }
 
-// keepBase and keepCorp report whether f keeps base item j, corp item k.
+// keepBase and keepBooked report whether f keeps base item j, booked
+// item k.
 func (c *actCursor) keepBase(f *actFilter, j int) bool {
 	if j == 0 {
-		return f.cash
+		return f.keeps("CSD")
 	}
-	if f.fill && f.fee {
+	fill, fee := f.keeps("FILL"), f.keeps("CFEE")
+	if fill && fee {
 		return true
 	}
-	fee := c.a.eng.ActivityAt(j - 1).Fee
-	return fee && f.fee || !fee && f.fill
+	isFee := c.a.eng.ActivityAt(j - 1).Fee
+	return isFee && fee || !isFee && fill
 }
 
-func (c *actCursor) keepCorp(f *actFilter, k int) bool {
-	switch c.corp[k].act.ActivityType {
-	case "SPLIT":
-		return f.split
-	case "DIV":
-		return f.div
-	}
-	return false
+func (c *actCursor) keepBooked(f *actFilter, k int) bool {
+	return f.keeps(c.booked[k].act.ActivityType)
 }
 
 // settle skips the items f drops at the end the listing reads from and
@@ -234,14 +250,14 @@ func (c *actCursor) settle(f *actFilter) {
 		for c.b0 < c.b1 && !c.keepBase(f, c.b0) {
 			c.b0++
 		}
-		for c.c0 < c.c1 && !c.keepCorp(f, c.c0) {
+		for c.c0 < c.c1 && !c.keepBooked(f, c.c0) {
 			c.c0++
 		}
 	} else {
 		for c.b0 < c.b1 && !c.keepBase(f, c.b1-1) {
 			c.b1--
 		}
-		for c.c0 < c.c1 && !c.keepCorp(f, c.c1-1) {
+		for c.c0 < c.c1 && !c.keepBooked(f, c.c1-1) {
 			c.c1--
 		}
 	}
@@ -255,14 +271,14 @@ func (c *actCursor) settle(f *actFilter) {
 			bk = c.baseKey(c.b0)
 		}
 		if hasC {
-			ck = c.corpKey(c.c0)
+			ck = c.bookedKey(c.c0)
 		}
 	} else {
 		if hasB {
 			bk = c.baseKey(c.b1 - 1)
 		}
 		if hasC {
-			ck = c.corpKey(c.c1 - 1)
+			ck = c.bookedKey(c.c1 - 1)
 		}
 	}
 	switch {
@@ -281,8 +297,8 @@ func (c *actCursor) settle(f *actFilter) {
 func (c *actCursor) take(f *actFilter) alpaca.Activity {
 	var out alpaca.Activity
 	switch k := c.head; {
-	case k.corp:
-		out = c.corp[k.idx].act
+	case k.booked:
+		out = c.booked[k.idx].act
 		if f.asc {
 			c.c0++
 		} else {
@@ -319,7 +335,7 @@ func findActivity(a *account, id string) (actKey, bool) {
 		return actKey{}, false
 	}
 	ms := t.UnixMilli()
-	c := &actCursor{a: a, corp: a.corp}
+	c := &actCursor{a: a, booked: a.booked}
 	if id == depositID(a) {
 		return c.baseKey(0), true
 	}
@@ -338,12 +354,12 @@ func findActivity(a *account, id string) (actKey, bool) {
 			}
 		}
 	}
-	for k := sort.Search(len(c.corp), func(k int) bool { return c.corp[k].at.UnixMilli() >= ms }); k < len(c.corp); k++ {
-		if c.corp[k].at.UnixMilli() != ms {
+	for k := sort.Search(len(c.booked), func(k int) bool { return c.booked[k].at.UnixMilli() >= ms }); k < len(c.booked); k++ {
+		if c.booked[k].at.UnixMilli() != ms {
 			break
 		}
-		if c.corp[k].act.ID == id {
-			return c.corpKey(k), true
+		if c.booked[k].act.ID == id {
+			return c.bookedKey(k), true
 		}
 	}
 	return actKey{}, false
@@ -425,4 +441,34 @@ func listActivities(w http.ResponseWriter, f *actFilter, accts []*account) ([]li
 		}
 	}
 	return out, true
+}
+
+// getAccountActivities serves GET /v2/account/activities[/{type}]: the
+// fills, fees and deposit of getActivities, merged with the activities
+// booked on the account (SPLIT and DIV of corporate actions; a Trading
+// API account has no journals or transfers) in time order. Without any
+// booked it is getActivities itself; with some it is listActivities over
+// the account, whose order is getActivities' with each booked activity
+// among the others of its millisecond as it was recorded.
+func (s *Server) getAccountActivities(w http.ResponseWriter, r *http.Request, a *account) {
+	a.mu.Lock()
+	n := len(a.booked)
+	a.mu.Unlock()
+	if n == 0 {
+		s.getActivities(w, r, a)
+		return
+	}
+	f, ok := parseActFilter(w, r)
+	if !ok {
+		return
+	}
+	list, ok := listActivities(w, &f, []*account{a})
+	if !ok {
+		return
+	}
+	out := make([]alpaca.Activity, len(list))
+	for i := range list {
+		out[i] = list[i].Activity
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -14,9 +14,10 @@ import (
 // an account's activities (the CSD of its starting cash, then every FILL
 // and CFEE) as server-sent events, replayed from since or since_id and
 // then live, until until or until_id is reached or the client goes away,
-// with a comment line as heartbeat while idle. The SPLIT and DIV
-// activities of corporate actions (corpactions.go) are on it too, where
-// they happened among the others. Alpaca serves this stream
+// with a comment line as heartbeat while idle. The activities the broker
+// books on an account (account.booked: SPLIT and DIV of corporate
+// actions, JNLC of journals, CSD and CSW of transfers) are on it too,
+// where they happened among the others. Alpaca serves this stream
 // on the Broker API; the simulator serves it to a Trading API account
 // with that account's keys, and to a Broker API firm: every customer
 // account's activities on one stream, or one customer's with account_id.
@@ -68,10 +69,10 @@ type activitySource interface {
 }
 
 // activityLog is one account's activities as a source: 1 is the deposit,
-// then the engine's activities and the SPLIT and DIV ones of corporate
-// actions, in the order they were recorded. The ULID millisecond is the
-// event's time, or that of the SPLIT or DIV before it if later (a split
-// is applied a little ahead of its instant under a running clock).
+// then the engine's activities and the booked ones, in the order they
+// were recorded. The ULID millisecond is the event's time, or that of the
+// booked activity before it if later (a split is applied a little ahead
+// of its instant under a running clock).
 type activityLog struct{ a *account }
 
 func (l activityLog) last() uint64 {
@@ -81,7 +82,7 @@ func (l activityLog) last() uint64 {
 }
 
 func (l activityLog) lastLocked() uint64 {
-	return uint64(l.a.eng.ActivityCount()) + uint64(len(l.a.corp)) + 1
+	return uint64(l.a.eng.ActivityCount()) + uint64(len(l.a.booked)) + 1
 }
 
 func (l activityLog) at(seq uint64, full bool) (int64, time.Time, activityEvent) {
@@ -90,8 +91,8 @@ func (l activityLog) at(seq uint64, full bool) (int64, time.Time, activityEvent)
 	return l.atLocked(seq, full)
 }
 
-// corpPos is the event number of the account's corp activity k.
-func (l activityLog) corpPos(k int) uint64 { return 2 + uint64(l.a.corp[k].after) + uint64(k) }
+// bookedPos is the event number of the account's booked activity k.
+func (l activityLog) bookedPos(k int) uint64 { return 2 + uint64(l.a.booked[k].after) + uint64(k) }
 
 // atLocked is at for a caller that holds a.mu.
 func (l activityLog) atLocked(seq uint64, full bool) (int64, time.Time, activityEvent) {
@@ -103,10 +104,10 @@ func (l activityLog) atLocked(seq uint64, full bool) (int64, time.Time, activity
 		}
 		return t.UnixMilli(), t, l.event(seq, t.UnixMilli(), t, depositActivity(a, t.Format("20060102150405000")+"::"+a.id))
 	}
-	// j corp activities come before seq.
-	j := sort.Search(len(a.corp), func(k int) bool { return l.corpPos(k) >= seq })
-	if j < len(a.corp) && l.corpPos(j) == seq {
-		c := &a.corp[j]
+	// j booked activities come before seq.
+	j := sort.Search(len(a.booked), func(k int) bool { return l.bookedPos(k) >= seq })
+	if j < len(a.booked) && l.bookedPos(j) == seq {
+		c := &a.booked[j]
 		if !full {
 			return c.ms, c.at, activityEvent{}
 		}
@@ -116,7 +117,7 @@ func (l activityLog) atLocked(seq uint64, full bool) (int64, time.Time, activity
 	t := act.Time.Time()
 	ms := t.UnixMilli()
 	if j > 0 {
-		ms = max(ms, a.corp[j-1].ms)
+		ms = max(ms, a.booked[j-1].ms)
 	}
 	if !full {
 		return ms, t, activityEvent{}
@@ -135,13 +136,13 @@ func (l activityLog) firstFrom(t time.Time) uint64 {
 	if !a.created.Before(t) {
 		return 1
 	}
-	// The engine's first activity from t, after the corp activities
-	// recorded before it, unless a corp activity from t comes first.
+	// The engine's first activity from t, after the booked activities
+	// recorded before it, unless a booked activity from t comes first.
 	e := a.eng.FirstActivityFrom(t)
-	n := sort.Search(len(a.corp), func(k int) bool { return a.corp[k].after > e })
+	n := sort.Search(len(a.booked), func(k int) bool { return a.booked[k].after > e })
 	seq := 2 + uint64(e) + uint64(n)
-	if k := sort.Search(len(a.corp), func(k int) bool { return !a.corp[k].at.Before(t) }); k < len(a.corp) {
-		seq = min(seq, l.corpPos(k))
+	if k := sort.Search(len(a.booked), func(k int) bool { return !a.booked[k].at.Before(t) }); k < len(a.booked) {
+		seq = min(seq, l.bookedPos(k))
 	}
 	return seq
 }

@@ -233,9 +233,9 @@ func (s *Server) firmAccount(h func(http.ResponseWriter, *http.Request, *account
 
 // customerActivities serves GET /v1/accounts/activities[/{type}]: the
 // activities of the customer named by account_id, or without it of every
-// customer of the firm, merged in time order (activitylist.go), SPLIT and
-// DIV activities of corporate actions included; each item carries its
-// account_id, as Alpaca's Broker API's do.
+// customer of the firm, merged in time order (activitylist.go), the
+// booked ones (SPLIT, DIV, JNLC, CSD and CSW) included; each item carries
+// its account_id, as Alpaca's Broker API's do.
 func (s *Server) customerActivities(w http.ResponseWriter, r *http.Request) {
 	var accts []*account
 	if id := r.URL.Query().Get("account_id"); id != "" {
@@ -580,23 +580,38 @@ func (s *Server) closeCustomer(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// move credits amount (negative: debits) to the customer's cash. The
-// account's last equity moves with it, so that funding does not show as
-// the day's profit.
-func move(c *customer, amount match.Money) error {
+// move credits amount (negative: debits) to the customer's cash and
+// books the activity that records it (issue 9): of type typ (JNLC, CSD or
+// CSW), net amount amount, executed, its id made of its time and of ref,
+// the journal's or transfer's id, and the account's, so that the two
+// sides of a journal differ. The account's last equity moves with it, so
+// that funding does not show as the day's profit.
+func (s *Server) move(c *customer, amount match.Money, typ, ref, desc string) error {
 	a := c.a
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if err := a.eng.Deposit(amount); err != nil {
+		a.mu.Unlock()
 		return err
 	}
 	a.lastEquity += amount
+	at := a.bookTime(s.now())
+	net := amount.Decimal()
+	a.book(s, at, alpaca.Activity{
+		ID: activityID(at, ref, a.id), ActivityType: typ, Date: at.In(newYork).Format(time.DateOnly),
+		NetAmount: &net, Description: desc, Status: "executed",
+	})
+	a.mu.Unlock()
+	a.ringActivities(s)
 	return nil
 }
 
 // createJournal serves POST /v1/journals for cash journals (JNLC)
 // between the firm's own account and its customers, or between two
-// customers. They settle at once, as sandbox journals under the limit do.
+// customers. They settle at once, as sandbox journals under the limit do,
+// and each customer side gets its JNLC activity: net amount negative on
+// the source, positive on the destination. The firm's own account is an
+// id only, with no cash, activities or listing of its own, so its side
+// records none.
 func (s *Server) createJournal(w http.ResponseWriter, r *http.Request) {
 	var req alpaca.JournalRequest
 	if !decodeBody(w, r, &req) {
@@ -620,6 +635,7 @@ func (s *Server) createJournal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := s.firm
+	jid := newUUID()
 	var from, to *customer
 	for _, side := range []struct {
 		id  string
@@ -635,20 +651,27 @@ func (s *Server) createJournal(w http.ResponseWriter, r *http.Request) {
 		}
 		*side.dst = c
 	}
+	desc := func(dir, other string) string {
+		d := "cash journal " + jid + " " + dir + " account " + other
+		if req.Description != "" {
+			d += ": " + req.Description
+		}
+		return d
+	}
 	if from != nil {
-		if err := move(from, -amount); err != nil {
+		if err := s.move(from, -amount, "JNLC", jid, desc("to", req.ToAccount)); err != nil {
 			writeError(w, http.StatusForbidden, codeForbidden, "the amount requested to move is not available", nil)
 			return
 		}
 	}
 	if to != nil {
-		_ = move(to, amount) // a credit cannot fail
+		_ = s.move(to, amount, "JNLC", jid, desc("from", req.FromAccount)) // a credit cannot fail
 	}
 	now := s.now()
 	day := now.In(newYork).Format(time.DateOnly)
 	net := amount.Decimal()
 	j := &alpaca.Journal{
-		ID: newUUID(), EntryType: alpaca.JournalCash, FromAccount: req.FromAccount, ToAccount: req.ToAccount,
+		ID: jid, EntryType: alpaca.JournalCash, FromAccount: req.FromAccount, ToAccount: req.ToAccount,
 		Status: alpaca.JournalExecuted, SettleDate: &day, SystemDate: &day, NetAmount: &net,
 		Description: req.Description,
 	}
@@ -724,8 +747,10 @@ func (s *Server) cancelJournal(w http.ResponseWriter, r *http.Request) {
 }
 
 // createTransfer serves POST /v1/accounts/{account_id}/transfers for ACH
-// deposits and withdrawals, which complete at once. The sandbox's ACH
-// relationships are not modelled: any relationship_id is accepted.
+// deposits and withdrawals, which complete at once, each with its
+// activity: a CSD for a deposit, a CSW (net amount negative) for a
+// withdrawal. The sandbox's ACH relationships are not modelled: any
+// relationship_id is accepted.
 func (s *Server) createTransfer(w http.ResponseWriter, r *http.Request) {
 	c := s.firm.customer(r.PathValue("account_id"))
 	if c == nil {
@@ -755,16 +780,19 @@ func (s *Server) createTransfer(w http.ResponseWriter, r *http.Request) {
 		invalid(w, "amount must have at most 2 decimals")
 		return
 	}
+	tid := newUUID()
+	typ, desc := "CSD", "ACH deposit, transfer "+tid
 	if req.Direction == alpaca.TransferOutgoing {
 		amount = -amount
+		typ, desc = "CSW", "ACH withdrawal, transfer "+tid
 	}
-	if err := move(c, amount); err != nil {
+	if err := s.move(c, amount, typ, tid, desc); err != nil {
 		writeError(w, http.StatusForbidden, codeForbidden, "insufficient funds for the withdrawal", nil)
 		return
 	}
 	now := s.now().UTC()
 	t := &alpaca.Transfer{
-		ID: newUUID(), AccountID: c.a.id, Type: "ach", Status: alpaca.TransferComplete,
+		ID: tid, AccountID: c.a.id, Type: "ach", Status: alpaca.TransferComplete,
 		Amount: req.Amount, Direction: req.Direction, CreatedAt: now, UpdatedAt: &now,
 	}
 	if req.RelationshipID != "" {

@@ -149,7 +149,7 @@ func (s *Server) split(ev caEvent) {
 			if act.Type == market.ReverseSplit {
 				kind = "reverse"
 			}
-			a.addCorpActivity(s, ev.at, alpaca.Activity{
+			a.book(s, ev.at, alpaca.Activity{
 				ID: activityID(ev.at, act.ID, a.id), ActivityType: "SPLIT", Date: act.Ex.Format(time.DateOnly),
 				Symbol: act.Symbol, Qty: &qty, NetAmount: &zero, Status: "executed",
 				Description: fmt.Sprintf("%s split %d:%d, %s shares became %s", kind, act.NewRate, act.OldRate, before, after),
@@ -215,7 +215,7 @@ func (s *Server) payDividend(ev caEvent) {
 		rate := decimal.New(e.act.CashCents, -2)
 		e.a.mu.Lock()
 		e.a.eng.CreditCash(amount)
-		e.a.addCorpActivity(s, ev.at, alpaca.Activity{
+		e.a.book(s, ev.at, alpaca.Activity{
 			ID: activityID(ev.at, e.act.ID, e.a.id), ActivityType: "DIV", Date: e.act.Payable.Format(time.DateOnly),
 			Symbol: e.act.Symbol, Qty: &qty, PerShareAmount: &rate, NetAmount: &net, Status: "executed",
 			Description: fmt.Sprintf("cash dividend of $%s a share on %s shares", rate.StringFixed(2), e.qty),
@@ -225,43 +225,6 @@ func (s *Server) payDividend(ev caEvent) {
 	}
 	clear(s.corp.pending[len(keep):])
 	s.corp.pending = keep
-}
-
-// corpActivity is a SPLIT or DIV activity of an account, with its place
-// among the account's other activities for the activity stream.
-type corpActivity struct {
-	act alpaca.Activity
-	// at is when the action took effect, the time in the activity's id.
-	at time.Time
-	// after is how many engine activities (FILL, CFEE) the account had
-	// when this one was recorded: it comes after those and before the
-	// rest.
-	after int
-	// ms is its event's ULID millisecond on the activity stream: at's,
-	// or the one of the event before it if later, so that an account's
-	// event ids sort as its events happened.
-	ms int64
-}
-
-// addCorpActivity records a SPLIT or DIV activity of a, effective at at.
-// The caller holds a.mu, and rings the streams once it lets go of it.
-func (a *account) addCorpActivity(s *Server, at time.Time, act alpaca.Activity) {
-	log := activityLog{a}
-	prev, _, _ := log.atLocked(log.lastLocked(), false)
-	a.corp = append(a.corp, corpActivity{act: act, at: at.UTC(), after: a.eng.ActivityCount(), ms: max(at.UnixMilli(), prev)})
-	if a.firmIdx != 0 {
-		s.firm.acts.note(a)
-	}
-}
-
-// ringActivities wakes the activity streams of a (its own and, for a
-// Broker API customer, the firm's) after a SPLIT or DIV activity, which
-// no trade update announces.
-func (a *account) ringActivities(s *Server) {
-	a.feed.wake()
-	if a.firmIdx != 0 {
-		s.firm.feed.wake()
-	}
 }
 
 // corpLoop applies the actions under a running clock, each a lead of two
@@ -303,35 +266,6 @@ func (s *Server) nextCorporateAction(t time.Time) (time.Time, bool) {
 	}
 	c.nextAt, c.nextFrom, c.nextOK = caInstant(d), t, ok
 	return c.nextAt, ok
-}
-
-// getAccountActivities serves GET /v2/account/activities[/{type}]: the
-// fills, fees and deposit of getActivities, merged with the account's
-// SPLIT and DIV activities in time order. Without any of the latter it
-// is getActivities itself; with them it is listActivities over the
-// account, whose order is getActivities' with each SPLIT and DIV after
-// the other activities of its millisecond.
-func (s *Server) getAccountActivities(w http.ResponseWriter, r *http.Request, a *account) {
-	a.mu.Lock()
-	n := len(a.corp)
-	a.mu.Unlock()
-	if n == 0 {
-		s.getActivities(w, r, a)
-		return
-	}
-	f, ok := parseActFilter(w, r)
-	if !ok {
-		return
-	}
-	list, ok := listActivities(w, &f, []*account{a})
-	if !ok {
-		return
-	}
-	out := make([]alpaca.Activity, len(list))
-	for i := range list {
-		out[i] = list[i].Activity
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // idStamp is the time part of an activity id, which orders as the time.

@@ -134,8 +134,10 @@ func TestFirmActivities(t *testing.T) {
 	for _, a := range asc {
 		ok := false
 		switch a.Type {
-		case "CSD":
-			ok = strings.HasSuffix(a.ID, "::"+a.AccountID)
+		case "CSD": // the starting deposit, or the third's transfer
+			ok = strings.HasSuffix(a.ID, "::"+a.AccountID) || a.AccountID == ids[2]
+		case "JNLC": // the journals of the first two
+			ok = a.AccountID == ids[0] || a.AccountID == ids[1]
 		case "FILL":
 			ok = owner[a.OrderID] == a.AccountID
 		case "SPLIT":

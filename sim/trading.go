@@ -479,7 +479,7 @@ func (s *Server) getActivities(w http.ResponseWriter, r *http.Request, a *accoun
 			switch strings.ToUpper(strings.TrimSpace(t)) {
 			case "FILL":
 				wantFill = true
-			case "CSD", "TRANS", "JNLC":
+			case "CSD", "TRANS": // the deposit; JNLC is a journal's, and a Trading API account has none
 				wantCash = true
 			case "CFEE", "FEE":
 				wantFee = true
