@@ -3,6 +3,7 @@ package sim
 import (
 	"cmp"
 	"container/heap"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -65,7 +66,11 @@ var bookedTypes = []string{"SPLIT", "DIV", "JNLC", "CSD", "CSW"}
 // parseActFilter reads the listing's parameters: the type (path) or
 // activity_types, category, direction, page_size, page_token, and after
 // and until or date. It answers the request itself when one is invalid.
-func parseActFilter(w http.ResponseWriter, r *http.Request) (actFilter, bool) {
+// With unpaged, a date lifts page_size's maximum of 100 and its default
+// is every activity of the day, as the Broker API's route does
+// (broker.yaml: "If date is specified, the default behavior is to return
+// all results, and there is no maximum page size").
+func parseActFilter(w http.ResponseWriter, r *http.Request, unpaged bool) (actFilter, bool) {
 	q := r.URL.Query()
 	f := actFilter{token: q.Get("page_token")}
 	types := q.Get("activity_types")
@@ -91,12 +96,16 @@ func parseActFilter(w http.ResponseWriter, r *http.Request) (actFilter, bool) {
 	case "non_trade_activity":
 		f.nonTrade = true
 	}
+	maxSize, defSize := 100, 100
+	if unpaged && q.Get("date") != "" {
+		maxSize, defSize = math.MaxInt, math.MaxInt
+	}
 	var ok bool
-	if f.size, ok = queryInt(w, q, "page_size", 1, 100); !ok {
+	if f.size, ok = queryInt(w, q, "page_size", 1, maxSize); !ok {
 		return f, false
 	}
 	if f.size == 0 {
-		f.size = 100
+		f.size = defSize
 	}
 	switch q.Get("direction") {
 	case "", "desc":
@@ -458,7 +467,7 @@ func (s *Server) getAccountActivities(w http.ResponseWriter, r *http.Request, a 
 		s.getActivities(w, r, a)
 		return
 	}
-	f, ok := parseActFilter(w, r)
+	f, ok := parseActFilter(w, r, false)
 	if !ok {
 		return
 	}

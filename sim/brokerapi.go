@@ -235,7 +235,8 @@ func (s *Server) firmAccount(h func(http.ResponseWriter, *http.Request, *account
 // activities of the customer named by account_id, or without it of every
 // customer of the firm, merged in time order (activitylist.go), the
 // booked ones (SPLIT, DIV, JNLC, CSD and CSW) included; each item carries
-// its account_id, as Alpaca's Broker API's do.
+// its account_id, as Alpaca's Broker API's do. With date, every activity
+// of the day comes in one page unless page_size says otherwise.
 func (s *Server) customerActivities(w http.ResponseWriter, r *http.Request) {
 	var accts []*account
 	if id := r.URL.Query().Get("account_id"); id != "" {
@@ -253,7 +254,7 @@ func (s *Server) customerActivities(w http.ResponseWriter, r *http.Request) {
 		}
 		s.firm.mu.Unlock()
 	}
-	f, ok := parseActFilter(w, r)
+	f, ok := parseActFilter(w, r, true)
 	if !ok {
 		return
 	}

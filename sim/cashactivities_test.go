@@ -337,6 +337,44 @@ func TestCashActivities(t *testing.T) {
 	})
 }
 
+// With date, the Broker API's activity route answers every activity of
+// the day in one page and takes a page_size over 100, as broker.yaml
+// says; without date the default and the maximum stay 100 (issue 9).
+func TestBrokerActivitiesByDateUnpaged(t *testing.T) {
+	srv := simtest.Start(t, sim.Config{Seed: 21, Clock: sim.NewSteppedClock(caStart), BrokerKey: firmKey, BrokerSecret: firmSecret})
+	spec := specRouter(t, "broker", srv.URL)
+	call := func(method, path string, body any, want int) []any {
+		t.Helper()
+		out, _ := brokerSpecCall(t, spec, srv.URL, method, path, body, want, false).([]any)
+		return out
+	}
+	raw := brokerSpecCall(t, spec, srv.URL, "POST", "/v1/accounts", customerApplication("unpaged@example.com"), http.StatusOK, false)
+	id, _ := raw.(map[string]any)["id"].(string)
+	const n = 120
+	for range n {
+		brokerSpecCall(t, spec, srv.URL, "POST", "/v1/journals", map[string]any{"entry_type": "JNLC",
+			"from_account": srv.FirmAccountID(), "to_account": id, "amount": "1"}, http.StatusOK, false)
+	}
+	day := caStart.In(newYork).Format(time.DateOnly)
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{
+		{"?date=" + day, n + 1},
+		{"?date=" + day + "&page_size=150", n + 1},
+		{"?date=" + day + "&page_size=7", 7},
+		{"/JNLC?date=" + day, n},
+		{"?account_id=" + id + "&date=" + day, n + 1},
+		{"", 100},
+		{"?page_size=100", 100},
+	} {
+		if got := call("GET", "/v1/accounts/activities"+tc.query, nil, http.StatusOK); len(got) != tc.want {
+			t.Errorf("%s: %d activities, want %d", tc.query, len(got), tc.want)
+		}
+	}
+	call("GET", "/v1/accounts/activities?page_size=101", nil, http.StatusUnprocessableEntity)
+}
+
 // On the Trading API, JNLC names journals, which a Trading API account
 // has none of: its starting deposit is a CSD (issue 9).
 func TestTradingActivitiesJNLC(t *testing.T) {
