@@ -185,9 +185,12 @@ func TestBrokerResponsesMatchAlpacaOpenAPI(t *testing.T) {
 	call("GET", p+"/positions/AAPL", nil, 200, true)
 
 	// Account activities (issue 9): firm-wide without account_id, each
-	// item naming its account; one customer's with it; by type.
+	// item naming its account; one customer's with it; by type, the
+	// journal's JNLC and the transfer's CSD among them.
+	seen := map[string]bool{}
 	for _, path := range []string{"/v1/accounts/activities", "/v1/accounts/activities?direction=asc&page_size=2",
-		"/v1/accounts/activities?account_id=" + id, "/v1/accounts/activities/FILL", "/v1/accounts/activities/CSD?account_id=" + id} {
+		"/v1/accounts/activities?account_id=" + id, "/v1/accounts/activities/FILL", "/v1/accounts/activities/CSD?account_id=" + id,
+		"/v1/accounts/activities/JNLC", "/v1/accounts/activities/JNLC?account_id=" + id} {
 		items, _ := call("GET", path, nil, 200, true).([]any)
 		if len(items) == 0 {
 			t.Errorf("GET %s: no activities", path)
@@ -196,7 +199,16 @@ func TestBrokerResponsesMatchAlpacaOpenAPI(t *testing.T) {
 			if field(it, "account_id") != id {
 				t.Errorf("GET %s: %v, want account_id %s", path, it, id)
 			}
+			switch typ, net := field(it, "activity_type"), field(it, "net_amount"); {
+			case typ == "JNLC" && net == "1000":
+				seen["JNLC"] = true
+			case typ == "CSD" && net == "250" && strings.Contains(field(it, "description"), "transfer"):
+				seen["CSD"] = true
+			}
 		}
+	}
+	if !seen["JNLC"] || !seen["CSD"] {
+		t.Errorf("listed a JNLC of the journal: %t, a CSD of the transfer: %t", seen["JNLC"], seen["CSD"])
 	}
 
 	// Corporate-action announcements (issue 9 item 6), at their Broker API
