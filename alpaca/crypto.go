@@ -54,10 +54,16 @@ type CryptoOrderbookEntry struct {
 
 // CryptoOrderbook is a crypto pair's order book: bids best (highest)
 // first, asks best (lowest) first.
+//
+// A REST answer is always a whole book. On the crypto stream a book
+// with Reset is a whole book too, which replaces what the subscriber
+// held; one without Reset is an update: each level replaces the one at
+// its price, and a level of size 0 removes it.
 type CryptoOrderbook struct {
 	Timestamp time.Time              `json:"t"`
 	Bids      []CryptoOrderbookEntry `json:"b"`
 	Asks      []CryptoOrderbookEntry `json:"a"`
+	Reset     bool                   `json:"r,omitempty"`
 }
 
 // CryptoSnapshot is a crypto pair's latest trade and quote and its
