@@ -11,12 +11,22 @@ import (
 // CryptoMessage is one message from the crypto market-data stream: a
 // flat union like Message, with the crypto wire types, whose sizes and
 // volumes are fractional (0.0123 BTC) where a stock's are whole shares.
+//
+// An order book (KindOrderbook) comes as the server sends it: the first
+// after a subscription, and after each reconnect, has Reset set and is
+// the whole book; the ones after are updates to apply to it, where a
+// level of size 0 removes its price (see alpaca.CryptoOrderbook). The
+// client keeps no book itself. A book's level slices belong to the
+// message. An update dropped on a full Messages channel (counted in
+// Stats().BufferFull) leaves a book built from the updates wrong until
+// the next reset: a consumer that keeps books can resubscribe for one.
 type CryptoMessage struct {
-	Kind   Kind
-	Symbol string // the pair, "BTC/USD"
-	Trade  alpaca.CryptoTrade
-	Quote  alpaca.CryptoQuote
-	Bar    alpaca.CryptoBar
+	Kind      Kind
+	Symbol    string // the pair, "BTC/USD"
+	Trade     alpaca.CryptoTrade
+	Quote     alpaca.CryptoQuote
+	Bar       alpaca.CryptoBar
+	Orderbook alpaca.CryptoOrderbook
 }
 
 // CryptoMarketData is a client for the crypto market-data websocket,
@@ -25,9 +35,11 @@ type CryptoMessage struct {
 // the same client underneath: the same overflow policy (a full Messages
 // channel drops and counts), the same remembered subscription re-sent
 // after each reconnect, the same Options. It delivers trades, quotes,
-// minute bars, updated bars and daily bars; order books are not
-// subscribed. Symbols are pairs ("BTC/USD"). Create it with
-// NewCryptoMarketData and call Run exactly once.
+// minute bars, updated bars, daily bars and, on the one channel the
+// stock stream lacks (Subscription.Orderbooks), order books. Its
+// subscribe and unsubscribe requests always carry the orderbooks key.
+// Symbols are pairs ("BTC/USD"). Create it with NewCryptoMarketData and
+// call Run exactly once.
 type CryptoMarketData struct {
 	md mdStream[CryptoMessage]
 }
@@ -46,7 +58,7 @@ func NewCryptoMarketData(baseURL, loc string, opts ...Option) (*CryptoMarketData
 	if strings.ContainsAny(loc, "/?#") {
 		return nil, fmt.Errorf("alpaca: bad crypto location %q", loc)
 	}
-	s := &CryptoMarketData{}
+	s := &CryptoMarketData{md: mdStream[CryptoMessage]{books: true}}
 	if err := s.md.init(baseURL, []string{"v1beta3", "crypto", loc}, opts, "crypto_data", "crypto market data", (*mdWire).toCryptoMessage); err != nil {
 		return nil, err
 	}

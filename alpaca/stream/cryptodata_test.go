@@ -52,9 +52,6 @@ func TestWSCryptoDecodesFractionalSizes(t *testing.T) {
 				map[string]any{"T": "t", "S": "BTC/USD", "p": 97012.5, "s": 0.0123, "t": mdTimestamp(str, mdT0), "i": 7001, "tks": "B"},
 				map[string]any{"T": "q", "S": "BTC/USD", "bp": 97010, "bs": 0.5, "ap": 97015, "as": 1.75, "t": mdTimestamp(str, mdT0)},
 				bar("b"), bar("d"), bar("u"),
-				// An order book is not delivered, and does not trip the decoder.
-				map[string]any{"T": "o", "S": "BTC/USD", "t": mdTimestamp(str, mdT0),
-					"b": []map[string]any{{"p": 97010, "s": 0.5}}, "a": []map[string]any{{"p": 97015, "s": 1.75}}},
 			)
 			fake.push(map[string]any{"T": "q", "S": "END", "t": mdTimestamp(str, mdT0)})
 

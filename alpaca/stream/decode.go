@@ -24,7 +24,9 @@ import (
 // quotes but the close on bars; "i" is the trade id but a string on LULD
 // messages), so they get small custom decoders, as does "t", which
 // msgpack senders encode either as the timestamp extension or as an
-// RFC3339 string.
+// RFC3339 string. The crypto order book's levels ("b", "a") decode
+// straight into the public type's slices, which stay nil, costing
+// nothing, in every other message.
 //
 // Sizes and volumes are float64 because the crypto stream shares this
 // decoder and sends fractional ones (0.0123 BTC); a stock's whole-share
@@ -55,6 +57,10 @@ type mdWire struct {
 	N  uint64  `json:"n" msgpack:"n"`
 	VW float64 `json:"vw" msgpack:"vw"`
 
+	B mdLevels `json:"b" msgpack:"b"` // crypto order book: bids
+	A mdLevels `json:"a" msgpack:"a"` // ... asks
+	R bool     `json:"r" msgpack:"r"` // ... a whole book, not an update
+
 	Msg  string `json:"msg" msgpack:"msg"`
 	Code int    `json:"code" msgpack:"code"`
 
@@ -63,6 +69,7 @@ type mdWire struct {
 	Bars        []string `json:"bars" msgpack:"bars"`
 	UpdatedBars []string `json:"updatedBars" msgpack:"updatedBars"`
 	DailyBars   []string `json:"dailyBars" msgpack:"dailyBars"`
+	Orderbooks  []string `json:"orderbooks" msgpack:"orderbooks"`
 }
 
 type mdTime time.Time
@@ -172,6 +179,45 @@ func (c *mdC) DecodeMsgpack(d *msgpack.Decoder) error {
 	}
 }
 
+// mdLevels is an order book side. JSON decodes it by the public type's
+// tags; msgpack, which does not read json tags, by hand. Each decode
+// makes a new slice, so a delivered book never shares memory with the
+// decoder.
+type mdLevels []alpaca.CryptoOrderbookEntry
+
+func (l *mdLevels) DecodeMsgpack(d *msgpack.Decoder) error {
+	n, err := d.DecodeArrayLen()
+	if err != nil || n < 0 {
+		return err // n < 0: nil
+	}
+	out := make(mdLevels, n)
+	for i := range out {
+		m, err := d.DecodeMapLen()
+		if err != nil {
+			return fmt.Errorf("decode order book level: %w", err)
+		}
+		for range max(m, 0) {
+			k, err := d.DecodeString()
+			if err != nil {
+				return fmt.Errorf("decode order book level: %w", err)
+			}
+			switch k {
+			case "p":
+				out[i].Price, err = d.DecodeFloat64()
+			case "s":
+				out[i].Size, err = d.DecodeFloat64()
+			default:
+				err = d.Skip()
+			}
+			if err != nil {
+				return fmt.Errorf("decode order book level %q: %w", k, err)
+			}
+		}
+	}
+	*l = out
+	return nil
+}
+
 // mdDecoder decodes market-data frames, reusing its buffers between
 // frames. It belongs to one reader goroutine.
 type mdDecoder struct {
@@ -279,7 +325,7 @@ func barKind(t string) Kind {
 
 // toCryptoMessage maps a crypto stream's data message to the public
 // type, sizes and volumes as fractional as they came; ok is false for
-// types the client does not deliver (order books).
+// types the client does not deliver.
 func (w *mdWire) toCryptoMessage() (CryptoMessage, bool) {
 	m := CryptoMessage{Symbol: w.S}
 	switch w.T {
@@ -312,6 +358,14 @@ func (w *mdWire) toCryptoMessage() (CryptoMessage, bool) {
 			Volume:     w.V,
 			TradeCount: w.N,
 			VWAP:       w.VW,
+		}
+	case "o":
+		m.Kind = KindOrderbook
+		m.Orderbook = alpaca.CryptoOrderbook{
+			Timestamp: time.Time(w.Time),
+			Bids:      w.B,
+			Asks:      w.A,
+			Reset:     w.R,
 		}
 	default:
 		return m, false

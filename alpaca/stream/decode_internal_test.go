@@ -112,3 +112,31 @@ func BenchmarkWSDecode100CryptoTradesJSON(b *testing.B) {
 	}
 	_ = sink
 }
+
+// An order book's cost, for comparison with the kinds above: its level
+// slices are the message's own, one allocation per side.
+func BenchmarkWSDecode100CryptoOrderbooksMsgpack(b *testing.B) {
+	batch := make([]map[string]any, 100)
+	for i := range batch {
+		lv := func(p float64) []map[string]any {
+			return []map[string]any{{"p": p, "s": 0.5}, {"p": p + 1, "s": 1.25}, {"p": p + 2, "s": 0}}
+		}
+		batch[i] = map[string]any{"T": "o", "S": "BTC/USD", "t": time.Date(2026, 1, 5, 15, 0, 1, 0, time.UTC),
+			"b": lv(97000 - float64(i)), "a": lv(97010 + float64(i)), "r": i == 0}
+	}
+	frame, _ := msgpack.Marshal(batch)
+	var d mdDecoder
+	var sink CryptoMessage
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		msgs, err := d.decode(frame)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range msgs {
+			sink, _ = msgs[i].toCryptoMessage()
+		}
+	}
+	_ = sink
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -141,6 +142,7 @@ type fakeMarketData struct {
 	// current subscription per connection; requests as received, in order
 	conns    map[*websocket.Conn]*fakeMDConn
 	requests []map[string]any
+	raw      [][]byte // the requests' bytes, as received
 
 	authErrCode  int // reply to auth with this error code
 	authErrTimes int // ... this many times (0 with a code: always)
@@ -161,6 +163,9 @@ func newFakeMarketData(t testing.TB) *fakeMarketData {
 
 var fakeMDChannels = []string{"trades", "quotes", "bars", "dailyBars", "updatedBars"}
 
+// The crypto stream has one channel more, which its echo always names.
+var fakeCryptoChannels = append(slices.Clip(fakeMDChannels), "orderbooks")
+
 func (f *fakeMarketData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
@@ -170,7 +175,11 @@ func (f *fakeMarketData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(1 << 20)
 	ctx := r.Context()
 	fc := &fakeMDConn{c: c, msgpack: r.Header.Get("Content-Type") == "application/msgpack", subs: map[string]map[string]bool{}}
-	for _, ch := range fakeMDChannels {
+	channels := fakeMDChannels
+	if strings.HasPrefix(r.URL.Path, "/v1beta3/crypto/") {
+		channels = fakeCryptoChannels
+	}
+	for _, ch := range channels {
 		fc.subs[ch] = map[string]bool{}
 	}
 	f.mu.Lock()
@@ -191,6 +200,7 @@ func (f *fakeMarketData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Lock()
 		f.requests = append(f.requests, req)
+		f.raw = append(f.raw, slices.Clone(msg))
 		f.mu.Unlock()
 		switch req["action"] {
 		case "auth":
@@ -227,7 +237,7 @@ func (f *fakeMarketData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rejectCode := f.rejectCode
 			f.mu.Unlock()
 			rejected := false
-			for _, ch := range fakeMDChannels {
+			for _, ch := range channels {
 				list, _ := req[ch].([]any)
 				for _, s := range list {
 					if s == reject && req["action"] == "subscribe" {
@@ -241,7 +251,7 @@ func (f *fakeMarketData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			echo := map[string]any{"T": "subscription"}
 			f.mu.Lock()
-			for _, ch := range fakeMDChannels {
+			for _, ch := range channels {
 				list, _ := req[ch].([]any)
 				for _, s := range list {
 					if req["action"] == "subscribe" {
@@ -300,6 +310,19 @@ func (f *fakeMarketData) subscribeRequests() []map[string]any {
 	for _, r := range f.requests {
 		if r["action"] != "auth" {
 			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// rawSubscribeRequests returns the bytes of the requests other than auth.
+func (f *fakeMarketData) rawSubscribeRequests() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out [][]byte
+	for i, r := range f.requests {
+		if r["action"] != "auth" {
+			out = append(out, f.raw[i])
 		}
 	}
 	return out

@@ -39,6 +39,7 @@ const (
 	KindBar                        // Bar is set: a minute bar
 	KindDailyBar                   // Bar is set: the running daily bar
 	KindUpdatedBar                 // Bar is set: a minute bar corrected by late trades
+	KindOrderbook                  // Orderbook is set (crypto only): a whole book or an update
 )
 
 // Message is one message from the market-data stream. It is a flat
@@ -103,6 +104,8 @@ func (s *MarketData) Stats() Stats { return s.md.stats.snapshot() }
 // ErrInsufficientSubscription) in which case the change is undone.
 // When not connected, or if the connection drops before the server
 // answers, it returns nil and the change is sent on the next connection.
+// Order books are crypto's: a change naming Orderbooks is refused with
+// alpaca.ErrValidation and nothing is sent.
 func (s *MarketData) Subscribe(ctx context.Context, sub Subscription) error {
 	return s.md.change(ctx, true, sub)
 }
@@ -139,6 +142,7 @@ type mdStream[M any] struct {
 	ownedHC  bool
 	out      chan M
 	convert  func(*mdWire) (M, bool)
+	books    bool // the stream has the orderbooks channel (crypto)
 	running  atomic.Bool
 	stats    counters
 	dropLog  logLimiter
@@ -189,6 +193,9 @@ func (s *mdStream[M]) subscribed() Subscription {
 }
 
 func (s *mdStream[M]) change(ctx context.Context, subscribe bool, sub Subscription) error {
+	if !s.books && len(sub.Orderbooks) > 0 {
+		return fmt.Errorf("%w: the %s stream has no order books", alpaca.ErrValidation, s.what)
+	}
 	if sub.Empty() {
 		return nil
 	}
@@ -333,7 +340,7 @@ func (s *mdStream[M]) handshake(ctx context.Context, conn *websocket.Conn, c *md
 	if want.Empty() {
 		return nil
 	}
-	if err := s.write(ctx, conn, newMDSubRequest("subscribe", want)); err != nil {
+	if err := s.write(ctx, conn, newMDSubRequest("subscribe", want, s.books)); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	w, err := s.await(ctx, conn, dec, buf, "subscription", "")
@@ -389,7 +396,8 @@ func (s *mdStream[M]) await(ctx context.Context, conn *websocket.Conn, dec *mdDe
 }
 
 func (w *mdWire) subscription() Subscription {
-	return Subscription{Trades: w.Trades, Quotes: w.Quotes, Bars: w.Bars, DailyBars: w.DailyBars, UpdatedBars: w.UpdatedBars}
+	return Subscription{Trades: w.Trades, Quotes: w.Quotes, Bars: w.Bars, DailyBars: w.DailyBars, UpdatedBars: w.UpdatedBars,
+		Orderbooks: w.Orderbooks}
 }
 
 // writeQueued sends queued changes; it runs on the writer goroutine.
@@ -406,7 +414,7 @@ func (s *mdStream[M]) writeQueued(ctx context.Context, conn *websocket.Conn, c *
 		if ch.subscribe {
 			action = "subscribe"
 		}
-		if err := s.write(ctx, conn, newMDSubRequest(action, ch.sub)); err != nil {
+		if err := s.write(ctx, conn, newMDSubRequest(action, ch.sub, s.books)); err != nil {
 			return err
 		}
 	}

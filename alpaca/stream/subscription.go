@@ -9,32 +9,39 @@ type Subscription struct {
 	Bars        []string
 	DailyBars   []string
 	UpdatedBars []string
+	// Orderbooks is the crypto stream's order book channel; the stock
+	// stream has none and refuses a change that names one.
+	Orderbooks []string
 }
 
 // Empty reports whether s names no symbol.
 func (s Subscription) Empty() bool {
-	return len(s.Trades)+len(s.Quotes)+len(s.Bars)+len(s.DailyBars)+len(s.UpdatedBars) == 0
+	return len(s.Trades)+len(s.Quotes)+len(s.Bars)+len(s.DailyBars)+len(s.UpdatedBars)+len(s.Orderbooks) == 0
 }
 
 // mdSubRequest is the wire shape of subscribe/unsubscribe. Every channel
-// key is always present (possibly empty), as Alpaca's own clients send it.
+// key of the stream is always present (possibly empty), as Alpaca's own
+// clients send it: orderbooks on the crypto stream only, after the
+// others, so the stock stream's requests are what they were before the
+// key existed.
 type mdSubRequest struct {
-	Action      string   `json:"action" msgpack:"action"`
-	Trades      []string `json:"trades" msgpack:"trades"`
-	Quotes      []string `json:"quotes" msgpack:"quotes"`
-	Bars        []string `json:"bars" msgpack:"bars"`
-	DailyBars   []string `json:"dailyBars" msgpack:"dailyBars"`
-	UpdatedBars []string `json:"updatedBars" msgpack:"updatedBars"`
+	Action      string    `json:"action" msgpack:"action"`
+	Trades      []string  `json:"trades" msgpack:"trades"`
+	Quotes      []string  `json:"quotes" msgpack:"quotes"`
+	Bars        []string  `json:"bars" msgpack:"bars"`
+	DailyBars   []string  `json:"dailyBars" msgpack:"dailyBars"`
+	UpdatedBars []string  `json:"updatedBars" msgpack:"updatedBars"`
+	Orderbooks  *[]string `json:"orderbooks,omitempty" msgpack:"orderbooks,omitempty"` // nil: not sent
 }
 
-func newMDSubRequest(action string, s Subscription) mdSubRequest {
+func newMDSubRequest(action string, s Subscription, books bool) mdSubRequest {
 	nonNil := func(v []string) []string {
 		if v == nil {
 			return []string{}
 		}
 		return v
 	}
-	return mdSubRequest{
+	r := mdSubRequest{
 		Action:      action,
 		Trades:      nonNil(s.Trades),
 		Quotes:      nonNil(s.Quotes),
@@ -42,13 +49,18 @@ func newMDSubRequest(action string, s Subscription) mdSubRequest {
 		DailyBars:   nonNil(s.DailyBars),
 		UpdatedBars: nonNil(s.UpdatedBars),
 	}
+	if books {
+		ob := nonNil(s.Orderbooks)
+		r.Orderbooks = &ob
+	}
+	return r
 }
 
 // mdSet is a Subscription as sets, for applying changes.
-type mdSet [5]map[string]struct{}
+type mdSet [6]map[string]struct{}
 
-func (s *mdSet) lists(sub Subscription) [5][]string {
-	return [5][]string{sub.Trades, sub.Quotes, sub.Bars, sub.DailyBars, sub.UpdatedBars}
+func (s *mdSet) lists(sub Subscription) [6][]string {
+	return [6][]string{sub.Trades, sub.Quotes, sub.Bars, sub.DailyBars, sub.UpdatedBars, sub.Orderbooks}
 }
 
 func (s *mdSet) apply(subscribe bool, sub Subscription) {
@@ -67,14 +79,14 @@ func (s *mdSet) apply(subscribe bool, sub Subscription) {
 }
 
 func (s *mdSet) subscription() Subscription {
-	var l [5][]string
+	var l [6][]string
 	for i, m := range s {
 		for sym := range m {
 			l[i] = append(l[i], sym)
 		}
 		slices.Sort(l[i])
 	}
-	return Subscription{Trades: l[0], Quotes: l[1], Bars: l[2], DailyBars: l[3], UpdatedBars: l[4]}
+	return Subscription{Trades: l[0], Quotes: l[1], Bars: l[2], DailyBars: l[3], UpdatedBars: l[4], Orderbooks: l[5]}
 }
 
 func mdSetOf(sub Subscription) mdSet {
