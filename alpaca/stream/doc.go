@@ -11,7 +11,9 @@
 //     (/v2/{feed});
 //   - CryptoMarketData: the same for crypto pairs, with fractional sizes,
 //     over the crypto websocket (/v1beta3/crypto/{loc}), the same client
-//     on another path.
+//     on another path, plus the crypto-only order books
+//     (Subscription.Orderbooks, KindOrderbook): a whole book marked
+//     Reset, then updates in which a level of size 0 is removed.
 //
 // Every client is built with options (Option, Options), runs under one
 // call to Run that reconnects with jittered backoff until its context
