@@ -129,11 +129,6 @@ func parseActFilter(w http.ResponseWriter, r *http.Request, unpaged bool) (actFi
 	return f, true
 }
 
-// within reports whether t lies in f's time window.
-func (f *actFilter) within(t time.Time) bool {
-	return (f.after.IsZero() || t.After(f.after)) && (f.until.IsZero() || t.Before(f.until))
-}
-
 // actKey places an activity in the listing's ascending order.
 type actKey struct {
 	ms   int64  // the time in its id
