@@ -52,8 +52,11 @@ var allowed = []struct {
 	{"internal/memjournal", []string{"trading"}},
 
 	// The broker simulator and the load generator speak the wire format.
-	{"sim", []string{"alpaca/...", "sim/match", "sim/market"}},
-	{"sim/market", []string{"alpaca/..."}},
+	{"sim", []string{"alpaca/...", "sim/match", "sim/market", "sim/internal/mdsession"}},
+	{"sim/market", []string{"alpaca/...", "sim/internal/mdsession"}},
+	// The market-data websocket session the stock, news and crypto
+	// streams share: the wire protocol, nothing of the broker's.
+	{"sim/internal/mdsession", []string{"alpaca/..."}},
 	{"stress", []string{"alpaca/...", "internal/brokeracct"}},
 	// Test customers' accounts under a Broker API firm, for tenants
 	// create and stress --broker-api.
