@@ -59,6 +59,17 @@ func TestActivitiesPagingWithDeposit(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	// date names a New York day, as YYYY-MM-DD or as a time in it.
+	now := time.Now()
+	day := now.In(newYork).Format(time.DateOnly)
+	byDay, byTime := list("date="+day), list("date="+now.UTC().Format(time.RFC3339))
+	if len(byDay) == 0 || len(byDay) != len(byTime) || byDay[0] != byTime[0] {
+		t.Errorf("date=%s gave %v, date=%s %v: want the same day's activities", day, byDay, now.UTC().Format(time.RFC3339), byTime)
+	}
+	if w := do("GET", "/v2/account/activities?date=yesterday", ""); w.Code != http.StatusUnprocessableEntity {
+		t.Errorf("date=yesterday: %d %s, want 422", w.Code, w.Body)
+	}
+
 	for _, dir := range []string{"asc", "desc"} {
 		all := list("direction=" + dir)
 		if len(all) < 4 {

@@ -119,14 +119,23 @@ func parseActFilter(w http.ResponseWriter, r *http.Request, unpaged bool) (actFi
 		return f, false
 	}
 	if v := q.Get("date"); v != "" {
-		d, err := time.ParseInLocation("2006-01-02", v, newYork)
-		if err != nil {
-			invalid(w, "invalid date: expected YYYY-MM-DD")
+		if f.after, f.until, ok = activityDay(w, v); !ok {
 			return f, false
 		}
-		f.after, f.until = d.Add(-time.Nanosecond), d.AddDate(0, 0, 1)
 	}
 	return f, true
+}
+
+// activityDay is the window of an activities query's date: the New York
+// day it names, given as YYYY-MM-DD or as a time in it
+// (YYYY-MM-DDTHH:MM:SSZ), both of which Alpaca's specs accept.
+func activityDay(w http.ResponseWriter, v string) (after, until time.Time, ok bool) {
+	d, err := parseDate(v)
+	if err != nil {
+		invalid(w, "invalid date: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+		return after, until, false
+	}
+	return d.Add(-time.Nanosecond), d.AddDate(0, 0, 1), true
 }
 
 // actKey places an activity in the listing's ascending order.

@@ -227,6 +227,10 @@ func TestCashActivities(t *testing.T) {
 			if got := list("/v1/accounts/activities?direction=asc&date=" + day); !slices.Equal(cashKeys(got), cashKeys(w)) {
 				t.Errorf("date %s:\n%v\nwant\n%v", day, got, w)
 			}
+			// The spec's other form: a time, which names its New York day.
+			if got := list("/v1/accounts/activities?direction=asc&date=" + day + "T17:00:00Z"); !slices.Equal(cashKeys(got), cashKeys(w)) {
+				t.Errorf("date %sT17:00:00Z:\n%v\nwant\n%v", day, got, w)
+			}
 			w = only(w, ofType("JNLC"))
 			if got := list("/v1/accounts/activities/JNLC?direction=asc&date=" + day); !slices.Equal(cashKeys(got), cashKeys(w)) {
 				t.Errorf("journals on %s:\n%v\nwant\n%v", day, got, w)

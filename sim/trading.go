@@ -505,12 +505,9 @@ func (s *Server) getActivities(w http.ResponseWriter, r *http.Request, a *accoun
 		return
 	}
 	if v := q.Get("date"); v != "" {
-		d, err := time.ParseInLocation("2006-01-02", v, newYork)
-		if err != nil {
-			invalid(w, "invalid date: expected YYYY-MM-DD")
+		if f.After, f.Until, ok = activityDay(w, v); !ok {
 			return
 		}
-		f.After, f.Until = d.Add(-time.Nanosecond), d.AddDate(0, 0, 1)
 	}
 	// The initial deposit is the one cash activity a paper account has and
 	// the oldest activity of all: it takes its place in time order, so that
