@@ -22,27 +22,9 @@ import (
 func TestWSCryptoDecodesFractionalSizes(t *testing.T) {
 	for _, codec := range []string{"JSON", "Msgpack"} {
 		t.Run(codec, func(t *testing.T) {
-			srv, _, _, fake := newFakeServer(t)
-			connected := make(chan struct{}, 4)
-			subscribed := make(chan stream.Subscription, 4)
-			s, err := stream.NewCryptoMarketData(srv.URL, "", fastOptions(
-				stream.WithMsgpack(codec == "Msgpack"),
-				stream.WithSubscribedHandler(func(sub stream.Subscription) { notify(subscribed, sub) }),
-				stream.WithConnectHandlers(func() { notify(connected, struct{}{}) }, nil))...)
-			if err != nil {
-				t.Fatal(err)
-			}
 			sub := stream.Subscription{Trades: []string{"BTC/USD"}, Quotes: []string{"BTC/USD"}, Bars: []string{"BTC/USD"},
 				DailyBars: []string{"BTC/USD"}, UpdatedBars: []string{"BTC/USD"}}
-			if err := s.Subscribe(context.Background(), sub); err != nil {
-				t.Fatal(err)
-			}
-			stop, _ := runBG(t, s.Run)
-			// The subscription made before Run is confirmed in the handshake.
-			if got := recv(t, subscribed, "subscription"); !reflect.DeepEqual(got, sub) {
-				t.Errorf("OnSubscribed: got %+v, want %+v", got, sub)
-			}
-			recv(t, connected, "connect")
+			s, fake, stop := startFakeCrypto(t, codec, sub)
 			str := codec == "Msgpack"
 			bar := func(typ string) map[string]any {
 				return map[string]any{"T": typ, "S": "BTC/USD", "o": 97000.5, "h": 97100, "l": 96950.25, "c": 97050,
@@ -82,6 +64,33 @@ func TestWSCryptoDecodesFractionalSizes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startFakeCrypto runs a crypto stream against the fake server in
+// codec ("JSON" or "Msgpack"), subscribed to sub before Run, and waits
+// until the handshake has confirmed sub and the stream is connected.
+func startFakeCrypto(t *testing.T, codec string, sub stream.Subscription) (*stream.CryptoMarketData, *fakeMarketData, func() error) {
+	t.Helper()
+	srv, _, _, fake := newFakeServer(t)
+	connected := make(chan struct{}, 4)
+	subscribed := make(chan stream.Subscription, 4)
+	s, err := stream.NewCryptoMarketData(srv.URL, "", fastOptions(
+		stream.WithMsgpack(codec == "Msgpack"),
+		stream.WithSubscribedHandler(func(sub stream.Subscription) { notify(subscribed, sub) }),
+		stream.WithConnectHandlers(func() { notify(connected, struct{}{}) }, nil))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Subscribe(context.Background(), sub); err != nil {
+		t.Fatal(err)
+	}
+	stop, _ := runBG(t, s.Run)
+	// The subscription made before Run is confirmed in the handshake.
+	if got := recv(t, subscribed, "subscription"); !reflect.DeepEqual(got, sub) {
+		t.Errorf("OnSubscribed: got %+v, want %+v", got, sub)
+	}
+	recv(t, connected, "connect")
+	return s, fake, stop
 }
 
 // The location and a base URL that already names /v1beta3/crypto.

@@ -23,26 +23,9 @@ import (
 func TestWSCryptoOrderbooks(t *testing.T) {
 	for _, codec := range []string{"JSON", "Msgpack"} {
 		t.Run(codec, func(t *testing.T) {
-			srv, _, _, fake := newFakeServer(t)
-			connected := make(chan struct{}, 4)
-			subscribed := make(chan stream.Subscription, 4)
-			s, err := stream.NewCryptoMarketData(srv.URL, "", fastOptions(
-				stream.WithMsgpack(codec == "Msgpack"),
-				stream.WithSubscribedHandler(func(sub stream.Subscription) { notify(subscribed, sub) }),
-				stream.WithConnectHandlers(func() { notify(connected, struct{}{}) }, nil))...)
-			if err != nil {
-				t.Fatal(err)
-			}
 			sub := stream.Subscription{Orderbooks: []string{"BTC/USD"}}
-			if err := s.Subscribe(context.Background(), sub); err != nil {
-				t.Fatal(err)
-			}
-			stop, _ := runBG(t, s.Run)
+			s, fake, stop := startFakeCrypto(t, codec, sub)
 			// The echo's orderbooks come back in Subscribed.
-			if got := recv(t, subscribed, "subscription"); !reflect.DeepEqual(got, sub) {
-				t.Errorf("OnSubscribed: got %+v, want %+v", got, sub)
-			}
-			recv(t, connected, "connect")
 			if got := s.Subscribed(); !slices.Equal(got.Orderbooks, []string{"BTC/USD"}) {
 				t.Errorf("Subscribed: got %+v", got)
 			}
