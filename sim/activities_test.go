@@ -118,3 +118,20 @@ func TestActivitiesPagingWithDeposit(t *testing.T) {
 		t.Errorf("CSD filter: %+v", deps)
 	}
 }
+
+// pagedByOne reads the activity listing at query (ending in ? or &) one
+// activity a page, each page's page_token the id of the one before, for
+// at most limit pages.
+func pagedByOne[T any](query string, limit int, list func(string) []T, id func(T) string) []T {
+	var paged []T
+	token := ""
+	for range limit {
+		page := list(query + "page_size=1&page_token=" + token)
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		token = id(page[0])
+	}
+	return paged
+}

@@ -251,16 +251,8 @@ func TestCashActivities(t *testing.T) {
 				w = slices.Clone(w)
 				slices.Reverse(w)
 			}
-			var paged []cashItem
-			token := ""
-			for range len(w) + 1 {
-				page := list(tc.query + "page_size=1&direction=" + tc.dir + "&page_token=" + token)
-				if len(page) == 0 {
-					break
-				}
-				paged = append(paged, page...)
-				token = page[0].ID
-			}
+			paged := pagedByOne(tc.query+"direction="+tc.dir+"&", len(w)+1, list,
+				func(a cashItem) string { return a.ID })
 			if !slices.Equal(cashKeys(paged), cashKeys(w)) {
 				t.Errorf("%s %s, a page of one at a time:\n%v\nwant\n%v", tc.query, tc.dir, paged, w)
 			}

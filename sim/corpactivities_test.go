@@ -178,16 +178,8 @@ func TestCorporateActionActivitiesBrokerAPI(t *testing.T) {
 		t.Errorf("descending %v, ascending %v", desc, asc)
 	}
 	for _, dir := range []string{"asc", "desc"} {
-		var paged []alpaca.Activity
-		token := ""
-		for range len(asc) + 1 {
-			page := list("/v1/accounts/activities?page_size=1&direction=" + dir + "&account_id=" + id + "&page_token=" + token)
-			if len(page) == 0 {
-				break
-			}
-			paged = append(paged, page...)
-			token = page[0].ID
-		}
+		paged := pagedByOne("/v1/accounts/activities?direction="+dir+"&account_id="+id+"&", len(asc)+1, list,
+			func(a alpaca.Activity) string { return a.ID })
 		want := asc
 		if dir == "desc" {
 			want = desc

@@ -158,16 +158,8 @@ func TestFirmActivities(t *testing.T) {
 	})
 	t.Run("Paged", func(t *testing.T) {
 		for _, dir := range []string{"asc", "desc"} {
-			var paged []firmItem
-			token := ""
-			for range len(asc) + 1 {
-				page := list("/v1/accounts/activities?page_size=1&direction=" + dir + "&page_token=" + token)
-				if len(page) == 0 {
-					break
-				}
-				paged = append(paged, page...)
-				token = page[0].ID
-			}
+			paged := pagedByOne("/v1/accounts/activities?direction="+dir+"&", len(asc)+1, list,
+				func(a firmItem) string { return a.ID })
 			w := asc
 			if dir == "desc" {
 				w = desc
