@@ -1,11 +1,6 @@
 package sim_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -13,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/quantum-alpaca/quantum/internal/simtest"
@@ -80,59 +73,8 @@ func customerApplication(email string) map[string]any {
 // against broker.yaml; it returns the decoded answer.
 func brokerSpecCall(t *testing.T, spec routers.Router, base, method, path string, body any, wantStatus int, validate bool) any {
 	t.Helper()
-	ctx := context.Background()
-	var raw []byte
-	if body != nil {
-		raw, _ = json.Marshal(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(firmKey, firmSecret)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != wantStatus {
-		t.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, b)
-		return nil
-	}
-	var v any
-	_ = json.Unmarshal(b, &v)
-	if !validate {
-		return v
-	}
-	vreq, _ := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(raw))
-	route, params, err := spec.FindRoute(vreq)
-	if err != nil {
-		t.Errorf("%s %s: not in the spec: %v", method, path, err)
-		return v
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route},
-		Status:                 resp.StatusCode,
-		Header:                 resp.Header,
-		Options:                &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true},
-	}
-	in.SetBodyBytes(b)
-	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
-		var me openapi3.MultiError
-		if !errors.As(err, &me) {
-			me = openapi3.MultiError{err}
-		}
-		for _, e := range me {
-			if !brokerStale(e) {
-				t.Errorf("%s %s: %v", method, path, oneLine(e))
-			}
-		}
-	}
-	return v
+	return specExchange(t, spec, base, specRequest{method: method, path: path, body: body, want: wantStatus,
+		validate: validate, stale: brokerStale, auth: func(r *http.Request) { r.SetBasicAuth(firmKey, firmSecret) }})
 }
 
 // TestBrokerResponsesMatchAlpacaOpenAPI is TestResponsesMatchAlpacaOpenAPI

@@ -205,20 +205,42 @@ func TestResponsesMatchAlpacaOpenAPI(t *testing.T) {
 // body.
 func specCall(t *testing.T, router routers.Router, base, key, method, path, specPath string, body any, wantStatus int) any {
 	t.Helper()
+	return specExchange(t, router, base, specRequest{method: method, path: path, specPath: specPath, body: body, want: wantStatus,
+		validate: true, rewrite: true, stale: stale,
+		auth: func(r *http.Request) {
+			r.Header.Set("APCA-API-KEY-ID", key)
+			r.Header.Set("APCA-API-SECRET-KEY", "openapi-secret-0123456789")
+		}})
+}
+
+// specRequest is one call of specExchange and how its answer is judged.
+type specRequest struct {
+	method, path string
+	specPath     string // where the spec describes the route; path when empty
+	body         any
+	auth         func(*http.Request)
+	want         int
+	validate     bool
+	rewrite      bool             // apply specRewritten before validating
+	stale        func(error) bool // the spec's own errors, not the broker's
+}
+
+// specExchange sends c to the broker at base, requires its status and,
+// when c.validate, checks the answer against router's spec; it returns
+// the decoded body (nil on a wrong status).
+func specExchange(t *testing.T, router routers.Router, base string, c specRequest) any {
+	t.Helper()
 	ctx := context.Background()
-	var rd io.Reader
 	var raw []byte
-	if body != nil {
-		raw, _ = json.Marshal(body)
-		rd = bytes.NewReader(raw)
+	if c.body != nil {
+		raw, _ = json.Marshal(c.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, c.method, base+c.path, bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("APCA-API-KEY-ID", key)
-	req.Header.Set("APCA-API-SECRET-KEY", "openapi-secret-0123456789")
-	if body != nil {
+	c.auth(req)
+	if c.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -227,19 +249,25 @@ func specCall(t *testing.T, router routers.Router, base, key, method, path, spec
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != wantStatus {
-		t.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, b)
+	if resp.StatusCode != c.want {
+		t.Errorf("%s %s: status %d, want %d: %s", c.method, c.path, resp.StatusCode, c.want, b)
 		return nil
 	}
+	var v any
+	_ = json.Unmarshal(b, &v)
+	if !c.validate {
+		return v
+	}
+	specPath := c.specPath
 	if specPath == "" {
-		specPath = path
+		specPath = c.path
 	}
 	// The router needs a request it can read again.
-	vreq, _ := http.NewRequestWithContext(ctx, method, base+specPath, bytes.NewReader(raw))
+	vreq, _ := http.NewRequestWithContext(ctx, c.method, base+specPath, bytes.NewReader(raw))
 	route, params, err := router.FindRoute(vreq)
 	if err != nil {
-		t.Errorf("%s %s: not in the spec: %v", method, specPath, err)
-		return nil
+		t.Errorf("%s %s: not in the spec: %v", c.method, specPath, err)
+		return v
 	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route},
@@ -247,24 +275,23 @@ func specCall(t *testing.T, router routers.Router, base, key, method, path, spec
 		Header:                 resp.Header,
 		Options:                &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true},
 	}
-	vb := b
-	for _, rw := range specRewritten {
-		vb = bytes.ReplaceAll(vb, []byte(rw.from), []byte(rw.to))
+	if c.rewrite {
+		for _, rw := range specRewritten {
+			b = bytes.ReplaceAll(b, []byte(rw.from), []byte(rw.to))
+		}
 	}
-	in.SetBodyBytes(vb)
+	in.SetBodyBytes(b)
 	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
 		var me openapi3.MultiError
 		if !errors.As(err, &me) {
 			me = openapi3.MultiError{err}
 		}
 		for _, e := range me {
-			if !stale(e) {
-				t.Errorf("%s %s: %v", method, path, oneLine(e))
+			if !c.stale(e) {
+				t.Errorf("%s %s: %v", c.method, c.path, oneLine(e))
 			}
 		}
 	}
-	var v any
-	_ = json.Unmarshal(b, &v)
 	return v
 }
 
