@@ -136,20 +136,7 @@ func TestWSCryptoAgainstSim(t *testing.T) {
 		t.Run(codec, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), net)
 			defer cancel()
-			connected := make(chan struct{}, 4)
-			s, err := stream.NewCryptoMarketData(srv.URL, alpaca.CryptoUS, fastOptions(
-				stream.WithMsgpack(codec == "Msgpack"),
-				stream.WithHandshakeTimeout(net),
-				stream.WithConnectHandlers(func() { notify(connected, struct{}{}) }, nil))...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stop, _ := runBG(t, s.Run)
-			select {
-			case <-connected:
-			case <-ctx.Done():
-				t.Fatal("no connection")
-			}
+			s, stop := connectSimCrypto(ctx, t, srv.URL, codec, net)
 			// Connected, Subscribe returns once the server has echoed the
 			// subscription, so the minute stepped below is published to it.
 			// "BTCUSD" is the same pair, and the server names it BTC/USD.
@@ -227,4 +214,26 @@ func TestWSCryptoAgainstSim(t *testing.T) {
 			}
 		})
 	}
+}
+
+// connectSimCrypto runs a crypto stream in codec ("JSON" or "Msgpack")
+// against the broker at url and waits, until ctx ends, for it to
+// connect.
+func connectSimCrypto(ctx context.Context, t *testing.T, url, codec string, handshake time.Duration) (*stream.CryptoMarketData, func() error) {
+	t.Helper()
+	connected := make(chan struct{}, 4)
+	s, err := stream.NewCryptoMarketData(url, alpaca.CryptoUS, fastOptions(
+		stream.WithMsgpack(codec == "Msgpack"),
+		stream.WithHandshakeTimeout(handshake),
+		stream.WithConnectHandlers(func() { notify(connected, struct{}{}) }, nil))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, _ := runBG(t, s.Run)
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		t.Fatal("no connection")
+	}
+	return s, stop
 }

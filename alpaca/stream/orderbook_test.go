@@ -210,20 +210,7 @@ func TestWSCryptoOrderbooksAgainstSim(t *testing.T) {
 		t.Run(codec, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), net)
 			defer cancel()
-			connected := make(chan struct{}, 4)
-			s, err := stream.NewCryptoMarketData(srv.URL, alpaca.CryptoUS, fastOptions(
-				stream.WithMsgpack(codec == "Msgpack"),
-				stream.WithHandshakeTimeout(net),
-				stream.WithConnectHandlers(func() { notify(connected, struct{}{}) }, nil))...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stop, _ := runBG(t, s.Run)
-			select {
-			case <-connected:
-			case <-ctx.Done():
-				t.Fatal("no connection")
-			}
+			s, stop := connectSimCrypto(ctx, t, srv.URL, codec, net)
 			if err := s.Subscribe(ctx, stream.Subscription{Orderbooks: []string{"BTCUSD"}}); err != nil {
 				t.Fatal(err)
 			}
