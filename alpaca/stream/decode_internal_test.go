@@ -56,9 +56,11 @@ func quoteBatch(n int, tm any) []map[string]any {
 	return out
 }
 
-func benchmarkDecode(b *testing.B, frame []byte) {
+// benchmarkDecode decodes frame and maps each message with to (a
+// stream's toMessage or toCryptoMessage), as the stream does.
+func benchmarkDecode[M any](b *testing.B, frame []byte, to func(*mdWire) (M, bool)) {
 	var d mdDecoder
-	var sink Message
+	var sink M
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -67,7 +69,7 @@ func benchmarkDecode(b *testing.B, frame []byte) {
 			b.Fatal(err)
 		}
 		for i := range msgs {
-			sink, _ = msgs[i].toMessage()
+			sink, _ = to(&msgs[i])
 		}
 	}
 	_ = sink
@@ -75,17 +77,17 @@ func benchmarkDecode(b *testing.B, frame []byte) {
 
 func BenchmarkWSDecode100QuotesJSON(b *testing.B) {
 	frame, _ := json.Marshal(quoteBatch(100, "2026-01-05T15:00:01.123456789Z"))
-	benchmarkDecode(b, frame)
+	benchmarkDecode(b, frame, (*mdWire).toMessage)
 }
 
 func BenchmarkWSDecode100QuotesMsgpack(b *testing.B) {
 	frame, _ := msgpack.Marshal(quoteBatch(100, time.Date(2026, 1, 5, 15, 0, 1, 123456789, time.UTC)))
-	benchmarkDecode(b, frame)
+	benchmarkDecode(b, frame, (*mdWire).toMessage)
 }
 
 func BenchmarkWSDecode100QuotesMsgpackStringTime(b *testing.B) {
 	frame, _ := msgpack.Marshal(quoteBatch(100, "2026-01-05T15:00:01.123456789Z"))
-	benchmarkDecode(b, frame)
+	benchmarkDecode(b, frame, (*mdWire).toMessage)
 }
 
 // The crypto stream shares the decoder: its fractional sizes cost what a
@@ -97,20 +99,7 @@ func BenchmarkWSDecode100CryptoTradesJSON(b *testing.B) {
 			"t": "2026-01-05T15:00:01.123456789Z", "i": 7000 + i, "tks": "B"}
 	}
 	frame, _ := json.Marshal(batch)
-	var d mdDecoder
-	var sink CryptoMessage
-	b.SetBytes(int64(len(frame)))
-	b.ReportAllocs()
-	for b.Loop() {
-		msgs, err := d.decode(frame)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i := range msgs {
-			sink, _ = msgs[i].toCryptoMessage()
-		}
-	}
-	_ = sink
+	benchmarkDecode(b, frame, (*mdWire).toCryptoMessage)
 }
 
 // An order book's cost, for comparison with the kinds above: its level
@@ -125,18 +114,5 @@ func BenchmarkWSDecode100CryptoOrderbooksMsgpack(b *testing.B) {
 			"b": lv(97000 - float64(i)), "a": lv(97010 + float64(i)), "r": i == 0}
 	}
 	frame, _ := msgpack.Marshal(batch)
-	var d mdDecoder
-	var sink CryptoMessage
-	b.SetBytes(int64(len(frame)))
-	b.ReportAllocs()
-	for b.Loop() {
-		msgs, err := d.decode(frame)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i := range msgs {
-			sink, _ = msgs[i].toCryptoMessage()
-		}
-	}
-	_ = sink
+	benchmarkDecode(b, frame, (*mdWire).toCryptoMessage)
 }
